@@ -1,0 +1,562 @@
+//! Layered configuration: built-in defaults < system file (admins) < user file < `--config FILE`.
+//!
+//! Admins deploy `/etc/signin-assistant/config.toml` to thousands of desktops, so every value
+//! remembers where it came from and every error names the file, the line and the key. The keys
+//! and their meaning are documented in `config/signin-assistant.toml`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+use url::Url;
+
+use crate::policy::Policy;
+
+/// Environment variable that points the system layer elsewhere (for staging a deployment).
+pub const SYSTEM_CONFIG_ENV: &str = "SIGNIN_ASSISTANT_SYSTEM_CONFIG";
+
+/// A configuration error a person can fix: which file, which line, which key, what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, ": key `{key}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Where a value was set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Default,
+    File { path: PathBuf, line: usize },
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Default => write!(f, "built-in default"),
+            Origin::File { path, line } => write!(f, "{}:{line}", path.display()),
+        }
+    }
+}
+
+/// Which identity endpoint to ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    Entra,
+    Ldap,
+}
+
+/// Which directory server rules to apply over LDAP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LdapFlavor {
+    Auto,
+    ActiveDirectory,
+    Openldap,
+}
+
+/// Records the origin of every key set by a file.
+#[derive(Debug, Default, Clone)]
+struct Origins(BTreeMap<&'static str, Origin>);
+
+impl Origins {
+    fn record(&mut self, key: &'static str, file: &Path, text: &str, span: std::ops::Range<usize>) {
+        let origin = Origin::File {
+            path: file.to_path_buf(),
+            line: line_of(text, span.start),
+        };
+        self.0.insert(key, origin);
+    }
+}
+
+/// Declares a config section once: the resolved struct, its defaults, the per-file layer that
+/// rejects unknown keys and keeps spans, and how a layer overrides the values below it.
+macro_rules! section {
+    ($name:ident, $layer:ident, $table:literal {
+        $( $(#[$doc:meta])* $field:ident : $ty:ty = $default:expr ),* $(,)?
+    }) => {
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct $name { $( $(#[$doc])* pub $field: $ty, )* }
+
+        impl Default for $name {
+            fn default() -> Self { $name { $( $field: $default, )* } }
+        }
+
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct $layer { $( #[serde(default)] $field: Option<Spanned<$ty>>, )* }
+
+        impl $name {
+            fn apply(&mut self, layer: $layer, file: &Path, text: &str, origins: &mut Origins) {
+                $(
+                    if let Some(value) = layer.$field {
+                        origins.record(concat!($table, ".", stringify!($field)), file, text, value.span());
+                        self.$field = value.into_inner();
+                    }
+                )*
+            }
+        }
+    };
+}
+
+section!(AccountConfig, AccountLayer, "account" {
+    /// The account whose password is watched (UPN for Entra and AD, uid for OpenLDAP).
+    username: Option<String> = None,
+});
+
+section!(ProviderConfig, ProviderLayer, "provider" {
+    kind: ProviderKind = ProviderKind::Entra,
+});
+
+section!(EntraConfig, EntraLayer, "entra" {
+    /// Tenant id or verified domain.
+    tenant: Option<String> = None,
+    /// Public client application id.
+    client_id: Option<String> = None,
+    authority: Url = Url::parse("https://login.microsoftonline.com").expect("valid default"),
+    graph: Url = Url::parse("https://graph.microsoft.com").expect("valid default"),
+    /// Timeout of every HTTP request.
+    timeout_secs: u64 = 20,
+    /// Longest `Retry-After` the agent waits for inside one check.
+    max_retry_after_secs: u64 = 30,
+});
+
+section!(LdapConfig, LdapLayer, "ldap" {
+    url: Option<Url> = None,
+    starttls: bool = false,
+    /// Bind DN template with `{username}`.
+    bind: Option<String> = None,
+    base: Option<String> = None,
+    flavor: LdapFlavor = LdapFlavor::Auto,
+    ca_file: Option<PathBuf> = None,
+    timeout_secs: u64 = 10,
+    allow_insecure: bool = false,
+});
+
+section!(PolicyConfig, PolicyLayer, "policy" {
+    max_age_days: i64 = 90,
+    warning_days: i64 = 14,
+    urgent_days: i64 = 3,
+    balloon_timeout_secs: u64 = 5,
+});
+
+section!(PortalConfig, PortalLayer, "portal" {
+    url: Url = Url::parse("https://passwordreset.microsoftonline.com/").expect("valid default"),
+});
+
+section!(AgentConfig, AgentLayer, "agent" {
+    /// Minutes between two periodic checks (a random jitter of up to 10 % is added).
+    check_interval_minutes: u64 = 240,
+});
+
+section!(PromptConfig, PromptLayer, "prompt" {
+    /// Linux: the pinentry program used by "Sign in…" in the tray.
+    pinentry: Option<String> = None,
+});
+
+/// One configuration file as written, before it is merged.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLayer {
+    #[serde(default)]
+    account: AccountLayer,
+    #[serde(default)]
+    provider: ProviderLayer,
+    #[serde(default)]
+    entra: EntraLayer,
+    #[serde(default)]
+    ldap: LdapLayer,
+    #[serde(default)]
+    policy: PolicyLayer,
+    #[serde(default)]
+    portal: PortalLayer,
+    #[serde(default)]
+    agent: AgentLayer,
+    #[serde(default)]
+    prompt: PromptLayer,
+}
+
+/// The effective configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub account: AccountConfig,
+    pub provider: ProviderConfig,
+    pub entra: EntraConfig,
+    pub ldap: LdapConfig,
+    pub policy: PolicyConfig,
+    pub portal: PortalConfig,
+    pub agent: AgentConfig,
+    pub prompt: PromptConfig,
+    origins: Origins,
+    /// The files that were read, lowest layer first.
+    pub files: Vec<PathBuf>,
+}
+
+impl Config {
+    /// Loads the layers for this machine and user; `explicit` (`--config`) replaces the user file.
+    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut files = vec![system_config_path()];
+        match explicit {
+            Some(path) => {
+                if !path.is_file() {
+                    return Err(ConfigError {
+                        file: path.to_path_buf(),
+                        line: None,
+                        key: None,
+                        message: "no such file".into(),
+                    });
+                }
+                files.push(path.to_path_buf());
+            }
+            None => files.extend(user_config_path()),
+        }
+        Config::from_files(&files)
+    }
+
+    /// Merges the given files (missing ones are skipped), lowest layer first, and validates.
+    pub fn from_files(files: &[PathBuf]) -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+        for file in files {
+            let text = match std::fs::read_to_string(file) {
+                Ok(text) => text,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    return Err(ConfigError {
+                        file: file.clone(),
+                        line: None,
+                        key: None,
+                        message: format!("cannot read it: {e}"),
+                    })
+                }
+            };
+            config.apply_text(file, &text)?;
+            config.files.push(file.clone());
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses one file's text and lays it over the current values.
+    pub fn apply_text(&mut self, file: &Path, text: &str) -> Result<(), ConfigError> {
+        let layer: FileLayer = toml::from_str(text).map_err(|e| parse_error(file, text, &e))?;
+        let o = &mut self.origins;
+        self.account.apply(layer.account, file, text, o);
+        self.provider.apply(layer.provider, file, text, o);
+        self.entra.apply(layer.entra, file, text, o);
+        self.ldap.apply(layer.ldap, file, text, o);
+        self.policy.apply(layer.policy, file, text, o);
+        self.portal.apply(layer.portal, file, text, o);
+        self.agent.apply(layer.agent, file, text, o);
+        self.prompt.apply(layer.prompt, file, text, o);
+        Ok(())
+    }
+
+    /// Where `key` ("section.name") was set.
+    pub fn origin(&self, key: &str) -> Origin {
+        self.origins.0.get(key).cloned().unwrap_or(Origin::Default)
+    }
+
+    /// The date rules the policy core applies when the endpoint does not say.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            max_age_days: self.policy.max_age_days,
+            warning_days: self.policy.warning_days,
+            urgent_days: self.policy.urgent_days,
+        }
+    }
+
+    /// An error about a key, located where that key was set.
+    pub fn error_at(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        let (file, line) = match self.origin(key) {
+            Origin::File { path, line } => (path, Some(line)),
+            Origin::Default => (PathBuf::from("(built-in defaults)"), None),
+        };
+        ConfigError {
+            file,
+            line,
+            key: Some(key.to_string()),
+            message: message.into(),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (key, url) in [
+            ("entra.authority", &self.entra.authority),
+            ("entra.graph", &self.entra.graph),
+            ("portal.url", &self.portal.url),
+        ] {
+            check_web_url(url).map_err(|m| self.error_at(key, m))?;
+        }
+        if let Some(url) = &self.ldap.url {
+            if !matches!(url.scheme(), "ldap" | "ldaps") || url.host_str().is_none() {
+                return Err(self.error_at(
+                    "ldap.url",
+                    "must be ldap://host[:port] or ldaps://host[:port]",
+                ));
+            }
+        }
+        let positive = [
+            ("policy.max_age_days", self.policy.max_age_days),
+            ("policy.warning_days", self.policy.warning_days + 1),
+            ("policy.urgent_days", self.policy.urgent_days + 1),
+        ];
+        for (key, value) in positive {
+            if value <= 0 {
+                return Err(self.error_at(key, "must not be negative (max_age_days: at least 1)"));
+            }
+        }
+        let nonzero = [
+            (
+                "policy.balloon_timeout_secs",
+                self.policy.balloon_timeout_secs,
+            ),
+            (
+                "agent.check_interval_minutes",
+                self.agent.check_interval_minutes,
+            ),
+            ("entra.timeout_secs", self.entra.timeout_secs),
+            ("ldap.timeout_secs", self.ldap.timeout_secs),
+        ];
+        for (key, value) in nonzero {
+            if value == 0 {
+                return Err(self.error_at(key, "must be at least 1"));
+            }
+        }
+        if let Some(bind) = &self.ldap.bind {
+            if !bind.contains("{username}") {
+                return Err(self.error_at("ldap.bind", "must contain {username}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `https://` anywhere; `http://` only for loopback hosts (tests, emulators).
+pub fn check_web_url(url: &Url) -> Result<(), String> {
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(()),
+        "http" if is_loopback(url) => Ok(()),
+        "http" => Err(format!(
+            "`{url}` uses http://, which is allowed only for loopback hosts; use https://"
+        )),
+        _ => Err(format!("`{url}` must be an https:// URL")),
+    }
+}
+
+/// Whether the URL's host is this machine.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// The admins' file: `/etc/signin-assistant/config.toml` on Unix (or `$SIGNIN_ASSISTANT_SYSTEM_CONFIG`).
+pub fn system_config_path() -> PathBuf {
+    if let Some(path) = std::env::var_os(SYSTEM_CONFIG_ENV) {
+        return PathBuf::from(path);
+    }
+    #[cfg(windows)]
+    {
+        let base = std::env::var_os("ProgramData").unwrap_or_else(|| "C:\\ProgramData".into());
+        PathBuf::from(base)
+            .join("signin-assistant")
+            .join("config.toml")
+    }
+    #[cfg(target_os = "macos")]
+    {
+        PathBuf::from("/Library/Application Support/signin-assistant/config.toml")
+    }
+    #[cfg(not(any(windows, target_os = "macos")))]
+    {
+        PathBuf::from("/etc/signin-assistant/config.toml")
+    }
+}
+
+/// The user's file: `$XDG_CONFIG_HOME/signin-assistant/config.toml` on Linux.
+pub fn user_config_path() -> Option<PathBuf> {
+    crate::paths::project_dirs().map(|d| d.config_dir().join("config.toml"))
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Names the key at `offset`: the nearest `[table]` header above it and the key on its line.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let before = &text[..offset.min(text.len())];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[line_start..]
+        .find('\n')
+        .map_or(text.len(), |i| line_start + i);
+    let line = text[line_start..line_end].trim();
+    let table = before[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('[') && l.ends_with(']'))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    let key = line
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"').to_string());
+    match (table, key) {
+        (Some(t), Some(k)) => Some(format!("{t}.{k}")),
+        (None, Some(k)) => Some(k),
+        (Some(t), None) if line.starts_with('[') => {
+            Some(line.trim_matches(['[', ']']).to_string()).or(Some(t))
+        }
+        (t, None) => t,
+    }
+}
+
+fn parse_error(file: &Path, text: &str, e: &toml::de::Error) -> ConfigError {
+    let offset = e.span().map(|s| s.start);
+    let mut message = e.message().trim().to_string();
+    let mut key = offset.and_then(|o| key_at(text, o));
+    // An unknown key inside a table is reported at the key itself; an unknown table at its header.
+    if let Some(unknown) = message
+        .strip_prefix("unknown field `")
+        .and_then(|m| m.split('`').next())
+    {
+        let unknown = unknown.to_string();
+        if key.as_deref().is_none_or(|k| !k.ends_with(&unknown)) {
+            key = Some(unknown);
+        }
+        message = format!("unknown key ({message})");
+    }
+    ConfigError {
+        file: file.to_path_buf(),
+        line: offset.map(|o| line_of(text, o)),
+        key,
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+        config.apply_text(Path::new("/etc/test.toml"), text)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    #[test]
+    fn defaults_match_the_documented_policy() {
+        let config = load("").unwrap();
+        assert_eq!(config.policy.max_age_days, 90);
+        assert_eq!(config.policy.warning_days, 14);
+        assert_eq!(config.policy.balloon_timeout_secs, 5);
+        assert_eq!(config.provider.kind, ProviderKind::Entra);
+        assert_eq!(config.origin("policy.max_age_days"), Origin::Default);
+    }
+
+    #[test]
+    fn later_layers_win_and_remember_their_line() {
+        let mut config = Config::default();
+        config
+            .apply_text(
+                Path::new("/etc/sys.toml"),
+                "[policy]\nmax_age_days = 60\nwarning_days = 7\n",
+            )
+            .unwrap();
+        config
+            .apply_text(
+                Path::new("/home/u.toml"),
+                "\n\n[policy]\nwarning_days = 10\n",
+            )
+            .unwrap();
+        assert_eq!(config.policy.max_age_days, 60);
+        assert_eq!(config.policy.warning_days, 10);
+        assert_eq!(
+            config.origin("policy.max_age_days"),
+            Origin::File {
+                path: "/etc/sys.toml".into(),
+                line: 2
+            }
+        );
+        assert_eq!(
+            config.origin("policy.warning_days"),
+            Origin::File {
+                path: "/home/u.toml".into(),
+                line: 4
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let err = load("[policy]\nmax_age_days = 60\nwarnings_days = 3\n").unwrap_err();
+        assert_eq!(err.file, Path::new("/etc/test.toml"));
+        assert_eq!(err.line, Some(3));
+        assert_eq!(err.key.as_deref(), Some("policy.warnings_days"));
+        assert!(err.to_string().contains("/etc/test.toml:3"), "{err}");
+    }
+
+    #[test]
+    fn unknown_table_is_named() {
+        let err =
+            load("[account]\nusername = \"a@b.c\"\n\n[polcy]\nmax_age_days = 1\n").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("polcy"));
+        assert_eq!(err.line, Some(4));
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let err = load("[policy]\nmax_age_days = \"ninety\"\n").unwrap_err();
+        assert_eq!(err.line, Some(2));
+        assert_eq!(err.key.as_deref(), Some("policy.max_age_days"));
+    }
+
+    #[test]
+    fn bad_url_names_the_key() {
+        let err = load("[entra]\n\nauthority = \"not a url\"\n").unwrap_err();
+        assert_eq!(err.line, Some(3));
+        assert_eq!(err.key.as_deref(), Some("entra.authority"));
+    }
+
+    #[test]
+    fn plain_http_only_for_loopback() {
+        let err = load("[portal]\nurl = \"http://example.com/change\"\n").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("portal.url"));
+        assert_eq!(err.line, Some(2));
+        assert!(err.message.contains("loopback"));
+        for ok in [
+            "http://127.0.0.1:8080/",
+            "http://localhost/",
+            "http://[::1]:9/",
+            "https://example.com/",
+        ] {
+            load(&format!("[portal]\nurl = \"{ok}\"\n")).unwrap();
+        }
+        let err = load("[portal]\nurl = \"ftp://example.com/\"\n").unwrap_err();
+        assert!(err.message.contains("https"));
+    }
+
+    #[test]
+    fn syntax_error_has_a_line() {
+        let err = load("[policy]\nmax_age_days = = 3\n").unwrap_err();
+        assert_eq!(err.line, Some(2));
+    }
+}

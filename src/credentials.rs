@@ -1,0 +1,246 @@
+//! The credential cache in the OS keyring, and the [`Secret`] type that keeps passwords and
+//! tokens out of logs, files and error messages.
+//!
+//! Entries: service `signin-assistant` / user = account holds the password; service
+//! `signin-assistant.refresh-token` / same user holds the Entra refresh token. The store is the
+//! Secret Service on Linux and BSD, the Credential Manager on Windows and the Keychain on macOS;
+//! the demo uses its own service names, or an in-memory store when no keyring is reachable.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use keyring_core::{CredentialStore, Entry};
+use zeroize::Zeroizing;
+
+/// A password or token. `Debug` and `Display` never show it; memory is wiped on drop.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Zeroizing<String>);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(Zeroizing::new(value.into()))
+    }
+
+    /// The secret itself, for the one place that sends it to the endpoint or the keyring.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// What went wrong with the keyring, in words that say what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyringError {
+    #[error("the keyring is locked: unlock it (e.g. log in to the desktop again) and run `signin-assistant sign-in`")]
+    Locked,
+    #[error("no keyring is available ({0}): on Linux start a Secret Service such as gnome-keyring or KeePassXC")]
+    Unavailable(String),
+    #[error("the keyring failed: {0}")]
+    Failed(String),
+}
+
+impl From<keyring_core::Error> for KeyringError {
+    fn from(e: keyring_core::Error) -> Self {
+        match e {
+            keyring_core::Error::NoStorageAccess(inner) => {
+                let text = inner.to_string();
+                if text.to_ascii_lowercase().contains("lock") {
+                    KeyringError::Locked
+                } else {
+                    KeyringError::Unavailable(text)
+                }
+            }
+            keyring_core::Error::NoDefaultStore => KeyringError::Unavailable("no store".into()),
+            keyring_core::Error::PlatformFailure(inner) => {
+                KeyringError::Unavailable(inner.to_string())
+            }
+            // Never echo BadEncoding/BadDataFormat payloads: they hold the secret bytes.
+            keyring_core::Error::BadEncoding(_) | keyring_core::Error::BadDataFormat(_, _) => {
+                KeyringError::Failed("a stored secret is not readable text".into())
+            }
+            other => KeyringError::Failed(other.to_string()),
+        }
+    }
+}
+
+/// Where secrets are kept.
+#[derive(Clone)]
+enum Backend {
+    Os(Arc<CredentialStore>),
+    Memory(Arc<Mutex<HashMap<(String, String), Secret>>>),
+}
+
+/// The account's cached password and refresh token.
+#[derive(Clone)]
+pub struct CredentialCache {
+    backend: Backend,
+    service: String,
+}
+
+/// The service name of the password entries.
+pub const SERVICE: &str = "signin-assistant";
+const REFRESH_SUFFIX: &str = ".refresh-token";
+
+impl CredentialCache {
+    /// The OS keyring, with the standard service names.
+    pub fn os() -> Result<CredentialCache, KeyringError> {
+        CredentialCache::os_with_service(SERVICE)
+    }
+
+    /// The OS keyring under another service name (the demo keeps apart from real entries).
+    pub fn os_with_service(service: &str) -> Result<CredentialCache, KeyringError> {
+        Ok(CredentialCache {
+            backend: Backend::Os(open_os_store()?),
+            service: service.to_string(),
+        })
+    }
+
+    /// A store that lives only in this process (the demo, when no keyring is reachable).
+    pub fn in_memory(service: &str) -> CredentialCache {
+        CredentialCache {
+            backend: Backend::Memory(Arc::default()),
+            service: service.to_string(),
+        }
+    }
+
+    pub fn is_in_memory(&self) -> bool {
+        matches!(self.backend, Backend::Memory(_))
+    }
+
+    fn refresh_service(&self) -> String {
+        format!("{}{REFRESH_SUFFIX}", self.service)
+    }
+
+    pub fn password(&self, account: &str) -> Result<Option<Secret>, KeyringError> {
+        self.get(&self.service.clone(), account)
+    }
+
+    pub fn store_password(&self, account: &str, password: &Secret) -> Result<(), KeyringError> {
+        self.set(&self.service.clone(), account, password)
+    }
+
+    pub fn refresh_token(&self, account: &str) -> Result<Option<Secret>, KeyringError> {
+        self.get(&self.refresh_service(), account)
+    }
+
+    pub fn store_refresh_token(&self, account: &str, token: &Secret) -> Result<(), KeyringError> {
+        self.set(&self.refresh_service(), account, token)
+    }
+
+    pub fn forget_refresh_token(&self, account: &str) -> Result<(), KeyringError> {
+        self.delete(&self.refresh_service(), account)
+    }
+
+    /// Removes both entries of the account; absent entries are fine.
+    pub fn forget(&self, account: &str) -> Result<(), KeyringError> {
+        self.delete(&self.service.clone(), account)?;
+        self.delete(&self.refresh_service(), account)
+    }
+
+    fn entry(
+        store: &Arc<CredentialStore>,
+        service: &str,
+        account: &str,
+    ) -> Result<Entry, KeyringError> {
+        Ok(Entry::new_in_store(store, service, account)?)
+    }
+
+    fn get(&self, service: &str, account: &str) -> Result<Option<Secret>, KeyringError> {
+        match &self.backend {
+            Backend::Memory(map) => Ok(lock(map).get(&key(service, account)).cloned()),
+            Backend::Os(store) => match Self::entry(store, service, account)?.get_password() {
+                Ok(value) => Ok(Some(Secret::new(value))),
+                Err(keyring_core::Error::NoEntry) => Ok(None),
+                Err(e) => Err(e.into()),
+            },
+        }
+    }
+
+    fn set(&self, service: &str, account: &str, secret: &Secret) -> Result<(), KeyringError> {
+        match &self.backend {
+            Backend::Memory(map) => {
+                lock(map).insert(key(service, account), secret.clone());
+                Ok(())
+            }
+            Backend::Os(store) => {
+                Ok(Self::entry(store, service, account)?.set_password(secret.expose())?)
+            }
+        }
+    }
+
+    fn delete(&self, service: &str, account: &str) -> Result<(), KeyringError> {
+        match &self.backend {
+            Backend::Memory(map) => {
+                lock(map).remove(&key(service, account));
+                Ok(())
+            }
+            Backend::Os(store) => match Self::entry(store, service, account)?.delete_credential() {
+                Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
+                Err(e) => Err(e.into()),
+            },
+        }
+    }
+}
+
+fn key(service: &str, account: &str) -> (String, String) {
+    (service.to_string(), account.to_string())
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Opens this OS's credential store.
+fn open_os_store() -> Result<Arc<CredentialStore>, KeyringError> {
+    #[cfg(all(
+        unix,
+        not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+    ))]
+    let store: Arc<CredentialStore> = zbus_secret_service_keyring_store::Store::new()?;
+    #[cfg(target_os = "macos")]
+    let store: Arc<CredentialStore> = apple_native_keyring_store::keychain::Store::new()?;
+    #[cfg(target_os = "windows")]
+    let store: Arc<CredentialStore> = windows_native_keyring_store::Store::new()?;
+    Ok(store)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_is_redacted_in_debug_and_display() {
+        let s = Secret::new("hunter2-canary");
+        assert!(!format!("{s:?}").contains("hunter2"));
+        assert!(!format!("{s}").contains("hunter2"));
+        assert_eq!(s.expose(), "hunter2-canary");
+    }
+
+    #[test]
+    fn memory_store_keeps_password_and_token_apart() {
+        let cache = CredentialCache::in_memory("t");
+        cache.store_password("a", &Secret::new("pw")).unwrap();
+        cache.store_refresh_token("a", &Secret::new("rt")).unwrap();
+        assert_eq!(cache.password("a").unwrap().unwrap().expose(), "pw");
+        assert_eq!(cache.refresh_token("a").unwrap().unwrap().expose(), "rt");
+        cache.forget("a").unwrap();
+        assert!(cache.password("a").unwrap().is_none());
+        assert!(cache.refresh_token("a").unwrap().is_none());
+    }
+}

@@ -1,0 +1,1 @@
+//! A loopback identity endpoint that speaks the documented Entra token and Graph protocol.

@@ -1,0 +1,43 @@
+//! The messages between the agent and its front ends (tray, control socket).
+//!
+//! Front ends never call into the agent: they send a [`Command`] and watch a [`View`], so the
+//! GUI event loop and the async agent stay on their own threads.
+
+use chrono::{DateTime, Utc};
+
+use crate::policy::State;
+
+/// What a person asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Ask the endpoint now.
+    CheckNow,
+    /// Prompt for the password and make one authentication attempt.
+    SignIn,
+    /// Forget the cached credentials.
+    SignOut,
+    /// Show the status balloon (left click on the tray icon).
+    ShowStatus,
+    /// Open the change-password portal.
+    OpenPortal,
+    /// Turn starting at login on or off.
+    SetAutostart(bool),
+    /// Stop the agent.
+    Quit,
+}
+
+/// What the front ends show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct View {
+    pub state: State,
+    /// In the last `urgent_days` before the deadline (or expired).
+    pub urgent: bool,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub days_left: Option<i64>,
+    /// One line for the tooltip and the menu's status line, e.g.
+    /// "Password expires in 10 days (Thu 4 Dec)".
+    pub summary: String,
+    /// Whether credentials are cached (the menu offers "Sign out" rather than "Sign in…").
+    pub signed_in: bool,
+    pub autostart: Option<bool>,
+}

@@ -1,0 +1,413 @@
+//! Every date rule of the product, as pure functions.
+//!
+//! Providers report what the identity endpoint said ([`Finding`]); this module turns that into a
+//! [`Status`] (`evaluate`) and decides whether today's balloon is due (`balloon_due`). Nothing here
+//! reads the clock, the network or a file: `now` is always an argument, so every rule is
+//! table-tested, including DST changes, leap days, time zones and a clock that goes backwards.
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A validity this long or longer means "never" (2147483647 is the usual sentinel).
+const NEVER_VALIDITY_DAYS: i64 = i32::MAX as i64;
+/// Latest instant we accept as a real deadline; anything later is treated as "never".
+const LATEST_PLAUSIBLE_YEAR: i32 = 9999;
+
+/// How the password's deadline is known, as reported by the endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Deadline {
+    /// The endpoint gave the instant itself (token claim, ppolicy control, AD computed attribute).
+    At { expires_at: DateTime<Utc> },
+    /// The endpoint gave the last change; the validity comes from the endpoint or the config.
+    AfterChange {
+        changed_at: DateTime<Utc>,
+        validity_days: Option<i64>,
+    },
+    /// The password never expires.
+    Never,
+    /// The endpoint says the password has expired or must be changed now.
+    ExpiredNow,
+    /// Nothing was said about the deadline.
+    Unknown,
+}
+
+/// Where the deadline came from; shown as `source` in `check --json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// Entra token endpoint error (50055, 50144, `user_password_expired`).
+    TokenEndpoint,
+    /// `pwd_exp` optional claim of the access token.
+    TokenClaim,
+    /// Graph `passwordPolicies` contains `DisablePasswordExpiration`.
+    GraphPasswordPolicies,
+    /// Graph `lastPasswordChangeDateTime` + the domain's `passwordValidityPeriodInDays`.
+    GraphDomainPolicy,
+    /// Graph `lastPasswordChangeDateTime` + `[policy] max_age_days` from the configuration.
+    GraphConfigPolicy,
+    /// OpenLDAP ppolicy bind response control.
+    LdapPpolicyControl,
+    /// OpenLDAP `pwdChangedTime` + `pwdMaxAge` of the effective policy.
+    LdapPwdChangedTime,
+    /// Active Directory bind diagnostic (`data 532`, `data 773`, ...).
+    AdBindError,
+    /// Active Directory `msDS-UserPasswordExpiryTimeComputed`.
+    AdComputedExpiry,
+    /// Active Directory `pwdLastSet` + the domain's `maxPwdAge`.
+    AdPwdLastSet,
+    /// Active Directory `userAccountControl` DONT_EXPIRE_PASSWORD.
+    AdAccountControl,
+}
+
+/// What the endpoint said about a password it accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Facts {
+    pub deadline: Deadline,
+    /// The endpoint's own warning window, when it has one.
+    pub warning_days: Option<i64>,
+    pub source: Source,
+    /// The last password change, when known: a new value means it was changed elsewhere.
+    #[serde(default)]
+    pub changed_at: Option<DateTime<Utc>>,
+    /// Where to change the password, when the endpoint says (e.g. the `pwd_url` claim).
+    #[serde(default)]
+    pub portal_url: Option<String>,
+    /// Extra words for the reason, e.g. "2 grace logins left".
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Why there are no usable credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInReason {
+    NoCredentials,
+    Rejected,
+    PasswordChangedElsewhere,
+    MfaRequired,
+    Locked,
+    Disabled,
+    AccountExpired,
+    ConsentMissing,
+}
+
+impl SignInReason {
+    /// Plain words for the person at the desk.
+    pub fn explain(self) -> &'static str {
+        match self {
+            SignInReason::NoCredentials => "you have not signed in yet; run `signin-assistant sign-in`",
+            SignInReason::Rejected => "the password was not accepted; sign in again with your current password",
+            SignInReason::PasswordChangedElsewhere => {
+                "your password was changed; sign in with the new one"
+            }
+            SignInReason::MfaRequired => {
+                "your organisation requires multi-factor authentication for this sign-in; ask your IT desk to allow it for signin-assistant"
+            }
+            SignInReason::Locked => "your account is locked; wait or ask your IT desk to unlock it",
+            SignInReason::Disabled => "your account is disabled; contact your IT desk",
+            SignInReason::AccountExpired => "your account has expired; contact your IT desk",
+            SignInReason::ConsentMissing => {
+                "your organisation has not yet approved signin-assistant (admin consent missing); contact your IT desk"
+            }
+        }
+    }
+}
+
+/// The outcome of one determination: facts about an accepted password, or why sign-in is needed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "finding")]
+pub enum Finding {
+    Facts(Facts),
+    SignInRequired { reason: SignInReason },
+}
+
+/// The organisation's rules, from the configuration, used when the endpoint does not say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    pub max_age_days: i64,
+    pub warning_days: i64,
+    pub urgent_days: i64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            max_age_days: 90,
+            warning_days: 14,
+            urgent_days: 3,
+        }
+    }
+}
+
+/// The states a person (and an admin's script) sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Ok,
+    Warning,
+    Expired,
+    NeverExpires,
+    SignInRequired,
+    Unknown,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Ok => "ok",
+            State::Warning => "warning",
+            State::Expired => "expired",
+            State::NeverExpires => "never_expires",
+            State::SignInRequired => "sign_in_required",
+            State::Unknown => "unknown",
+        }
+    }
+}
+
+/// The evaluated password status at one instant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub state: State,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub days_left: Option<i64>,
+    /// Inside the last `urgent_days` of the warning window.
+    pub urgent: bool,
+    pub source: Option<Source>,
+    pub reason: Option<String>,
+}
+
+impl Status {
+    /// The status before anything was ever determined.
+    pub fn unknown(reason: Option<String>) -> Status {
+        Status {
+            state: State::Unknown,
+            expires_at: None,
+            days_left: None,
+            urgent: false,
+            source: None,
+            reason,
+        }
+    }
+}
+
+/// The instant the password expires: `Ok(None)` for never, `Err(())` when not known.
+fn expiry_instant(deadline: &Deadline, policy: &Policy) -> Result<Option<DateTime<Utc>>, ()> {
+    match deadline {
+        Deadline::At { expires_at } => Ok(plausible(*expires_at)),
+        Deadline::AfterChange {
+            changed_at,
+            validity_days,
+        } => {
+            let days = validity_days.unwrap_or(policy.max_age_days);
+            if days <= 0 || days >= NEVER_VALIDITY_DAYS {
+                return Ok(None);
+            }
+            Ok(Duration::try_days(days)
+                .and_then(|d| changed_at.checked_add_signed(d))
+                .and_then(plausible))
+        }
+        Deadline::Never => Ok(None),
+        Deadline::ExpiredNow | Deadline::Unknown => Err(()),
+    }
+}
+
+/// Deadlines past year 9999 are sentinels ("never"), not dates to show.
+fn plausible(at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    use chrono::Datelike;
+    (at.year() <= LATEST_PLAUSIBLE_YEAR).then_some(at)
+}
+
+/// Whole days from `now` until `at`, rounded down; 0 once it has passed.
+pub fn whole_days_until(now: DateTime<Utc>, at: DateTime<Utc>) -> i64 {
+    let left = at - now;
+    if left <= Duration::zero() {
+        0
+    } else {
+        left.num_days()
+    }
+}
+
+/// Turns what the endpoint said into the status at `now`.
+pub fn evaluate(now: DateTime<Utc>, finding: &Finding, policy: &Policy) -> Status {
+    let facts = match finding {
+        Finding::SignInRequired { reason } => {
+            return Status {
+                state: State::SignInRequired,
+                expires_at: None,
+                days_left: None,
+                urgent: false,
+                source: None,
+                reason: Some(reason.explain().to_string()),
+            }
+        }
+        Finding::Facts(facts) => facts,
+    };
+    let note = facts.note.clone();
+    let base = Status {
+        state: State::Unknown,
+        expires_at: None,
+        days_left: None,
+        urgent: false,
+        source: Some(facts.source),
+        reason: note.clone(),
+    };
+    if facts.deadline == Deadline::ExpiredNow {
+        return Status {
+            state: State::Expired,
+            days_left: Some(0),
+            urgent: true,
+            reason: Some(join_reason(
+                "your password has expired; change it now",
+                note,
+            )),
+            ..base
+        };
+    }
+    let expires_at = match expiry_instant(&facts.deadline, policy) {
+        Err(()) => {
+            return Status {
+                reason: Some(join_reason(
+                    "the endpoint did not say when the password expires",
+                    note,
+                )),
+                ..base
+            }
+        }
+        Ok(None) => {
+            return Status {
+                state: State::NeverExpires,
+                ..base
+            }
+        }
+        Ok(Some(at)) => at,
+    };
+    let window = facts
+        .warning_days
+        .filter(|d| *d >= 0)
+        .unwrap_or(policy.warning_days);
+    let days_left = whole_days_until(now, expires_at);
+    let state = if now >= expires_at {
+        State::Expired
+    } else if in_last_days(now, expires_at, window) {
+        State::Warning
+    } else {
+        State::Ok
+    };
+    let urgent = match state {
+        State::Expired => true,
+        State::Warning => in_last_days(now, expires_at, policy.urgent_days.min(window)),
+        _ => false,
+    };
+    let reason = match state {
+        State::Expired => Some(join_reason(
+            "your password has expired; change it now",
+            note,
+        )),
+        _ => note,
+    };
+    Status {
+        state,
+        expires_at: Some(expires_at),
+        days_left: Some(days_left),
+        urgent,
+        reason,
+        ..base
+    }
+}
+
+/// `now >= expires_at - days`, without overflowing for huge windows.
+fn in_last_days(now: DateTime<Utc>, expires_at: DateTime<Utc>, days: i64) -> bool {
+    match Duration::try_days(days).and_then(|d| expires_at.checked_sub_signed(d)) {
+        Some(start) => now >= start,
+        None => true,
+    }
+}
+
+fn join_reason(main: &str, note: Option<String>) -> String {
+    match note {
+        Some(note) => format!("{main} ({note})"),
+        None => main.to_string(),
+    }
+}
+
+/// How insistent a balloon is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Urgency {
+    /// Goes away by itself after the configured timeout.
+    Normal,
+    /// Stays until the person acts.
+    Critical,
+}
+
+/// What the balloon says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Balloon {
+    pub title: String,
+    pub body: String,
+    pub urgency: Urgency,
+}
+
+/// The balloon for a status, whether or not it is due.
+pub fn balloon_for(status: &Status) -> Option<Balloon> {
+    let urgency = if status.urgent {
+        Urgency::Critical
+    } else {
+        Urgency::Normal
+    };
+    match status.state {
+        State::Warning => {
+            let when = match status.days_left.unwrap_or(0) {
+                0 => "today".to_string(),
+                1 => "tomorrow".to_string(),
+                n => format!("in {n} days"),
+            };
+            Some(Balloon {
+                title: format!("Your password expires {when}"),
+                body: "Click here to change it.".to_string(),
+                urgency,
+            })
+        }
+        State::Expired => Some(Balloon {
+            title: "Your password has expired".to_string(),
+            body: "Outlook and other apps will keep asking for it or say 'Access Denied' until you change it. Click here to change it.".to_string(),
+            urgency: Urgency::Critical,
+        }),
+        _ => None,
+    }
+}
+
+/// The balloon that says the password was changed elsewhere, shown once when that is noticed.
+pub fn password_changed_balloon() -> Balloon {
+    Balloon {
+        title: "Your password was changed".to_string(),
+        body: "Sign in with the new one.".to_string(),
+        urgency: Urgency::Normal,
+    }
+}
+
+/// The balloon due at `now_local`, if any: at most one per local calendar day while the password
+/// is in the warning window or expired. `last_shown` is the local date of the last balloon.
+///
+/// A clock that went backwards must not bring a second balloon for a day already served; but a
+/// `last_shown` more than a day in the future can only come from a clock that was wrong then, and
+/// must not silence the warnings for good.
+pub fn balloon_due<Tz: TimeZone>(
+    now_local: &DateTime<Tz>,
+    status: &Status,
+    last_shown: Option<NaiveDate>,
+) -> Option<Balloon> {
+    let today = now_local.date_naive();
+    let already_served = match last_shown {
+        None => false,
+        Some(last) => last >= today && (last - today).num_days() <= 1,
+    };
+    if already_served {
+        return None;
+    }
+    balloon_for(status)
+}
+
+#[cfg(test)]
+mod tests;

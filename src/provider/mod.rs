@@ -1,0 +1,108 @@
+//! The identity endpoints signin-assistant asks, behind one small interface.
+//!
+//! A provider makes one authentication attempt with the user's credentials and reports what the
+//! endpoint said as a [`Finding`] (facts about an accepted password, or why sign-in is needed).
+//! Caching decisions are not made here: [`Attempt::password_accepted`] tells the caller whether the
+//! endpoint accepted the password as the user's (success or expired), which is the only case in
+//! which it may be cached.
+
+pub mod entra;
+pub mod ldap;
+
+use crate::config::{Config, ProviderKind};
+use crate::credentials::Secret;
+use crate::policy::{Finding, SignInReason};
+
+/// The result of one authentication attempt that reached the endpoint.
+#[derive(Debug)]
+pub struct Attempt {
+    pub finding: Finding,
+    /// The endpoint accepted the password as the user's (it may have expired): cache it.
+    pub password_accepted: bool,
+    /// A new refresh token to keep (Entra only).
+    pub refresh_token: Option<Secret>,
+}
+
+impl Attempt {
+    /// An attempt the endpoint refused: nothing to cache.
+    pub fn refused(reason: SignInReason) -> Attempt {
+        Attempt {
+            finding: Finding::SignInRequired { reason },
+            password_accepted: false,
+            refresh_token: None,
+        }
+    }
+}
+
+/// The result of trying a kept refresh token.
+#[derive(Debug)]
+pub enum RefreshOutcome {
+    /// Accepted: here are the facts and the token to keep from now on.
+    Accepted(Attempt),
+    /// Revoked or expired (e.g. the password was changed elsewhere): fall back to the password.
+    Revoked,
+}
+
+/// Why a status could not be determined. Messages never contain secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error("could not reach {endpoint}: {detail}")]
+    Unreachable { endpoint: String, detail: String },
+    #[error("{endpoint} did not answer within {secs} s")]
+    Timeout { endpoint: String, secs: u64 },
+    #[error("{endpoint} is throttling requests (HTTP {status}); try again later")]
+    Throttled { endpoint: String, status: u16 },
+    #[error("{endpoint} answered with something unexpected: {detail}")]
+    Protocol { endpoint: String, detail: String },
+    #[error("{endpoint} refused the sign-in with error {code}: {error}")]
+    Endpoint {
+        endpoint: String,
+        code: String,
+        error: String,
+    },
+}
+
+/// The configured identity endpoint.
+pub enum Provider {
+    Entra(entra::EntraProvider),
+    Ldap(ldap::LdapProvider),
+}
+
+impl Provider {
+    /// Builds the provider the configuration names.
+    pub fn from_config(config: &Config) -> Result<Provider, ProviderError> {
+        Ok(match config.provider.kind {
+            ProviderKind::Entra => Provider::Entra(entra::EntraProvider::new(config)?),
+            ProviderKind::Ldap => Provider::Ldap(ldap::LdapProvider::new(config)?),
+        })
+    }
+
+    /// One authentication attempt with a password.
+    pub async fn authenticate(
+        &self,
+        username: &str,
+        password: &Secret,
+    ) -> Result<Attempt, ProviderError> {
+        match self {
+            Provider::Entra(p) => p.authenticate(username, password).await,
+            Provider::Ldap(p) => p.authenticate(username, password).await,
+        }
+    }
+
+    /// Tries a kept refresh token; providers without refresh tokens say `Revoked`.
+    pub async fn refresh(
+        &self,
+        username: &str,
+        refresh_token: &Secret,
+    ) -> Result<RefreshOutcome, ProviderError> {
+        match self {
+            Provider::Entra(p) => p.refresh(username, refresh_token).await,
+            Provider::Ldap(_) => Ok(RefreshOutcome::Revoked),
+        }
+    }
+
+    /// Whether this provider hands out refresh tokens worth keeping.
+    pub fn uses_refresh_tokens(&self) -> bool {
+        matches!(self, Provider::Entra(_))
+    }
+}
