@@ -6,6 +6,8 @@
 //! was changed elsewhere: it is removed at once, so periodic checks cannot lock the account out
 //! by retrying it.
 
+use std::time::Duration;
+
 use crate::credentials::{CredentialCache, KeyringError, Secret};
 use crate::policy::{Finding, SignInReason};
 use crate::provider::{Attempt, Provider, ProviderError, RefreshOutcome};
@@ -19,15 +21,23 @@ pub enum CheckError {
     Provider(#[from] ProviderError),
 }
 
-/// Runs a blocking keyring call off the async threads.
+/// How long a keyring call may take before the keyring counts as unavailable.
+const KEYRING_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Runs a blocking keyring call off the async threads, bounded in time.
 async fn keyring<T: Send + 'static>(
     cache: &CredentialCache,
     call: impl FnOnce(&CredentialCache) -> Result<T, KeyringError> + Send + 'static,
 ) -> Result<T, KeyringError> {
     let cache = cache.clone();
-    tokio::task::spawn_blocking(move || call(&cache))
-        .await
-        .unwrap_or_else(|e| Err(KeyringError::Failed(format!("keyring task failed: {e}"))))
+    match tokio::time::timeout(KEYRING_TIMEOUT, tokio::task::spawn_blocking(move || call(&cache))).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(e)) => Err(KeyringError::Failed(format!("keyring task failed: {e}"))),
+        Err(_) => Err(KeyringError::Unavailable(format!(
+            "it did not answer within {} s",
+            KEYRING_TIMEOUT.as_secs()
+        ))),
+    }
 }
 
 /// Keeps what an accepted attempt brought: the password and the refresh token (or forgets a stale one).
