@@ -317,10 +317,14 @@ pub fn evaluate(now: DateTime<Utc>, finding: &Finding, policy: &Policy) -> Statu
 }
 
 /// `now >= expires_at - days`, without overflowing for huge windows.
+///
+/// When the window start cannot be represented, a huge positive window starts before any
+/// instant (always inside), a huge negative one after any instant (never inside) — the same
+/// answer a small negative window gives.
 fn in_last_days(now: DateTime<Utc>, expires_at: DateTime<Utc>, days: i64) -> bool {
     match Duration::try_days(days).and_then(|d| expires_at.checked_sub_signed(d)) {
         Some(start) => now >= start,
-        None => true,
+        None => days > 0,
     }
 }
 
