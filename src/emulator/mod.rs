@@ -7,10 +7,11 @@
 //! content type, scopes, bearer tokens), answering with the documented status codes and error
 //! bodies. Point both `[entra] authority` and `[entra] graph` at [`Emulator::base_url`].
 //!
-//! Module map: `scenario` (what the tenant looks like), `token` (token endpoint), `graph` (Graph
-//! resources), `jwt` (token encoding). The emulator never records passwords or tokens: see
-//! [`RecordedRequest`].
+//! Module map: `scenario` (what the tenant looks like), `token` (token endpoint), `aadsts` (its
+//! error bodies), `graph` (Graph resources), `jwt` (token encoding). The emulator never records
+//! passwords or tokens: see [`RecordedRequest`].
 
+mod aadsts;
 mod graph;
 mod jwt;
 mod scenario;
@@ -283,7 +284,18 @@ async fn handle(
     if let Some(delay) = delay {
         tokio::time::sleep(delay).await;
     }
-    let (response, grant_type) = route(request, &shared).await;
+    // A handler bug must show up as a 500 in the test that hit it, not as a dropped connection.
+    let routed = {
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move { route(request, &shared).await }).await
+    };
+    let (response, grant_type) = routed.unwrap_or_else(|_| {
+        let body = "emulator fault: the request handler panicked";
+        (
+            text_response(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", body),
+            None,
+        )
+    });
     shared.lock().requests.push(RecordedRequest {
         method,
         path,

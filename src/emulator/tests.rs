@@ -695,6 +695,12 @@ async fn shutdown_stops_serving() {
 }
 
 #[test]
+fn emulator_can_be_shared_across_tasks() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Emulator>();
+}
+
+#[test]
 fn expires_in_days_constructor() {
     let scenario = Scenario::expires_in_days(20);
     assert!(scenario.claims.is_none());
