@@ -30,7 +30,12 @@ async fn keyring<T: Send + 'static>(
     call: impl FnOnce(&CredentialCache) -> Result<T, KeyringError> + Send + 'static,
 ) -> Result<T, KeyringError> {
     let cache = cache.clone();
-    match tokio::time::timeout(KEYRING_TIMEOUT, tokio::task::spawn_blocking(move || call(&cache))).await {
+    match tokio::time::timeout(
+        KEYRING_TIMEOUT,
+        tokio::task::spawn_blocking(move || call(&cache)),
+    )
+    .await
+    {
         Ok(Ok(result)) => result,
         Ok(Err(e)) => Err(KeyringError::Failed(format!("keyring task failed: {e}"))),
         Err(_) => Err(KeyringError::Unavailable(format!(

@@ -10,7 +10,10 @@ const ENTRA: &str = "[account]\nusername = \"adele@contoso.com\"\n[entra]\ntenan
 #[test]
 fn config_error_names_file_line_and_key_and_exits_2() {
     let s = Session::start(Keyring::Absent);
-    let path = s.write_config("bad.toml", "[account]\nusername = \"a@b.c\"\n\n[policy]\nwarning_days = \"two weeks\"\n");
+    let path = s.write_config(
+        "bad.toml",
+        "[account]\nusername = \"a@b.c\"\n\n[policy]\nwarning_days = \"two weeks\"\n",
+    );
     let out = s.run(&["--config", path.to_str().unwrap(), "status"], "");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -21,7 +24,10 @@ fn config_error_names_file_line_and_key_and_exits_2() {
 #[test]
 fn system_file_errors_are_located_too() {
     let s = Session::start(Keyring::Absent);
-    s.write_config("etc/config.toml", "[portal]\nurl = \"http://intranet.example/change\"\n");
+    s.write_config(
+        "etc/config.toml",
+        "[portal]\nurl = \"http://intranet.example/change\"\n",
+    );
     let out = s.run(&["status"], "");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -36,7 +42,11 @@ fn usage_errors_exit_2() {
     assert_eq!(s.run(&["check", "--colour"], "").status.code(), Some(2));
     let path = s.write_config("c.toml", ENTRA);
     let out = s.run(&["--config", path.to_str().unwrap(), "sign-in"], "");
-    assert_eq!(out.status.code(), Some(2), "no terminal and no --password-stdin");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "no terminal and no --password-stdin"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("--password-stdin"));
 }
 
@@ -44,26 +54,62 @@ fn usage_errors_exit_2() {
 fn missing_keyring_is_explained_with_exit_1_and_json() {
     let s = Session::start(Keyring::Absent);
     let path = s.write_config("c.toml", ENTRA);
-    let out = s.run(&["--config", path.to_str().unwrap(), "check", "--json", "--no-notify"], "");
+    let out = s.run(
+        &[
+            "--config",
+            path.to_str().unwrap(),
+            "check",
+            "--json",
+            "--no-notify",
+        ],
+        "",
+    );
     assert_eq!(out.status.code(), Some(1));
     let json = json_of(&out);
     assert_eq!(json["state"], "unknown");
-    assert!(json["reason"].as_str().unwrap().contains("keyring"), "{json}");
-    let out = s.run(&["--config", path.to_str().unwrap(), "sign-in", "--password-stdin"], "pw\n");
+    assert!(
+        json["reason"].as_str().unwrap().contains("keyring"),
+        "{json}"
+    );
+    let out = s.run(
+        &[
+            "--config",
+            path.to_str().unwrap(),
+            "sign-in",
+            "--password-stdin",
+        ],
+        "pw\n",
+    );
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("keyring"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("keyring"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn status_before_any_check_is_unknown() {
     let s = Session::start(Keyring::Absent);
     let path = s.write_config("c.toml", ENTRA);
-    let out = s.run(&["--config", path.to_str().unwrap(), "status", "--json"], "");
+    let out = s.run(
+        &["--config", path.to_str().unwrap(), "status", "--json"],
+        "",
+    );
     assert_eq!(out.status.code(), Some(1));
     let json = json_of(&out);
     assert_eq!(json["state"], "unknown");
     assert_eq!(json["account"], "adele@contoso.com");
-    for key in ["account", "state", "expires_at", "days_left", "checked_at", "source", "reason", "portal_url"] {
+    for key in [
+        "account",
+        "state",
+        "expires_at",
+        "days_left",
+        "checked_at",
+        "source",
+        "reason",
+        "portal_url",
+    ] {
         assert!(json.get(key).is_some(), "missing {key}: {json}");
     }
 }
@@ -71,5 +117,8 @@ fn status_before_any_check_is_unknown() {
 #[test]
 fn real_keyring_session_starts() {
     let s = Session::start(Keyring::Unlocked);
-    assert_eq!(s.keyring_lookup("signin-assistant", "nobody@contoso.com"), None);
+    assert_eq!(
+        s.keyring_lookup("signin-assistant", "nobody@contoso.com"),
+        None
+    );
 }

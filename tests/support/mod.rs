@@ -33,7 +33,13 @@ pub enum Keyring {
 impl Session {
     pub fn start(keyring: Keyring) -> Session {
         let dir = tempfile::tempdir().expect("temp dir");
-        for sub in ["home", "home/.config", "home/.local/share", "home/.local/state", "run"] {
+        for sub in [
+            "home",
+            "home/.config",
+            "home/.local/share",
+            "home/.local/state",
+            "run",
+        ] {
             std::fs::create_dir_all(dir.path().join(sub)).expect("mkdir");
         }
         set_mode_700(&dir.path().join("run"));
@@ -62,18 +68,40 @@ impl Session {
     pub fn env(&self) -> Vec<(String, String)> {
         let home = self.home();
         let mut env = vec![
-            ("PATH".to_string(), std::env::var("PATH").unwrap_or_default()),
+            (
+                "PATH".to_string(),
+                std::env::var("PATH").unwrap_or_default(),
+            ),
             ("HOME".to_string(), home.display().to_string()),
-            ("XDG_CONFIG_HOME".to_string(), home.join(".config").display().to_string()),
-            ("XDG_DATA_HOME".to_string(), home.join(".local/share").display().to_string()),
-            ("XDG_STATE_HOME".to_string(), home.join(".local/state").display().to_string()),
-            ("XDG_RUNTIME_DIR".to_string(), self.dir.path().join("run").display().to_string()),
+            (
+                "XDG_CONFIG_HOME".to_string(),
+                home.join(".config").display().to_string(),
+            ),
+            (
+                "XDG_DATA_HOME".to_string(),
+                home.join(".local/share").display().to_string(),
+            ),
+            (
+                "XDG_STATE_HOME".to_string(),
+                home.join(".local/state").display().to_string(),
+            ),
+            (
+                "XDG_RUNTIME_DIR".to_string(),
+                self.dir.path().join("run").display().to_string(),
+            ),
             // The system layer points into the session, so a real /etc file never leaks in.
             (
                 "SIGNIN_ASSISTANT_SYSTEM_CONFIG".to_string(),
-                self.dir.path().join("etc/config.toml").display().to_string(),
+                self.dir
+                    .path()
+                    .join("etc/config.toml")
+                    .display()
+                    .to_string(),
             ),
-            ("BROWSER".to_string(), self.browser_recorder().display().to_string()),
+            (
+                "BROWSER".to_string(),
+                self.browser_recorder().display().to_string(),
+            ),
         ];
         if let Some(address) = &self.bus_address {
             env.push(("DBUS_SESSION_BUS_ADDRESS".to_string(), address.clone()));
@@ -120,8 +148,11 @@ impl Session {
         let script = self.dir.path().join("record-url.sh");
         if !script.exists() {
             let log = self.dir.path().join("opened-urls.txt");
-            std::fs::write(&script, format!("#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n", log.display()))
-                .expect("write recorder");
+            std::fs::write(
+                &script,
+                format!("#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n", log.display()),
+            )
+            .expect("write recorder");
             set_mode(&script, 0o755);
         }
         script
@@ -187,7 +218,11 @@ impl Session {
             .unwrap_or_else(|e| panic!("dbus-daemon: {e}; install with: {INSTALL_HINT}"));
         let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
         let address = lines.next().and_then(Result::ok).expect("bus address");
-        let pid = lines.next().and_then(Result::ok).and_then(|p| p.trim().parse().ok()).expect("bus pid");
+        let pid = lines
+            .next()
+            .and_then(Result::ok)
+            .and_then(|p| p.trim().parse().ok())
+            .expect("bus pid");
         let _ = child.wait();
         self.bus_address = Some(address.trim().to_string());
         self.bus_pid = Some(pid);
@@ -204,7 +239,9 @@ impl Session {
             .unwrap_or_else(|e| panic!("gnome-keyring-daemon: {e}; install with: {INSTALL_HINT}"));
         {
             let mut stdin = child.stdin.take().expect("stdin");
-            stdin.write_all(b"test-keyring-pass").expect("unlock password");
+            stdin
+                .write_all(b"test-keyring-pass")
+                .expect("unlock password");
         }
         self.keyring = Some(child);
         self.wait_for_name("org.freedesktop.secrets");
@@ -278,11 +315,16 @@ fn set_mode_700(path: &Path) {
 /// The JSON object printed by `--json`.
 pub fn json_of(out: &Output) -> serde_json::Value {
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().rev().find(|l| l.starts_with('{')).unwrap_or_else(|| {
-        panic!(
-            "no JSON in output\nstdout:\n{stdout}\nstderr:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| {
+            panic!(
+                "no JSON in output\nstdout:\n{stdout}\nstderr:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
     serde_json::from_str(line).expect("valid JSON")
 }
+pub mod entra;
