@@ -46,6 +46,9 @@ pub enum RefreshOutcome {
 /// Why a status could not be determined. Messages never contain secrets.
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
+    /// The provider's settings are unusable (e.g. a cleartext LDAP URL off loopback).
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
     #[error("could not reach {endpoint}: {detail}")]
     Unreachable { endpoint: String, detail: String },
     #[error("{endpoint} did not answer within {secs} s")]
