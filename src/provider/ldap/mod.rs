@@ -96,10 +96,7 @@ impl LdapProvider {
         let task = tokio::spawn(async move { inner.attempt(&username, &password).await });
         match task.await {
             Ok(result) => result,
-            Err(e) if e.is_panic() => Err(ProviderError::Protocol {
-                endpoint: self.inner.endpoint.name(),
-                detail: "its answer could not be decoded".into(),
-            }),
+            Err(e) if e.is_panic() => Err(self.inner.undecodable()),
             Err(_) => Err(ProviderError::Protocol {
                 endpoint: self.inner.endpoint.name(),
                 detail: "the check was cancelled".into(),
@@ -108,12 +105,26 @@ impl LdapProvider {
     }
 }
 
-/// Aborts the connection driver when the attempt ends, whichever way it ends.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+/// One connection: the ldap3 handle and the task that drives it (aborted when dropped).
+struct Session {
+    ldap: Ldap,
+    driver: tokio::task::JoinHandle<()>,
+}
 
-impl Drop for AbortOnDrop {
+impl Drop for Session {
     fn drop(&mut self) {
-        self.0.abort();
+        self.driver.abort();
+    }
+}
+
+impl Session {
+    /// Whether the driver task died of a panic (ldap3 choking on what the server sent). The
+    /// pending operation fails while the task is still unwinding, so wait for it briefly.
+    async fn driver_panicked(&mut self) -> bool {
+        match tokio::time::timeout(Duration::from_secs(1), &mut self.driver).await {
+            Ok(Err(e)) => e.is_panic(),
+            _ => false,
+        }
     }
 }
 
@@ -123,10 +134,11 @@ impl Inner {
     }
 
     async fn attempt(&self, username: &str, password: &Secret) -> Result<Attempt, ProviderError> {
-        let (mut ldap, driver) = self.endpoint.open().await?;
-        let _driver = AbortOnDrop(driver);
+        let (ldap, driver) = self.endpoint.open().await?;
+        let mut session = Session { ldap, driver };
         let bind_name = bind_name(&self.bind, username);
-        let result = ldap
+        let bound = session
+            .ldap
             .with_controls(RawControl {
                 ctype: ppolicy::PPOLICY_OID.to_string(),
                 crit: false,
@@ -134,13 +146,16 @@ impl Inner {
             })
             .with_timeout(self.timeout())
             .simple_bind(&bind_name, password.expose())
-            .await
-            .map_err(|e| self.op_error(e))?;
+            .await;
+        let result = match bound {
+            Ok(result) => result,
+            Err(e) => return Err(self.op_error(e, &mut session).await),
+        };
         let attempt = self
-            .after_bind(&mut ldap, username, &bind_name, &result)
+            .after_bind(&mut session, username, &bind_name, &result)
             .await;
         if result.rc == RC_SUCCESS {
-            let _ = tokio::time::timeout(self.timeout(), ldap.unbind()).await;
+            let _ = tokio::time::timeout(self.timeout(), session.ldap.unbind()).await;
         }
         attempt
     }
@@ -148,7 +163,7 @@ impl Inner {
     /// Decides what the bind result means and fetches the deadline when needed.
     async fn after_bind(
         &self,
-        ldap: &mut Ldap,
+        ldap: &mut Session,
         username: &str,
         bind_name: &str,
         result: &LdapResult,
@@ -235,7 +250,7 @@ impl Inner {
     /// The user's entry: read directly when the bind name is its DN, else found under `base`.
     async fn user_entry(
         &self,
-        ldap: &mut Ldap,
+        ldap: &mut Session,
         username: &str,
         bind_name: &str,
         attrs: &[&str],
@@ -269,7 +284,7 @@ impl Inner {
     /// The deadline after a bind that did not say it.
     async fn read_facts(
         &self,
-        ldap: &mut Ldap,
+        ldap: &mut Session,
         username: &str,
         bind_name: &str,
     ) -> Result<Facts, ProviderError> {
@@ -296,7 +311,11 @@ impl Inner {
         }
     }
 
-    async fn ad_facts(&self, ldap: &mut Ldap, entry: &Attributes) -> Result<Facts, ProviderError> {
+    async fn ad_facts(
+        &self,
+        ldap: &mut Session,
+        entry: &Attributes,
+    ) -> Result<Facts, ProviderError> {
         let int = |name: &str| -> Result<Option<i64>, ProviderError> {
             entry
                 .single(name)
@@ -323,7 +342,7 @@ impl Inner {
     }
 
     /// `maxPwdAge` from `base`, or from the domain head named by the root DSE.
-    async fn domain_max_pwd_age(&self, ldap: &mut Ldap) -> Result<Option<i64>, ProviderError> {
+    async fn domain_max_pwd_age(&self, ldap: &mut Session) -> Result<Option<i64>, ProviderError> {
         let mut heads = vec![self.base.clone()];
         if let Some(root) = self.read_entry(ldap, "", &["defaultNamingContext"]).await? {
             if let Some(head) = root
@@ -347,7 +366,7 @@ impl Inner {
 
     async fn openldap_attributes(
         &self,
-        ldap: &mut Ldap,
+        ldap: &mut Session,
         entry: &Attributes,
     ) -> Result<EntryAttributes, ProviderError> {
         let changed_at = match entry
@@ -394,7 +413,10 @@ impl Inner {
     /// The default policy when the entry names none. Its DN is set in cn=config, which users
     /// cannot read, so it is taken only when exactly one policy entry under `base` is readable;
     /// otherwise the configured max age applies.
-    async fn default_policy(&self, ldap: &mut Ldap) -> Result<Option<Attributes>, ProviderError> {
+    async fn default_policy(
+        &self,
+        ldap: &mut Session,
+    ) -> Result<Option<Attributes>, ProviderError> {
         let found = self
             .search(
                 ldap,
@@ -414,7 +436,7 @@ impl Inner {
     /// when the entry is readable. Failures here lose nothing the bind already said.
     async fn enrich_from_entry(
         &self,
-        ldap: &mut Ldap,
+        ldap: &mut Session,
         username: &str,
         bind_name: &str,
         mut facts: Facts,
@@ -439,7 +461,7 @@ impl Inner {
     /// One base-scope read; `None` when the entry does not exist or is not readable.
     async fn read_entry(
         &self,
-        ldap: &mut Ldap,
+        ldap: &mut Session,
         dn: &str,
         attrs: &[&str],
     ) -> Result<Option<Attributes>, ProviderError> {
@@ -452,17 +474,21 @@ impl Inner {
     /// A search; `None` when the server refuses it for a reason that means "not readable".
     async fn search(
         &self,
-        ldap: &mut Ldap,
+        ldap: &mut Session,
         base: &str,
         scope: Scope,
         filter: &str,
         attrs: &[&str],
     ) -> Result<Option<Vec<Attributes>>, ProviderError> {
-        let ldap3::SearchResult(entries, result) = ldap
+        let searched = ldap
+            .ldap
             .with_timeout(self.timeout())
             .search(base, scope, filter, attrs.to_vec())
-            .await
-            .map_err(|e| self.op_error(e))?;
+            .await;
+        let ldap3::SearchResult(entries, result) = match searched {
+            Ok(found) => found,
+            Err(e) => return Err(self.op_error(e, ldap).await),
+        };
         match result.rc {
             RC_SUCCESS => {}
             // noSuchObject, insufficientAccessRights, sizeLimitExceeded, unwillingToPerform
@@ -483,17 +509,23 @@ impl Inner {
         ))
     }
 
-    fn op_error(&self, e: LdapError) -> ProviderError {
+    async fn op_error(&self, e: LdapError, session: &mut Session) -> ProviderError {
         match e {
             LdapError::Timeout { .. } => ProviderError::Timeout {
                 endpoint: self.endpoint.name(),
                 secs: self.timeout().as_secs(),
             },
+            _ if session.driver_panicked().await => self.undecodable(),
             other => ProviderError::Unreachable {
                 endpoint: self.endpoint.name(),
                 detail: other.to_string(),
             },
         }
+    }
+
+    /// ldap3 gave up on (panicked over) the server's answer.
+    fn undecodable(&self) -> ProviderError {
+        self.protocol("its answer is not valid LDAP and could not be decoded")
     }
 
     fn protocol(&self, detail: impl Into<String>) -> ProviderError {
