@@ -7,6 +7,7 @@
 //! which it may be cached.
 
 pub mod entra;
+mod http;
 pub mod ldap;
 
 use crate::config::{Config, ProviderKind};
@@ -46,7 +47,6 @@ pub enum RefreshOutcome {
 /// Why a status could not be determined. Messages never contain secrets.
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
-    /// The provider's settings are unusable (e.g. a cleartext LDAP URL off loopback).
     #[error("{0}")]
     Config(#[from] crate::config::ConfigError),
     #[error("could not reach {endpoint}: {detail}")]
