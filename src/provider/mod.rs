@@ -66,6 +66,8 @@ pub enum ProviderError {
 }
 
 /// The configured identity endpoint.
+// One per process: the size difference between the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Provider {
     Entra(entra::EntraProvider),
     Ldap(ldap::LdapProvider),
