@@ -101,7 +101,7 @@ pub fn main() -> ExitCode {
             };
         }
     };
-    init_logging(matches!(cli.command, Cmd::Run { .. } | Cmd::Demo { .. }));
+    init_logging(matches!(cli.command, Cmd::Run { .. }));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -325,7 +325,7 @@ impl Commands {
         let saved = self.state_file.load();
         let account = self.account(None, &saved);
         let provider = Provider::from_config(&self.config)?;
-        if let Err(e) = self.cache.probe() {
+        if let Err(e) = session::probe(&self.cache).await {
             tracing::warn!(error = %e, "the keyring is not reachable yet; will retry at each check");
         }
         let notifier = Notifier {

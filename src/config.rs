@@ -104,6 +104,10 @@ macro_rules! section {
         struct $layer { $( #[serde(default)] $field: Option<Spanned<$ty>>, )* }
 
         impl $name {
+            /// Every key of the section, as "table.key".
+            #[cfg(test)]
+            const KEYS: &'static [&'static str] = &[$(concat!($table, ".", stringify!($field)),)*];
+
             fn apply(&mut self, layer: $layer, file: &Path, text: &str, origins: &mut Origins) {
                 $(
                     if let Some(value) = layer.$field {
@@ -552,6 +556,40 @@ mod tests {
         }
         let err = load("[portal]\nurl = \"ftp://example.com/\"\n").unwrap_err();
         assert!(err.message.contains("https"));
+    }
+
+    #[test]
+    fn documented_example_loads_and_covers_every_key() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/signin-assistant.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let config = Config::from_files(std::slice::from_ref(&path)).unwrap();
+        assert_eq!(
+            config.policy.max_age_days,
+            Config::default().policy.max_age_days
+        );
+        let all = [
+            AccountConfig::KEYS,
+            ProviderConfig::KEYS,
+            EntraConfig::KEYS,
+            LdapConfig::KEYS,
+            PolicyConfig::KEYS,
+            PortalConfig::KEYS,
+            AgentConfig::KEYS,
+            PromptConfig::KEYS,
+        ];
+        for key in all.concat() {
+            let (table, name) = key.split_once('.').unwrap();
+            let section = text
+                .split(&format!("\n[{table}]\n"))
+                .nth(1)
+                .unwrap_or_else(|| panic!("no [{table}]"));
+            let section = section.split("\n[").next().unwrap();
+            let documented = section.lines().any(|l| {
+                let l = l.trim_start_matches(['#', ' ']);
+                l.starts_with(&format!("{name} ="))
+            });
+            assert!(documented, "{key} is not documented in {}", path.display());
+        }
     }
 
     #[test]

@@ -118,12 +118,9 @@ impl CredentialCache {
         }
     }
 
-    /// Whether the keyring can be reached now (opens it if needed).
+    /// Whether the keyring answers now: opens it if needed and looks up an entry.
     pub fn probe(&self) -> Result<(), KeyringError> {
-        match &self.backend {
-            Backend::Memory(_) => Ok(()),
-            Backend::Os(slot) => os_store(slot).map(drop),
-        }
+        self.get(&self.service.clone(), "probe").map(drop)
     }
 
     /// A store that lives only in this process (the demo, when no keyring is reachable).

@@ -1,5 +1,118 @@
-//! `signin-assistant demo`: the product on a built-in endpoint, without touching anything of the user's.
+//! `signin-assistant demo`: the whole product on a built-in endpoint, without touching anything
+//! of the user's. It starts the Entra emulator with a demo account whose password expires in 10
+//! days, uses a temporary profile and a keyring service of its own (in memory when no keyring is
+//! reachable), signs in, shows the status and the balloon, then runs the agent until Ctrl-C.
 
-pub async fn run(_once: bool) -> anyhow::Result<()> {
-    anyhow::bail!("the demo needs the emulator")
+use chrono::Utc;
+use tokio::sync::{mpsc, watch};
+
+use signin_assistant::agent::Agent;
+use signin_assistant::config::Config;
+use signin_assistant::credentials::{CredentialCache, Secret};
+use signin_assistant::emulator::{Emulator, Scenario};
+use signin_assistant::notify::Notifier;
+use signin_assistant::provider::Provider;
+use signin_assistant::state::{SavedState, StateFile};
+use signin_assistant::{report, session, shutdown};
+
+/// The demo's own keyring service, apart from real entries.
+const DEMO_SERVICE: &str = "signin-assistant-demo";
+const DEMO_DAYS: i64 = 10;
+
+pub async fn run(once: bool) -> anyhow::Result<()> {
+    let profile = tempfile::Builder::new()
+        .prefix("signin-assistant-demo-")
+        .tempdir()?;
+    let scenario = Scenario::expires_in_days(DEMO_DAYS);
+    let emulator = Emulator::start(scenario.clone()).await?;
+    let config = demo_config(&emulator, &scenario);
+    let cache = demo_keyring().await;
+    let provider = Provider::from_config(&config)?;
+    let state_file = StateFile::at(profile.path().join("state.json"));
+
+    println!("signin-assistant demo");
+    println!(
+        "  identity endpoint: built-in Entra ID emulator at {}",
+        emulator.base_url()
+    );
+    println!(
+        "  account:           {} (its password expires in {DEMO_DAYS} days)",
+        scenario.username
+    );
+    println!(
+        "  profile:           {} (removed at exit)",
+        profile.path().display()
+    );
+    println!(
+        "  keyring:           {}",
+        if cache.is_in_memory() {
+            "in memory (no OS keyring reachable)".to_string()
+        } else {
+            format!("OS keyring, service `{DEMO_SERVICE}` (removed at exit)")
+        }
+    );
+    println!("\nSigning in…");
+    let password = Secret::new(scenario.password.clone());
+    let finding = session::sign_in(&provider, &cache, &scenario.username, &password).await?;
+    let mut saved = SavedState::default();
+    saved.record_finding(&scenario.username, finding, Utc::now());
+    state_file.save(&saved)?;
+    let status = report::current_status(&config, &saved, Some(&scenario.username), Utc::now());
+    let status_report = report::build(&config, &saved, Some(&scenario.username), Utc::now(), None);
+    print!("{}", report::human(&status_report, &status));
+    println!(
+        "\nThe agent now runs as it would at login: it shows today's balloon (click it to open the\n\
+         change-password portal, close it with X, or let it go after {} s){}.",
+        config.policy.balloon_timeout_secs,
+        if once { " and exits" } else { "; Ctrl-C stops it" }
+    );
+
+    let agent = Agent {
+        notifier: Notifier {
+            timeout: std::time::Duration::from_secs(config.policy.balloon_timeout_secs),
+            critical_stays: true,
+        },
+        config,
+        provider,
+        cache: cache.clone(),
+        state_file: state_file.clone(),
+        account: Some(scenario.username.clone()),
+        stop_after_first_balloon: once,
+    };
+    let (_commands_tx, commands_rx) = mpsc::unbounded_channel();
+    let (views_tx, _views_rx) = watch::channel(crate::cli::initial_view());
+    agent
+        .run(commands_rx, views_tx, shutdown::requested())
+        .await;
+
+    if let Some(balloon) = state_file.load().last_balloon {
+        println!("Balloon \"{}\": {:?}", balloon.title, balloon.outcome);
+    }
+    session::sign_out(&cache, &scenario.username).await?;
+    emulator.shutdown().await;
+    println!("Demo finished: its keyring entries and profile are removed.");
+    Ok(())
+}
+
+/// The configuration of the demo: the emulator as authority and Graph, the rest built-in defaults.
+fn demo_config(emulator: &Emulator, scenario: &Scenario) -> Config {
+    let mut config = Config::default();
+    config.account.username = Some(scenario.username.clone());
+    config.entra.tenant = Some(scenario.tenant.clone());
+    config.entra.client_id = Some(scenario.client_id.clone());
+    config.entra.authority = emulator.base_url();
+    config.entra.graph = emulator.base_url();
+    config
+}
+
+/// The OS keyring under the demo's own service, or memory when it cannot be reached.
+async fn demo_keyring() -> CredentialCache {
+    let os = CredentialCache::os_with_service(DEMO_SERVICE);
+    match session::probe(&os).await {
+        Ok(()) => os,
+        Err(e) => {
+            tracing::info!(error = %e, "no OS keyring for the demo; keeping the password in memory");
+            CredentialCache::in_memory(DEMO_SERVICE)
+        }
+    }
 }

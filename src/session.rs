@@ -162,3 +162,8 @@ pub async fn is_signed_in(cache: &CredentialCache, account: &str) -> Result<bool
     let account = account.to_string();
     keyring(cache, move |c| Ok(c.password(&account)?.is_some())).await
 }
+
+/// Whether the keyring answers now (bounded in time).
+pub async fn probe(cache: &CredentialCache) -> Result<(), KeyringError> {
+    keyring(cache, |c| c.probe()).await
+}

@@ -1,0 +1,109 @@
+//! Secrets stay secret: against a real Secret Service, the password is cached only when the
+//! endpoint accepted it, nothing is left after sign-out, and a canary password (and the refresh
+//! token) appear in no file under HOME and in no output, even with the most verbose logging.
+
+mod support;
+
+use signin_assistant::emulator::Scenario;
+use support::entra::EntraFixture;
+
+const CANARY: &str = "Canary-Pa55word-7f3e9b";
+
+#[test]
+fn keyring_holds_the_password_only_while_signed_in() {
+    let f = EntraFixture::start(Scenario::expires_in_days(30));
+    assert_eq!(f.sign_in("wrong-password").status.code(), Some(1));
+    assert_eq!(
+        f.cached_password(),
+        None,
+        "a rejected password is never cached"
+    );
+
+    assert_eq!(f.sign_in_correctly().status.code(), Some(0));
+    assert_eq!(
+        f.cached_password().as_deref(),
+        Some(f.scenario.password.as_str())
+    );
+    assert!(f.cached_refresh_token().is_some());
+
+    let out = f.run(&["sign-out"], "");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(f.cached_password(), None);
+    assert_eq!(f.cached_refresh_token(), None);
+    let (code, json) = f.check_json();
+    assert_eq!(code, Some(1));
+    assert_eq!(json["state"], "sign_in_required");
+}
+
+#[test]
+fn canary_password_and_token_are_in_no_file_and_no_output() {
+    let scenario = Scenario::expires_in_days(10).with_credentials("adele@contoso.com", CANARY);
+    let f = EntraFixture::start(scenario);
+    let mut outputs = Vec::new();
+    let verbose = |args: &[&str], stdin: &str| {
+        let mut cmd = f.session.command(support::BIN);
+        cmd.arg("--config")
+            .arg(&f.config)
+            .args(args)
+            .env("SIGNIN_ASSISTANT_LOG", "trace");
+        cmd.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn");
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        support::wait_with_timeout(child, std::time::Duration::from_secs(60))
+    };
+    outputs.push(verbose(
+        &["sign-in", "--password-stdin"],
+        &format!("{CANARY}\n"),
+    ));
+    outputs.push(verbose(&["check", "--json", "--no-notify"], ""));
+    outputs.push(verbose(&["check"], ""));
+    outputs.push(verbose(&["status", "--json"], ""));
+    // A wrong guess must not leak either.
+    outputs.push(verbose(
+        &["sign-in", "--password-stdin"],
+        &format!("{CANARY}-wrong\n"),
+    ));
+    assert_eq!(
+        outputs[0].status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&outputs[0].stderr)
+    );
+    assert_eq!(outputs[1].status.code(), Some(0));
+
+    let token = f.cached_refresh_token().expect("refresh token cached");
+    assert!(token.len() > 20);
+    assert_eq!(f.cached_password().as_deref(), Some(CANARY));
+
+    for out in &outputs {
+        for stream in [&out.stdout, &out.stderr] {
+            let text = String::from_utf8_lossy(stream);
+            assert!(!text.contains(CANARY), "password in output:\n{text}");
+            assert!(!text.contains(&token), "refresh token in output:\n{text}");
+        }
+    }
+    assert!(
+        !String::from_utf8_lossy(&outputs[1].stderr).is_empty(),
+        "trace logging was on"
+    );
+    let files = f.session.all_files();
+    assert!(files.iter().any(|p| p.ends_with("state.json")), "{files:?}");
+    for path in files {
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(CANARY), "password in {}", path.display());
+        assert!(
+            !text.contains(&token),
+            "refresh token in {}",
+            path.display()
+        );
+    }
+}
