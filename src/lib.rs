@@ -11,4 +11,5 @@ pub mod emulator;
 pub mod events;
 pub mod paths;
 pub mod policy;
+pub mod prompt;
 pub mod provider;
