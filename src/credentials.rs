@@ -44,6 +44,12 @@ impl fmt::Display for Secret {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Secret::new)
+    }
+}
+
 /// What went wrong with the keyring, in words that say what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyringError {
@@ -82,7 +88,8 @@ impl From<keyring_core::Error> for KeyringError {
 /// Where secrets are kept.
 #[derive(Clone)]
 enum Backend {
-    Os(Arc<CredentialStore>),
+    /// Opened on first use and re-opened after a failure (the keyring may start after the agent).
+    Os(Arc<Mutex<Option<Arc<CredentialStore>>>>),
     Memory(Arc<Mutex<HashMap<(String, String), Secret>>>),
 }
 
@@ -99,16 +106,24 @@ const REFRESH_SUFFIX: &str = ".refresh-token";
 
 impl CredentialCache {
     /// The OS keyring, with the standard service names.
-    pub fn os() -> Result<CredentialCache, KeyringError> {
+    pub fn os() -> CredentialCache {
         CredentialCache::os_with_service(SERVICE)
     }
 
     /// The OS keyring under another service name (the demo keeps apart from real entries).
-    pub fn os_with_service(service: &str) -> Result<CredentialCache, KeyringError> {
-        Ok(CredentialCache {
-            backend: Backend::Os(open_os_store()?),
+    pub fn os_with_service(service: &str) -> CredentialCache {
+        CredentialCache {
+            backend: Backend::Os(Arc::default()),
             service: service.to_string(),
-        })
+        }
+    }
+
+    /// Whether the keyring can be reached now (opens it if needed).
+    pub fn probe(&self) -> Result<(), KeyringError> {
+        match &self.backend {
+            Backend::Memory(_) => Ok(()),
+            Backend::Os(slot) => os_store(slot).map(drop),
+        }
     }
 
     /// A store that lives only in this process (the demo, when no keyring is reachable).
@@ -154,11 +169,11 @@ impl CredentialCache {
     }
 
     fn entry(
-        store: &Arc<CredentialStore>,
+        slot: &Mutex<Option<Arc<CredentialStore>>>,
         service: &str,
         account: &str,
     ) -> Result<Entry, KeyringError> {
-        Ok(Entry::new_in_store(store, service, account)?)
+        Ok(Entry::new_in_store(&os_store(slot)?, service, account)?)
     }
 
     fn get(&self, service: &str, account: &str) -> Result<Option<Secret>, KeyringError> {
@@ -196,6 +211,19 @@ impl CredentialCache {
             },
         }
     }
+}
+
+/// The open OS store, opening it now if it is not yet (or no longer) open.
+fn os_store(
+    slot: &Mutex<Option<Arc<CredentialStore>>>,
+) -> Result<Arc<CredentialStore>, KeyringError> {
+    let mut slot = lock(slot);
+    if let Some(store) = slot.as_ref() {
+        return Ok(store.clone());
+    }
+    let store = open_os_store()?;
+    *slot = Some(store.clone());
+    Ok(store)
 }
 
 fn key(service: &str, account: &str) -> (String, String) {

@@ -1,1 +1,8 @@
-fn main() {}
+//! The `signin-assistant` binary: parses the command line and turns the outcome into an exit code.
+
+mod cli;
+mod demo;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

@@ -7,6 +7,7 @@
 //! which it may be cached.
 
 pub mod entra;
+mod http;
 pub mod ldap;
 
 use crate::config::{Config, ProviderKind};
@@ -46,6 +47,8 @@ pub enum RefreshOutcome {
 /// Why a status could not be determined. Messages never contain secrets.
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
     #[error("could not reach {endpoint}: {detail}")]
     Unreachable { endpoint: String, detail: String },
     #[error("{endpoint} did not answer within {secs} s")]

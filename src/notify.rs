@@ -1,0 +1,126 @@
+//! The balloon: shows it through the desktop's notification server and reports how it ended
+//! (clicked, dismissed with X, expired after the timeout). Clicking opens the portal. Without a
+//! notification server (e.g. over SSH) the text goes to stderr and the agent carries on.
+
+use std::time::Duration;
+
+use crate::policy::{Balloon, Urgency};
+use crate::portal;
+use crate::state::BalloonOutcome;
+
+const APP_NAME: &str = "signin-assistant";
+
+/// How to show balloons.
+#[derive(Debug, Clone)]
+pub struct Notifier {
+    /// How long a normal balloon stays.
+    pub timeout: Duration,
+    /// Wait for critical balloons until the person acts (the agent); a one-shot command uses the timeout.
+    pub critical_stays: bool,
+}
+
+impl Notifier {
+    /// Shows the balloon, waits for its outcome and opens `portal_url` on a click.
+    pub async fn show(&self, balloon: &Balloon, portal_url: &str) -> BalloonOutcome {
+        let outcome = match platform::show(balloon, self).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                tracing::warn!(error = %e, "no notification server; showing the balloon on stderr");
+                eprintln!(
+                    "\n*** {} ***\n{}\n{}\n",
+                    balloon.title, balloon.body, portal_url
+                );
+                BalloonOutcome::Console
+            }
+        };
+        if outcome == BalloonOutcome::Clicked {
+            if let Err(e) = portal::open(portal_url) {
+                tracing::warn!(error = %e, url = portal_url, "could not open the browser");
+            }
+        }
+        tracing::info!(title = %balloon.title, outcome = ?outcome, "balloon finished");
+        outcome
+    }
+
+    /// How long this balloon stays, or None for "until the person acts".
+    fn timeout_for(&self, balloon: &Balloon) -> Option<Duration> {
+        (balloon.urgency == Urgency::Normal || !self.critical_stays).then_some(self.timeout)
+    }
+}
+
+#[cfg(all(unix, not(target_os = "macos")))]
+mod platform {
+    //! Freedesktop notifications over D-Bus: actions and close reasons arrive as signals.
+    use super::*;
+    use notify_rust::{CloseReason, Hint, Notification, NotificationResponse, Timeout};
+
+    pub async fn show(
+        balloon: &Balloon,
+        notifier: &Notifier,
+    ) -> Result<BalloonOutcome, notify_rust::error::Error> {
+        let timeout = notifier.timeout_for(balloon);
+        let mut notification = Notification::new();
+        notification
+            .appname(APP_NAME)
+            .summary(&balloon.title)
+            .body(&balloon.body)
+            .icon("dialog-password")
+            .action("default", "Change password")
+            .hint(Hint::Category("im".into()))
+            .urgency(match balloon.urgency {
+                Urgency::Normal => notify_rust::Urgency::Normal,
+                Urgency::Critical => notify_rust::Urgency::Critical,
+            })
+            .timeout(match timeout {
+                Some(t) => Timeout::Milliseconds(t.as_millis().min(u32::MAX as u128) as u32),
+                None => Timeout::Never,
+            });
+        let handle = notification.show_async().await?;
+        let mut outcome = BalloonOutcome::Closed;
+        let wait = handle.wait_for_action_async(|response| {
+            outcome = match response {
+                NotificationResponse::Default | NotificationResponse::Action(_) => {
+                    BalloonOutcome::Clicked
+                }
+                NotificationResponse::Closed(CloseReason::Dismissed) => BalloonOutcome::Dismissed,
+                NotificationResponse::Closed(CloseReason::Expired) => BalloonOutcome::Expired,
+                _ => BalloonOutcome::Closed,
+            }
+        });
+        match timeout {
+            // Some servers never report expiry: stop waiting shortly after the timeout.
+            Some(t) => {
+                if tokio::time::timeout(t + Duration::from_secs(2), wait)
+                    .await
+                    .is_err()
+                {
+                    handle.close_async().await;
+                    return Ok(BalloonOutcome::Expired);
+                }
+            }
+            None => wait.await,
+        }
+        Ok(outcome)
+    }
+}
+
+#[cfg(any(windows, target_os = "macos"))]
+mod platform {
+    //! Windows toasts and macOS notifications: shown, but notify-rust reports no click, so the
+    //! tray's "Change password…" is the way to the portal there.
+    use super::*;
+    use notify_rust::Notification;
+
+    pub async fn show(
+        balloon: &Balloon,
+        notifier: &Notifier,
+    ) -> Result<BalloonOutcome, notify_rust::error::Error> {
+        let _ = notifier.timeout_for(balloon);
+        Notification::new()
+            .appname(APP_NAME)
+            .summary(&balloon.title)
+            .body(&balloon.body)
+            .show()?;
+        Ok(BalloonOutcome::Closed)
+    }
+}

@@ -1,0 +1,203 @@
+//! How a status is told: the `--json` object admins script against, the plain-text line people
+//! read in a terminal, and the one-line summary of the tray tooltip.
+
+use chrono::{DateTime, Local, TimeZone, Utc};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::policy::{evaluate, State, Status};
+use crate::portal;
+use crate::state::SavedState;
+
+/// The documented `--json` object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusReport {
+    pub account: Option<String>,
+    pub state: State,
+    pub expires_at: Option<String>,
+    pub days_left: Option<i64>,
+    pub checked_at: Option<String>,
+    pub source: Option<crate::policy::Source>,
+    pub reason: Option<String>,
+    pub portal_url: String,
+}
+
+/// The status at `now` from what was last saved for `account`.
+pub fn current_status(
+    config: &Config,
+    saved: &SavedState,
+    account: Option<&str>,
+    now: DateTime<Utc>,
+) -> Status {
+    match account.and_then(|a| saved.finding_for(a)) {
+        Some(finding) => evaluate(now, finding, &config.policy()),
+        None if account.is_none() => Status::unknown(Some(
+            "no account is configured; run `signin-assistant sign-in --user NAME`".into(),
+        )),
+        None => Status::unknown(Some("not checked yet; run `signin-assistant check`".into())),
+    }
+}
+
+/// Builds the report; `failure` (a check that did not get through) is added to the reason.
+pub fn build(
+    config: &Config,
+    saved: &SavedState,
+    account: Option<&str>,
+    now: DateTime<Utc>,
+    failure: Option<&str>,
+) -> StatusReport {
+    let status = current_status(config, saved, account, now);
+    let has_finding = account.and_then(|a| saved.finding_for(a)).is_some();
+    let reason = match (failure, status.reason) {
+        (Some(failure), Some(reason)) if has_finding => Some(format!(
+            "{failure}; showing the last known status ({reason})"
+        )),
+        (Some(failure), _) if has_finding => {
+            Some(format!("{failure}; showing the last known status"))
+        }
+        (Some(failure), _) => Some(failure.to_string()),
+        (None, reason) => reason,
+    };
+    StatusReport {
+        account: account.map(str::to_string),
+        state: status.state,
+        expires_at: status.expires_at.map(rfc3339),
+        days_left: status.days_left,
+        checked_at: saved.checked_at.filter(|_| has_finding).map(rfc3339),
+        source: status.source,
+        reason,
+        portal_url: portal::choose(config, saved.offered_portal_url.as_deref()),
+    }
+}
+
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// "Password expires in 10 days (Thu 4 Dec)" and friends: the tooltip and the status line.
+pub fn summary<Tz: TimeZone>(status: &Status, tz: &Tz) -> String
+where
+    Tz::Offset: std::fmt::Display,
+{
+    let date = |at: DateTime<Utc>| at.with_timezone(tz).format("%a %-d %b").to_string();
+    match (status.state, status.expires_at, status.days_left) {
+        (State::Warning | State::Ok, Some(at), Some(days)) => {
+            let when = match days {
+                0 => "today".to_string(),
+                1 => "tomorrow".to_string(),
+                n => format!("in {n} days"),
+            };
+            format!("Password expires {when} ({})", date(at))
+        }
+        (State::Expired, _, _) => "Password expired".to_string(),
+        (State::NeverExpires, _, _) => "Password never expires".to_string(),
+        (State::SignInRequired, _, _) => "Sign in required".to_string(),
+        _ => "Password status unknown".to_string(),
+    }
+}
+
+/// The text `status` and `check` print for a person.
+pub fn human(report: &StatusReport, status: &Status) -> String {
+    let mut out = String::new();
+    if let Some(account) = &report.account {
+        out.push_str(&format!("Account:  {account}\n"));
+    }
+    out.push_str(&format!("Status:   {}\n", summary(status, &Local)));
+    if let Some(at) = status.expires_at {
+        out.push_str(&format!(
+            "Expires:  {}\n",
+            at.with_timezone(&Local).format("%A %-d %B %Y, %H:%M")
+        ));
+    }
+    if let Some(reason) = &report.reason {
+        out.push_str(&format!("Note:     {reason}\n"));
+    }
+    if let Some(checked) = &report.checked_at {
+        out.push_str(&format!("Checked:  {checked}\n"));
+    }
+    if matches!(status.state, State::Warning | State::Expired) {
+        out.push_str(&format!("Change it: {}\n", report.portal_url));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{Deadline, Facts, Finding, Source};
+    use chrono::TimeZone;
+
+    fn saved(deadline: Deadline) -> SavedState {
+        SavedState {
+            account: Some("adele@contoso.com".into()),
+            finding: Some(Finding::Facts(Facts {
+                deadline,
+                warning_days: None,
+                source: Source::GraphDomainPolicy,
+                changed_at: None,
+                portal_url: None,
+                note: None,
+            })),
+            checked_at: Some(Utc.with_ymd_and_hms(2026, 11, 24, 8, 0, 0).unwrap()),
+            ..SavedState::default()
+        }
+    }
+
+    #[test]
+    fn report_has_the_documented_fields() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 24, 8, 0, 0).unwrap();
+        let expires_at = Utc.with_ymd_and_hms(2026, 12, 4, 10, 0, 0).unwrap();
+        let state = saved(Deadline::At { expires_at });
+        let report = build(
+            &Config::default(),
+            &state,
+            Some("adele@contoso.com"),
+            now,
+            None,
+        );
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["state"], "warning");
+        assert_eq!(json["days_left"], 10);
+        assert_eq!(json["expires_at"], "2026-12-04T10:00:00Z");
+        assert_eq!(json["checked_at"], "2026-11-24T08:00:00Z");
+        assert_eq!(json["source"], "graph_domain_policy");
+        assert_eq!(
+            json["portal_url"],
+            "https://passwordreset.microsoftonline.com/"
+        );
+        let keys: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys.len(), 8, "{keys:?}");
+        let status = current_status(&Config::default(), &state, Some("adele@contoso.com"), now);
+        assert_eq!(
+            summary(&status, &Utc),
+            "Password expires in 10 days (Fri 4 Dec)"
+        );
+    }
+
+    #[test]
+    fn failed_check_keeps_the_last_known_status() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 24, 8, 0, 0).unwrap();
+        let report = build(
+            &Config::default(),
+            &saved(Deadline::Never),
+            Some("adele@contoso.com"),
+            now,
+            Some("could not reach x"),
+        );
+        assert_eq!(report.state, State::NeverExpires);
+        assert!(report
+            .reason
+            .unwrap()
+            .starts_with("could not reach x; showing the last known status"));
+        let report = build(
+            &Config::default(),
+            &SavedState::default(),
+            Some("adele@contoso.com"),
+            now,
+            Some("could not reach x"),
+        );
+        assert_eq!(report.state, State::Unknown);
+        assert_eq!(report.reason.as_deref(), Some("could not reach x"));
+        assert_eq!(report.checked_at, None);
+    }
+}

@@ -1,0 +1,149 @@
+//! One determination of the password status with the cached credentials, and one sign-in; the
+//! single place that decides what goes into the keyring.
+//!
+//! Rules: a password is cached only when the endpoint accepted it as the user's (success or
+//! expired); a rejected password is never cached. A cached password that the endpoint rejects
+//! was changed elsewhere: it is removed at once, so periodic checks cannot lock the account out
+//! by retrying it.
+
+use crate::credentials::{CredentialCache, KeyringError, Secret};
+use crate::policy::{Finding, SignInReason};
+use crate::provider::{Attempt, Provider, ProviderError, RefreshOutcome};
+
+/// Why no status could be determined.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error(transparent)]
+    Keyring(#[from] KeyringError),
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+}
+
+/// Runs a blocking keyring call off the async threads.
+async fn keyring<T: Send + 'static>(
+    cache: &CredentialCache,
+    call: impl FnOnce(&CredentialCache) -> Result<T, KeyringError> + Send + 'static,
+) -> Result<T, KeyringError> {
+    let cache = cache.clone();
+    tokio::task::spawn_blocking(move || call(&cache))
+        .await
+        .unwrap_or_else(|e| Err(KeyringError::Failed(format!("keyring task failed: {e}"))))
+}
+
+/// Keeps what an accepted attempt brought: the password and the refresh token (or forgets a stale one).
+async fn keep(
+    cache: &CredentialCache,
+    account: &str,
+    password: Option<&Secret>,
+    attempt: &Attempt,
+) -> Result<(), KeyringError> {
+    let account = account.to_string();
+    let password = password.cloned();
+    let token = attempt.refresh_token.clone();
+    keyring(cache, move |c| {
+        if let Some(password) = &password {
+            c.store_password(&account, password)?;
+        }
+        match &token {
+            Some(token) => c.store_refresh_token(&account, token),
+            None => c.forget_refresh_token(&account),
+        }
+    })
+    .await
+}
+
+/// One authentication attempt with a password the person typed.
+pub async fn sign_in(
+    provider: &Provider,
+    cache: &CredentialCache,
+    account: &str,
+    password: &Secret,
+) -> Result<Finding, CheckError> {
+    // Fail before sending anything if the keyring cannot keep the result.
+    keyring(cache, {
+        let account = account.to_string();
+        move |c| c.password(&account).map(drop)
+    })
+    .await?;
+    let attempt = provider.authenticate(account, password).await?;
+    if attempt.password_accepted {
+        keep(cache, account, Some(password), &attempt).await?;
+    }
+    Ok(attempt.finding)
+}
+
+/// Determines the status with the cached refresh token or password.
+pub async fn check(
+    provider: &Provider,
+    cache: &CredentialCache,
+    account: &str,
+) -> Result<Finding, CheckError> {
+    let (password, refresh_token) = keyring(cache, {
+        let account = account.to_string();
+        let wants_token = provider.uses_refresh_tokens();
+        move |c| {
+            let token = if wants_token {
+                c.refresh_token(&account)?
+            } else {
+                None
+            };
+            Ok((c.password(&account)?, token))
+        }
+    })
+    .await?;
+    let mut token_revoked = false;
+    if let Some(token) = refresh_token {
+        match provider.refresh(account, &token).await? {
+            RefreshOutcome::Accepted(attempt) => {
+                if attempt.password_accepted {
+                    keep(cache, account, None, &attempt).await?;
+                }
+                return Ok(attempt.finding);
+            }
+            RefreshOutcome::Revoked => {
+                tracing::info!(
+                    "the refresh token was revoked or expired; trying the cached password"
+                );
+                token_revoked = true;
+            }
+        }
+    }
+    let Some(password) = password else {
+        let reason = if token_revoked {
+            SignInReason::PasswordChangedElsewhere
+        } else {
+            SignInReason::NoCredentials
+        };
+        return Ok(Finding::SignInRequired { reason });
+    };
+    let attempt = provider.authenticate(account, &password).await?;
+    if attempt.password_accepted {
+        keep(cache, account, None, &attempt).await?;
+        return Ok(attempt.finding);
+    }
+    if attempt.finding
+        == (Finding::SignInRequired {
+            reason: SignInReason::Rejected,
+        })
+    {
+        tracing::warn!("the cached password was rejected: it was changed elsewhere; removing it from the keyring");
+        let account = account.to_string();
+        keyring(cache, move |c| c.forget(&account)).await?;
+        return Ok(Finding::SignInRequired {
+            reason: SignInReason::PasswordChangedElsewhere,
+        });
+    }
+    Ok(attempt.finding)
+}
+
+/// Removes the account's cached password and refresh token.
+pub async fn sign_out(cache: &CredentialCache, account: &str) -> Result<(), KeyringError> {
+    let account = account.to_string();
+    keyring(cache, move |c| c.forget(&account)).await
+}
+
+/// Whether a password is cached for the account.
+pub async fn is_signed_in(cache: &CredentialCache, account: &str) -> Result<bool, KeyringError> {
+    let account = account.to_string();
+    keyring(cache, move |c| Ok(c.password(&account)?.is_some())).await
+}

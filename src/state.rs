@@ -1,0 +1,243 @@
+//! What the agent remembers between runs: the last determination, when it was made, and the last
+//! balloon. Kept as JSON under the XDG state directory, written atomically (temp file + rename),
+//! so a crash or power loss never leaves half a file. A corrupt file is set aside, not lost.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::policy::Finding;
+
+const FORMAT_VERSION: u32 = 1;
+
+/// How a balloon ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BalloonOutcome {
+    /// Clicked: the portal was opened.
+    Clicked,
+    /// Closed with X.
+    Dismissed,
+    /// Ignored: it went away by itself.
+    Expired,
+    /// Closed by the agent or the notification server for another reason.
+    Closed,
+    /// No notification server: the text went to stderr.
+    Console,
+}
+
+/// The last balloon shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BalloonRecord {
+    /// The local calendar day it was shown on (at most one a day).
+    pub date: NaiveDate,
+    pub shown_at: DateTime<Utc>,
+    pub title: String,
+    #[serde(default)]
+    pub outcome: Option<BalloonOutcome>,
+}
+
+/// Everything kept between runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedState {
+    #[serde(default)]
+    pub version: u32,
+    /// The account the determination is about.
+    #[serde(default)]
+    pub account: Option<String>,
+    /// The last determination the endpoint gave.
+    #[serde(default)]
+    pub finding: Option<Finding>,
+    /// When that determination was made.
+    #[serde(default)]
+    pub checked_at: Option<DateTime<Utc>>,
+    /// The portal URL offered by the endpoint with the last determination, if any.
+    #[serde(default)]
+    pub offered_portal_url: Option<String>,
+    /// The last failed attempt and why (the determination above is kept).
+    #[serde(default)]
+    pub last_error: Option<String>,
+    #[serde(default)]
+    pub last_error_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub last_balloon: Option<BalloonRecord>,
+}
+
+impl SavedState {
+    /// Keeps a new determination (and the portal the endpoint offered with it).
+    pub fn record_finding(&mut self, account: &str, finding: Finding, now: DateTime<Utc>) {
+        self.offered_portal_url = match &finding {
+            Finding::Facts(facts) => facts.portal_url.clone(),
+            Finding::SignInRequired { .. } => None,
+        };
+        self.account = Some(account.to_string());
+        self.finding = Some(finding);
+        self.checked_at = Some(now);
+        self.last_error = None;
+        self.last_error_at = None;
+    }
+
+    /// Notes a failed check; the last determination stays.
+    pub fn record_failure(&mut self, error: &str, now: DateTime<Utc>) {
+        self.last_error = Some(error.to_string());
+        self.last_error_at = Some(now);
+    }
+
+    /// The determination for `account`, ignoring one left by another account.
+    pub fn finding_for(&self, account: &str) -> Option<&Finding> {
+        (self.account.as_deref() == Some(account))
+            .then_some(self.finding.as_ref())
+            .flatten()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write the state file {path}: {source}")]
+pub struct StateError {
+    path: PathBuf,
+    source: std::io::Error,
+}
+
+/// The state file.
+#[derive(Debug, Clone)]
+pub struct StateFile {
+    path: PathBuf,
+}
+
+impl StateFile {
+    /// `state.json` in the user's state directory.
+    pub fn default_location() -> Option<StateFile> {
+        crate::paths::state_dir().map(|dir| StateFile::at(dir.join("state.json")))
+    }
+
+    pub fn at(path: PathBuf) -> StateFile {
+        StateFile { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reads the state; a missing file is a fresh start, a corrupt one is moved aside with a warning.
+    pub fn load(&self) -> SavedState {
+        let bytes = match std::fs::read(&self.path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return SavedState::default(),
+            Err(e) => {
+                tracing::warn!(path = %self.path.display(), error = %e, "the state file is unreadable; starting afresh");
+                return SavedState::default();
+            }
+        };
+        match serde_json::from_slice::<SavedState>(&bytes) {
+            Ok(state) => state,
+            Err(e) => {
+                let aside = self.path.with_extension(format!(
+                    "corrupt-{}.json",
+                    Utc::now().format("%Y%m%dT%H%M%SZ")
+                ));
+                let moved = std::fs::rename(&self.path, &aside);
+                tracing::warn!(
+                    path = %self.path.display(),
+                    kept_as = %aside.display(),
+                    moved = moved.is_ok(),
+                    error = %e,
+                    "the state file is corrupt; it was kept aside and the agent starts afresh"
+                );
+                SavedState::default()
+            }
+        }
+    }
+
+    /// Writes the state atomically: a temp file in the same directory, fsync, rename.
+    pub fn save(&self, state: &SavedState) -> Result<(), StateError> {
+        let err = |source| StateError {
+            path: self.path.clone(),
+            source,
+        };
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(err)?;
+        let mut state = state.clone();
+        state.version = FORMAT_VERSION;
+        let json = serde_json::to_vec_pretty(&state).map_err(|e| err(e.into()))?;
+        let tmp = dir.join(format!(".state.json.{}.tmp", std::process::id()));
+        let write = || -> std::io::Result<()> {
+            let mut file = std::fs::File::create(&tmp)?;
+            file.write_all(&json)?;
+            file.write_all(b"\n")?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, &self.path)
+        };
+        write().map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            err(e)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{Deadline, Facts, Source};
+
+    fn sample() -> SavedState {
+        SavedState {
+            account: Some("adele@contoso.com".into()),
+            finding: Some(Finding::Facts(Facts {
+                deadline: Deadline::Never,
+                warning_days: None,
+                source: Source::GraphPasswordPolicies,
+                changed_at: None,
+                portal_url: None,
+                note: None,
+            })),
+            checked_at: Some(Utc::now()),
+            ..SavedState::default()
+        }
+    }
+
+    #[test]
+    fn round_trips_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = StateFile::at(dir.path().join("sub/state.json"));
+        assert_eq!(file.load(), SavedState::default());
+        let state = sample();
+        file.save(&state).unwrap();
+        let loaded = file.load();
+        assert_eq!(loaded.finding, state.finding);
+        assert_eq!(loaded.version, FORMAT_VERSION);
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("sub"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("state.json")]);
+    }
+
+    #[test]
+    fn corrupt_file_is_kept_aside_and_replaced_by_a_fresh_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        std::fs::write(&path, b"{\"finding\": [1, 2").unwrap();
+        let file = StateFile::at(path.clone());
+        assert_eq!(file.load(), SavedState::default());
+        assert!(!path.exists());
+        let kept: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(kept.len(), 1);
+        assert!(kept[0].starts_with("state.corrupt-"), "{kept:?}");
+        assert_eq!(
+            std::fs::read(dir.path().join(&kept[0])).unwrap(),
+            b"{\"finding\": [1, 2"
+        );
+    }
+
+    #[test]
+    fn finding_of_another_account_is_ignored() {
+        let state = sample();
+        assert!(state.finding_for("adele@contoso.com").is_some());
+        assert!(state.finding_for("bob@contoso.com").is_none());
+    }
+}
