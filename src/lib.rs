@@ -20,3 +20,4 @@ pub mod report;
 pub mod session;
 pub mod shutdown;
 pub mod state;
+pub mod tray;

@@ -627,6 +627,7 @@ impl Desktop {
                 "--user",
                 "--json=short",
                 "call",
+                "--", // "-1" below is an argument, not an option
                 name,
                 &menu,
                 "com.canonical.dbusmenu",
