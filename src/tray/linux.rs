@@ -11,8 +11,6 @@ use super::widgets::{install_handlers, remove_handlers, Widgets};
 use super::{TrayError, TrayExit};
 use crate::events::{Command, View};
 
-const WATCHER: &str = "org.kde.StatusNotifierWatcher";
-
 /// Runs the tray on the calling thread until the agent drops its `View` sender.
 pub fn run(
     views: watch::Receiver<View>,
@@ -39,6 +37,7 @@ pub fn run(
 /// Whether a tray host (StatusNotifierWatcher) is on the session bus; `Err` says why not.
 #[cfg(not(all(feature = "gtk-tray", not(feature = "ksni-tray"))))]
 fn host_present() -> Result<(), String> {
+    const WATCHER: &str = "org.kde.StatusNotifierWatcher";
     let bus = zbus::blocking::Connection::session()
         .map_err(|e| format!("the session bus is not reachable ({e})"))?;
     let dbus = zbus::blocking::fdo::DBusProxy::new(&bus).map_err(|e| e.to_string())?;
@@ -114,7 +113,8 @@ mod gtk_loop {
         });
         gtk::main();
         remove_handlers();
-        match failure.borrow_mut().take() {
+        let failed = failure.borrow_mut().take();
+        match failed {
             Some(e) => Err(e),
             None => Ok(TrayExit::Closed),
         }
