@@ -114,7 +114,8 @@ impl Agent {
                                 self.save(&saved);
                             }
                         }
-                        Command::SignIn | Command::SetAutostart(_) => {
+                        Command::SignIn => self.sign_in_from_desktop(&mut saved).await,
+                        Command::SetAutostart(_) => {
                             tracing::info!(?command, "not available in this front end");
                         }
                     }
@@ -176,6 +177,38 @@ impl Agent {
             tokio::spawn(async move {
                 notifier.show(&balloon, &portal).await;
             });
+        }
+    }
+
+    /// "Sign in…" from the tray: the desktop's password dialog, then one authentication
+    /// attempt; an accepted password is kept in the keyring by `session::sign_in`.
+    /// The loop waits while the dialog is open (a person is at the desk).
+    async fn sign_in_from_desktop(&self, saved: &mut SavedState) {
+        let Some(account) = self.account.as_deref() else {
+            tracing::warn!("no account configured: run `signin-assistant sign-in --user NAME`");
+            return;
+        };
+        let password = match crate::prompt::ask_password(account, &self.config.prompt).await {
+            Ok(Some(password)) if !password.is_empty() => password,
+            Ok(_) => {
+                tracing::info!("sign-in cancelled");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot ask for the password");
+                return;
+            }
+        };
+        match session::sign_in(&self.provider, &self.cache, account, &password).await {
+            Ok(Finding::SignInRequired { reason }) => {
+                tracing::warn!(reason = reason.explain(), "sign-in failed");
+            }
+            Ok(finding) => {
+                tracing::info!("signed in from the desktop");
+                saved.record_finding(account, finding, Utc::now());
+                self.save(saved);
+            }
+            Err(e) => tracing::warn!(error = %e, "sign-in failed"),
         }
     }
 

@@ -14,12 +14,13 @@ use tokio::sync::{mpsc, watch};
 use signin_assistant::agent::Agent;
 use signin_assistant::config::{Config, ConfigError};
 use signin_assistant::credentials::{CredentialCache, Secret};
-use signin_assistant::events::View;
+use signin_assistant::events::{Command, View};
 use signin_assistant::notify::Notifier;
 use signin_assistant::policy::{balloon_due, Finding, State};
 use signin_assistant::provider::{Provider, ProviderError};
 use signin_assistant::report::{self, StatusReport};
 use signin_assistant::state::{BalloonRecord, SavedState, StateFile};
+use signin_assistant::tray::{self, TrayError, TrayExit};
 use signin_assistant::{session, shutdown};
 
 use crate::demo;
@@ -113,9 +114,40 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(dispatch(cli)) {
+    // Windows and macOS: the tray must own the main thread; the agent runs on another thread.
+    if tray::NEEDS_MAIN_THREAD && matches!(cli.command, Cmd::Run { no_tray: false }) {
+        let (views_tx, views_rx) = watch::channel(initial_view());
+        let (commands_tx, commands_rx) = mpsc::unbounded_channel();
+        let channels = AgentChannels {
+            views: views_tx,
+            commands: commands_rx,
+        };
+        let agent = std::thread::spawn(move || runtime.block_on(dispatch(cli, Some(channels))));
+        log_tray_exit(tray::run_tray(views_rx, commands_tx));
+        return match agent.join() {
+            Ok(Ok(())) => ExitCode::SUCCESS,
+            Ok(Err(e)) => exit_code_for(&e),
+            Err(_) => ExitCode::from(1),
+        };
+    }
+    match runtime.block_on(dispatch(cli, None)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => exit_code_for(&e),
+    }
+}
+
+/// The agent's ends of the channels to a tray that runs elsewhere (the main thread).
+struct AgentChannels {
+    views: watch::Sender<View>,
+    commands: mpsc::UnboundedReceiver<Command>,
+}
+
+fn log_tray_exit(exit: Result<TrayExit, TrayError>) {
+    match exit {
+        Ok(TrayExit::Closed) => {}
+        // run_tray has already said why.
+        Ok(TrayExit::NoHost) => {}
+        Err(e) => tracing::warn!(error = %e, "no tray icon; notifications only"),
     }
 }
 
@@ -144,7 +176,7 @@ fn init_logging(agent: bool) {
         .init();
 }
 
-async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+async fn dispatch(cli: Cli, tray_channels: Option<AgentChannels>) -> anyhow::Result<()> {
     if let Cmd::Demo { once } = cli.command {
         if cli.config.is_some() {
             return Err(UsageError(
@@ -164,7 +196,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Cmd::SignOut => commands.sign_out().await,
         Cmd::Check { json, no_notify } => commands.check(json, !no_notify).await,
         Cmd::Status { json } => commands.status(json),
-        Cmd::Run { no_tray } => commands.run(no_tray).await,
+        Cmd::Run { no_tray } => commands.run(no_tray, tray_channels).await,
         Cmd::Demo { .. } => unreachable!("handled above"),
     }
 }
@@ -318,10 +350,9 @@ impl Commands {
         determined(&report)
     }
 
-    async fn run(self, no_tray: bool) -> anyhow::Result<()> {
-        if !no_tray {
-            tracing::warn!("this build has no tray icon yet; running with balloons only");
-        }
+    /// The agent; with the tray on its own thread unless `no_tray` or the main thread has it
+    /// (`channels`).
+    async fn run(self, no_tray: bool, channels: Option<AgentChannels>) -> anyhow::Result<()> {
         let saved = self.state_file.load();
         let account = self.account(None, &saved);
         let provider = Provider::from_config(&self.config)?;
@@ -341,11 +372,26 @@ impl Commands {
             account,
             stop_after_first_balloon: false,
         };
-        let (_commands_tx, commands_rx) = mpsc::unbounded_channel();
-        let (views_tx, _views_rx) = watch::channel(initial_view());
+        let (views_tx, commands_rx, tray_thread) = match channels {
+            Some(AgentChannels { views, commands }) => (views, commands, None),
+            None => {
+                let (commands_tx, commands_rx) = mpsc::unbounded_channel();
+                let (views_tx, views_rx) = watch::channel(initial_view());
+                let tray_thread = (!no_tray).then(|| {
+                    std::thread::Builder::new()
+                        .name("tray".into())
+                        .spawn(move || log_tray_exit(tray::run_tray(views_rx, commands_tx)))
+                });
+                (views_tx, commands_rx, tray_thread.transpose()?)
+            }
+        };
         agent
             .run(commands_rx, views_tx, shutdown::requested())
             .await;
+        // The agent dropped its View sender: the tray is closing; let it unregister.
+        if let Some(thread) = tray_thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
         Ok(())
     }
 

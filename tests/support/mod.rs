@@ -328,3 +328,4 @@ pub fn json_of(out: &Output) -> serde_json::Value {
     serde_json::from_str(line).expect("valid JSON")
 }
 pub mod entra;
+pub mod desktop;

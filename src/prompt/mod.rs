@@ -1,0 +1,81 @@
+//! Asks the person at the desk for their password, with the desktop's own dialog.
+//!
+//! "Sign in…" in the tray has no terminal to read from, so each OS gets the dialog its users
+//! trust: pinentry on Linux (the program GnuPG uses; the `[prompt] pinentry` key picks one), an
+//! `osascript` dialog with a hidden answer on macOS, and the Windows credential dialog. The
+//! password only ever travels over a pipe or a Win32 buffer, straight into a [`Secret`]: never
+//! argv, the environment, a file or a log line.
+
+mod assuan;
+pub mod pinentry;
+
+#[cfg(target_os = "macos")]
+mod macos;
+#[cfg(target_os = "windows")]
+mod windows;
+
+use crate::config::PromptConfig;
+use crate::credentials::Secret;
+
+/// Why no password could be asked for. No variant ever holds what was typed.
+#[derive(Debug, thiserror::Error)]
+pub enum PromptError {
+    #[error("no password dialog program was found: install pinentry-gnome3 (or pinentry-qt), or set `[prompt] pinentry` in the configuration")]
+    NoProgram,
+    #[error("could not run the password dialog `{program}`: {source}")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("the password dialog failed: {0}")]
+    Failed(String),
+}
+
+/// Shows the OS password dialog for `account`: `Ok(None)` when the person cancels.
+pub async fn ask_password(
+    account: &str,
+    config: &PromptConfig,
+) -> Result<Option<Secret>, PromptError> {
+    let request = Request::for_account(account);
+    #[cfg(target_os = "macos")]
+    {
+        let _ = config;
+        macos::ask(&request).await
+    }
+    #[cfg(target_os = "windows")]
+    {
+        let _ = config;
+        windows::ask(&request).await
+    }
+    #[cfg(not(any(target_os = "macos", target_os = "windows")))]
+    {
+        let program = pinentry::choose_program(config.pinentry.as_deref())?;
+        pinentry::ask(&program, &request).await
+    }
+}
+
+/// The words of the dialog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// Who signs in (shown pre-filled where the dialog has a user field).
+    pub account: String,
+    pub title: String,
+    pub description: String,
+    pub prompt: String,
+    pub ok: String,
+}
+
+impl Request {
+    /// The sign-in dialog for one account.
+    pub fn for_account(account: &str) -> Request {
+        Request {
+            account: account.to_string(),
+            title: "Sign-in Assistant".into(),
+            description: format!(
+                "Enter the password of {account}.\nIt is kept in your keyring and used only to check when it expires."
+            ),
+            prompt: "Password:".into(),
+            ok: "Sign in".into(),
+        }
+    }
+}

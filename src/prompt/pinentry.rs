@@ -1,0 +1,188 @@
+//! The pinentry client: runs a pinentry program and asks it for one password over Assuan.
+//!
+//! pinentry is what GnuPG uses on every Linux desktop (GNOME, KDE, a bare window manager), so
+//! the person sees a dialog that matches their desktop and that other programs cannot read.
+//! Portable code (pipes and a child process), used by default on Linux and the BSDs.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use zeroize::Zeroizing;
+
+use super::assuan::{is_cancel, percent_encode, Response};
+use super::{PromptError, Request};
+use crate::credentials::Secret;
+
+/// Tried in order when `[prompt] pinentry` is not set: graphical ones first, since the agent
+/// has no terminal; plain `pinentry` is the distribution's choice.
+pub const DEFAULT_PROGRAMS: [&str; 4] = [
+    "pinentry-gnome3",
+    "pinentry-qt",
+    "pinentry-gtk-2",
+    "pinentry",
+];
+
+/// How long a pinentry may take to greet us before we call it broken.
+const GREETING_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest line accepted from the program (Assuan lines are at most 1000 bytes).
+const MAX_LINE: u64 = 16 * 1024;
+
+/// The program to run: the configured one (a name on PATH or a path), else the first default
+/// found on PATH.
+pub fn choose_program(configured: Option<&str>) -> Result<PathBuf, PromptError> {
+    match configured {
+        Some(name) => find_program(name).ok_or_else(|| PromptError::Failed(format!(
+            "the pinentry `{name}` set in `[prompt] pinentry` was not found; install it or fix the setting"
+        ))),
+        None => DEFAULT_PROGRAMS
+            .iter()
+            .find_map(|name| find_program(name))
+            .ok_or(PromptError::NoProgram),
+    }
+}
+
+fn find_program(name: &str) -> Option<PathBuf> {
+    let given = Path::new(name);
+    if given.components().count() > 1 {
+        return given.is_file().then(|| given.to_path_buf());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Asks `program` for a password: `Ok(None)` when the person cancels.
+pub async fn ask(program: &Path, request: &Request) -> Result<Option<Secret>, PromptError> {
+    let mut child = Command::new(program)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|source| PromptError::Spawn {
+            program: program.display().to_string(),
+            source,
+        })?;
+    let mut session = Session {
+        input: child.stdin.take().expect("stdin is piped"),
+        output: BufReader::new(child.stdout.take().expect("stdout is piped")),
+    };
+    let answer = session.converse(request).await;
+    session.bye(&mut child).await;
+    answer
+}
+
+/// One connection to a pinentry.
+struct Session {
+    input: ChildStdin,
+    output: BufReader<ChildStdout>,
+}
+
+impl Session {
+    async fn converse(&mut self, request: &Request) -> Result<Option<Secret>, PromptError> {
+        match tokio::time::timeout(GREETING_TIMEOUT, self.read_response()).await {
+            Ok(Ok(Response::Ok)) => {}
+            Ok(Ok(_)) => return Err(failed("it did not greet with OK")),
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(failed("it did not answer within 10 s")),
+        }
+        // Titles and button labels are cosmetic: an old pinentry that lacks one still works.
+        self.command("SETTITLE", &request.title, false).await?;
+        self.command("SETDESC", &request.description, true).await?;
+        self.command("SETPROMPT", &request.prompt, true).await?;
+        self.command("SETOK", &request.ok, false).await?;
+        self.get_pin().await
+    }
+
+    /// Sends `VERB param` and waits for its OK; an ERR fails only when `required`.
+    async fn command(
+        &mut self,
+        verb: &str,
+        param: &str,
+        required: bool,
+    ) -> Result<(), PromptError> {
+        self.send(&format!("{verb} {}\n", percent_encode(param)))
+            .await?;
+        loop {
+            match self.read_response().await? {
+                Response::Ok => return Ok(()),
+                Response::Err { message, .. } if required => {
+                    return Err(failed(&format!("{verb} was refused: {message}")))
+                }
+                Response::Err { .. } => return Ok(()),
+                Response::Data(_) | Response::Other => {}
+            }
+        }
+    }
+
+    async fn get_pin(&mut self) -> Result<Option<Secret>, PromptError> {
+        self.send("GETPIN\n").await?;
+        let mut pin = Zeroizing::new(Vec::new());
+        loop {
+            match self.read_response().await? {
+                Response::Data(part) => pin.extend_from_slice(&part),
+                Response::Ok => break,
+                Response::Err { code, .. } if is_cancel(code) => return Ok(None),
+                Response::Err { message, .. } => {
+                    return Err(failed(&format!("it reported: {message}")))
+                }
+                Response::Other => {}
+            }
+        }
+        let bytes = std::mem::take(&mut *pin);
+        match String::from_utf8(bytes) {
+            Ok(text) => Ok(Some(Secret::new(text))),
+            Err(e) => {
+                drop(Zeroizing::new(e.into_bytes()));
+                Err(failed("the password is not valid UTF-8"))
+            }
+        }
+    }
+
+    async fn send(&mut self, line: &str) -> Result<(), PromptError> {
+        self.input
+            .write_all(line.as_bytes())
+            .await
+            .map_err(|e| failed(&format!("writing to it failed: {e}")))?;
+        self.input
+            .flush()
+            .await
+            .map_err(|e| failed(&format!("writing to it failed: {e}")))
+    }
+
+    /// Reads one line; the buffer is wiped since a `D` line carries the password.
+    async fn read_response(&mut self) -> Result<Response, PromptError> {
+        let mut line = Zeroizing::new(Vec::new());
+        let read = (&mut self.output)
+            .take(MAX_LINE)
+            .read_until(b'\n', &mut line)
+            .await
+            .map_err(|e| failed(&format!("reading from it failed: {e}")))?;
+        if read == 0 {
+            return Err(failed("it ended without an answer"));
+        }
+        while matches!(line.last(), Some(b'\n' | b'\r')) {
+            line.pop();
+        }
+        Ok(Response::parse(&line))
+    }
+
+    /// Says goodbye and reaps the program; a pinentry that lingers is killed.
+    async fn bye(&mut self, child: &mut Child) {
+        let _ = self.send("BYE\n").await;
+        if tokio::time::timeout(Duration::from_secs(2), child.wait())
+            .await
+            .is_err()
+        {
+            let _ = child.kill().await;
+        }
+    }
+}
+
+fn failed(what: &str) -> PromptError {
+    PromptError::Failed(format!("pinentry: {what}"))
+}
