@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Measures what BENCHMARKS.md reports: command latency against the loopback emulator, the idle
+# agent's CPU time and memory, and the binary's size. Runs everything in a private D-Bus session
+# with its own gnome-keyring, in a temporary HOME. Needs: hyperfine, dbus, gnome-keyring.
+#   benches/footprint.sh [IDLE_SECONDS]     (default 120)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -z "${SIGNIN_BENCH_INSIDE:-}" ]; then
+  cargo build --release --quiet --bins --examples
+  SIGNIN_BENCH_INSIDE=1 exec dbus-run-session -- "$0" "$@"
+fi
+
+idle=${1:-120}
+bin=$PWD/target/release/signin-assistant
+T=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$T"' EXIT
+export HOME=$T/home XDG_CONFIG_HOME=$T/home/.config XDG_DATA_HOME=$T/home/.local/share
+export XDG_STATE_HOME=$T/home/.local/state XDG_RUNTIME_DIR=$T/run SIGNIN_ASSISTANT_SYSTEM_CONFIG=$T/none
+mkdir -p "$HOME" "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
+echo -n bench-keyring | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+for _ in $(seq 100); do busctl --user status org.freedesktop.secrets >/dev/null 2>&1 && break; sleep 0.05; done
+
+target/release/examples/emulator 10 > "$T/emulator.out" &
+for _ in $(seq 100); do [ -s "$T/emulator.out" ] && [ "$(wc -l < "$T/emulator.out")" -ge 5 ] && break; sleep 0.05; done
+base=$(sed -n 1p "$T/emulator.out")
+value() { sed -n "s/^$1=//p" "$T/emulator.out"; }
+cat > "$T/config.toml" <<CONF
+[account]
+username = "$(value username)"
+[entra]
+tenant = "$(value tenant)"
+client_id = "$(value client_id)"
+authority = "$base"
+graph = "$base"
+CONF
+value password | "$bin" --config "$T/config.toml" sign-in --password-stdin >/dev/null
+
+echo "## Command latency (hyperfine, loopback emulator, real gnome-keyring)"
+hyperfine --warmup 3 --runs 30 --style basic --export-markdown "$T/latency.md" \
+  "$bin --config $T/config.toml status --json" \
+  "$bin --config $T/config.toml check --json --no-notify" >/dev/null
+cat "$T/latency.md"
+
+echo
+echo "## Idle agent (run --no-tray, after its first check, over ${idle} s)"
+"$bin" --config "$T/config.toml" run --no-tray 2>"$T/agent.log" &
+agent=$!
+sleep 5
+ticks() { awk '{print $14 + $15}' "/proc/$agent/stat"; }
+hz=$(getconf CLK_TCK)
+before=$(ticks)
+ctx_before=$(awk '/ctxt_switches/ {s += $2} END {print s}' /proc/$agent/task/*/status)
+sleep "$idle"
+after=$(ticks)
+ctx_after=$(awk '/ctxt_switches/ {s += $2} END {print s}' /proc/$agent/task/*/status)
+rss=$(awk '/VmRSS/ {print $2}' /proc/$agent/status)
+hwm=$(awk '/VmHWM/ {print $2}' /proc/$agent/status)
+threads=$(ls /proc/$agent/task | wc -l)
+echo "| measure | value |"
+echo "|---|---|"
+echo "| CPU time while idle | $(( (after - before) * 1000 / hz )) ms in ${idle} s |"
+echo "| context switches while idle (all threads) | $(( ctx_after - ctx_before )) in ${idle} s |"
+echo "| resident memory (VmRSS) | $(( rss / 1024 )) MiB |"
+echo "| peak resident memory (VmHWM) | $(( hwm / 1024 )) MiB |"
+echo "| threads | $threads |"
+kill -TERM $agent; wait $agent || true
+
+echo
+echo "## Binary"
+echo "| measure | value |"
+echo "|---|---|"
+echo "| release binary size (stripped, thin LTO) | $(( $(stat -c %s "$bin") / 1024 / 1024 )) MiB |"
