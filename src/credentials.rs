@@ -64,14 +64,9 @@ pub enum KeyringError {
 impl From<keyring_core::Error> for KeyringError {
     fn from(e: keyring_core::Error) -> Self {
         match e {
-            keyring_core::Error::NoStorageAccess(inner) => {
-                let text = inner.to_string();
-                if text.to_ascii_lowercase().contains("lock") {
-                    KeyringError::Locked
-                } else {
-                    KeyringError::Unavailable(text)
-                }
-            }
+            // The store exists but would not open: locked, and the unlock prompt was dismissed
+            // or could not be shown.
+            keyring_core::Error::NoStorageAccess(_) => KeyringError::Locked,
             keyring_core::Error::NoDefaultStore => KeyringError::Unavailable("no store".into()),
             keyring_core::Error::PlatformFailure(inner) => {
                 KeyringError::Unavailable(inner.to_string())

@@ -107,3 +107,42 @@ fn canary_password_and_token_are_in_no_file_and_no_output() {
         );
     }
 }
+
+#[test]
+fn locked_keyring_is_explained_not_a_panic() {
+    let f = EntraFixture::start(Scenario::expires_in_days(30));
+    assert_eq!(f.sign_in_correctly().status.code(), Some(0));
+    let lock = f
+        .session
+        .command("busctl")
+        .args([
+            "--user",
+            "call",
+            "org.freedesktop.secrets",
+            "/org/freedesktop/secrets",
+            "org.freedesktop.Secret.Service",
+            "Lock",
+            "ao",
+            "1",
+            "/org/freedesktop/secrets/collection/login",
+        ])
+        .output()
+        .expect("busctl");
+    assert!(
+        lock.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lock.stderr)
+    );
+    let started = std::time::Instant::now();
+    let (code, json) = f.check_json();
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert_eq!(code, Some(1), "{json}");
+    assert!(
+        json["reason"]
+            .as_str()
+            .unwrap()
+            .contains("keyring is locked"),
+        "{json}"
+    );
+    assert_eq!(json["state"], "ok", "the last known status is kept: {json}");
+}

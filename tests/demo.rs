@@ -1,0 +1,58 @@
+//! `signin-assistant demo --once`: the product on its built-in endpoint, leaving nothing behind.
+
+mod support;
+
+use support::{Keyring, Session};
+
+fn demo(session: &Session) -> (String, String) {
+    let out = session.run(&["demo", "--once"], "");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    (stdout, stderr)
+}
+
+#[test]
+fn demo_uses_its_own_keyring_service_and_leaves_nothing() {
+    let s = Session::start(Keyring::Unlocked);
+    let (stdout, stderr) = demo(&s);
+    assert!(stdout.contains("Password expires in 10 days"), "{stdout}");
+    assert!(
+        stdout.contains("service `signin-assistant-demo`"),
+        "{stdout}"
+    );
+    // No notification server in this session: the balloon goes to stderr.
+    assert!(
+        stderr.contains("Your password expires in 10 days"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Click here to change it."), "{stderr}");
+    assert_eq!(
+        s.keyring_lookup("signin-assistant-demo", "adele@contoso.com"),
+        None
+    );
+    assert_eq!(
+        s.keyring_lookup("signin-assistant", "adele@contoso.com"),
+        None
+    );
+    assert!(!s.state_file().exists(), "the user's state is not touched");
+}
+
+#[test]
+fn demo_without_a_keyring_keeps_the_password_in_memory() {
+    let s = Session::start(Keyring::Absent);
+    let (stdout, _) = demo(&s);
+    assert!(stdout.contains("in memory"), "{stdout}");
+    assert!(stdout.contains("Password expires in 10 days"), "{stdout}");
+}
+
+#[test]
+fn demo_refuses_a_config_file() {
+    let s = Session::start(Keyring::Absent);
+    let out = s.run(&["--config", "/etc/passwd", "demo"], "");
+    assert_eq!(out.status.code(), Some(2));
+}
