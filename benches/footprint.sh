@@ -36,8 +36,9 @@ CONF
 value password | "$bin" --config "$T/config.toml" sign-in --password-stdin >/dev/null
 
 echo "## Command latency (hyperfine, loopback emulator, real gnome-keyring)"
-hyperfine --warmup 3 --runs 30 --style basic --export-markdown "$T/latency.md" \
-  "$bin --config $T/config.toml status --json" \
+hyperfine -N --warmup 3 --runs 50 --style basic --export-markdown "$T/latency.md" \
+  --command-name "status --json (no network)" "$bin --config $T/config.toml status --json" \
+  --command-name "check --json --no-notify (refresh grant + Graph)" \
   "$bin --config $T/config.toml check --json --no-notify" >/dev/null
 cat "$T/latency.md"
 
