@@ -327,5 +327,5 @@ pub fn json_of(out: &Output) -> serde_json::Value {
         });
     serde_json::from_str(line).expect("valid JSON")
 }
-pub mod entra;
 pub mod desktop;
+pub mod entra;
