@@ -9,13 +9,12 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::os::unix::fs::PermissionsExt;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::desktop::Desktop;
+use support::pinentry::FakePinentry;
+use support::SessionBuilder;
 
 /// Counts connections; answers each request with 503.
 fn counting_endpoint() -> (String, Arc<AtomicUsize>) {
@@ -40,46 +39,22 @@ fn counting_endpoint() -> (String, Arc<AtomicUsize>) {
 
 #[test]
 fn run_shows_the_tray_and_sign_in_uses_the_desktop_prompt() {
-    let desktop = Desktop::builder().start();
+    let desktop = SessionBuilder::desktop().start();
     let (endpoint, requests) = counting_endpoint();
 
     // A scripted pinentry that answers with a password.
-    let pin_dir = desktop.path("pinentry");
-    std::fs::create_dir_all(&pin_dir).unwrap();
-    std::fs::write(pin_dir.join("reply"), "typed%20secret").unwrap();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fake-pinentry.sh");
-    let wrapper = pin_dir.join("pinentry-fake");
-    std::fs::write(
-        &wrapper,
-        format!("#!/bin/sh\nexec '{script}' '{}'\n", pin_dir.display()),
-    )
-    .unwrap();
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
-
-    let config = desktop.path("config.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let pinentry = FakePinentry::in_dir(&desktop.path("pinentry"), Some("typed%20secret"));
+    let config = desktop.write_config(
+        "config.toml",
+        &format!(
             "[account]\nusername = \"adele@contoso.test\"\n\
              [entra]\ntenant = \"contoso.test\"\nclient_id = \"00000000-0000-0000-0000-000000000001\"\n\
              authority = \"{endpoint}\"\ngraph = \"{endpoint}\"\ntimeout_secs = 2\n\
              [prompt]\npinentry = \"{}\"\n",
-            wrapper.display()
+            pinentry.program().display()
         ),
-    )
-    .unwrap();
-    let log = std::fs::File::create(desktop.path("agent.log")).unwrap();
-    let mut agent = desktop
-        .command(env!("CARGO_BIN_EXE_signin-assistant"))
-        .args(["run", "--config"])
-        .arg(&config)
-        .env("SIGNIN_ASSISTANT_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let agent_log = || std::fs::read_to_string(desktop.path("agent.log")).unwrap_or_default();
+    );
+    let mut agent = desktop.start_agent("agent", &config, &[]);
 
     let item = desktop.wait_for_tray_item();
     desktop.wait_until("the agent's summary in the tooltip", || {
@@ -98,34 +73,19 @@ fn run_shows_the_tray_and_sign_in_uses_the_desktop_prompt() {
     let before = requests.load(Ordering::SeqCst);
     desktop.menu_click(&item, "Sign in…");
     desktop.wait_until("the pinentry asked for the PIN", || {
-        std::fs::read_to_string(pin_dir.join("log"))
-            .unwrap_or_default()
-            .contains("GETPIN")
+        pinentry.log().contains("GETPIN")
     });
     desktop.wait_until("the password sent to the endpoint", || {
         requests.load(Ordering::SeqCst) > before
     });
-    let pin_log = std::fs::read_to_string(pin_dir.join("log")).unwrap();
+    let pin_log = pinentry.log();
     assert!(pin_log.contains("adele@contoso.test"), "{pin_log}");
-    desktop.wait_until("the failed sign-in logged", || {
-        agent_log().contains("sign-in failed")
-    });
+    agent.wait_for_log("sign-in failed");
     // The password never reaches the log.
-    assert!(!agent_log().contains("typed secret"), "{}", agent_log());
+    assert!(!agent.log().contains("typed secret"), "{}", agent.log());
 
     desktop.menu_click(&item, "Quit");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = agent.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the agent did not quit:\n{}",
-            agent_log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "{status}\n{}", agent_log());
+    let status = agent.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "{status}\n{}", agent.log());
     assert!(desktop.tray_items().is_empty());
 }
