@@ -20,6 +20,7 @@ pub const WATCHER_NAME: &str = "org.kde.StatusNotifierWatcher";
 
 /// The dunstrc of notes/headless-desktop.md (a left click runs the default action), with a
 /// readable font, a frame and plain colours, so screenshots show what a person would read.
+/// dunst 1.9 keeps no urgency in its history: the `mark_*` rules write it into the category.
 const DUNSTRC: &str = "[global]
     width = 340
     height = 120
@@ -51,6 +52,15 @@ const DUNSTRC: &str = "[global]
     foreground = \"#1d1d1d\"
     frame_color = \"#c0392b\"
     timeout = 0
+[mark_low]
+    msg_urgency = low
+    set_category = urgency:LOW
+[mark_normal]
+    msg_urgency = normal
+    set_category = urgency:NORMAL
+[mark_critical]
+    msg_urgency = critical
+    set_category = urgency:CRITICAL
 ";
 
 /// The (program, Debian package) pairs the desktop components need.
@@ -172,6 +182,35 @@ impl Session {
             .unwrap_or_default()
     }
 
+    /// The balloons in dunst's history (closed ones), newest first.
+    pub fn dunst_balloons(&self) -> Vec<Shown> {
+        let history = self.dunst_history();
+        let text = |n: &Value, key: &str| n[key]["data"].as_str().unwrap_or_default().to_string();
+        history["data"][0]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .map(|n| Shown {
+                        summary: text(n, "summary"),
+                        body: text(n, "body"),
+                        urgency: text(n, "category")
+                            .strip_prefix("urgency:")
+                            .unwrap_or_default()
+                            .to_string(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Waits until `count` balloons are on screen.
+    pub fn wait_displayed(&self, count: usize) {
+        self.wait_until(&format!("{count} balloon(s) on screen"), || {
+            self.dunst_displayed() == count
+        });
+    }
+
     /// How many balloons are on screen now.
     pub fn dunst_displayed(&self) -> usize {
         self.run_ok("dunstctl", &["count", "displayed"])
@@ -287,6 +326,14 @@ impl Session {
             .unwrap_or_else(|| "/MenuBar".to_string())
     }
 
+    /// The labels of the menu, in order, separators left out.
+    pub fn menu_labels(&self, item: &str) -> Vec<String> {
+        self.menu_entries(item)
+            .into_iter()
+            .map(|e| e.label)
+            .collect()
+    }
+
     /// The menu, flattened in order: (id, label without mnemonic underscores, enabled).
     /// Separators are left out.
     pub fn menu_layout(&self, item: &str) -> Vec<(i32, String, bool)> {
@@ -376,6 +423,15 @@ impl Session {
         let geometry = format!("{w}x{h}+{x}+{y}");
         self.run_ok("import", &["-window", "root", "-crop", &geometry, path]);
     }
+}
+
+/// One balloon as dunst kept it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shown {
+    pub summary: String,
+    pub body: String,
+    /// "LOW", "NORMAL" or "CRITICAL".
+    pub urgency: String,
 }
 
 /// One entry of a dbusmenu.

@@ -449,6 +449,24 @@ impl Session {
         }
     }
 
+    /// Checks `holds` every 50 ms for `duration`; panics with `what` the first time it fails.
+    /// For what must NOT happen (a second balloon, a balloon going away).
+    pub fn assert_stays(&self, what: &str, duration: Duration, mut holds: impl FnMut() -> bool) {
+        let end = Instant::now() + duration;
+        while Instant::now() < end {
+            assert!(holds(), "no longer true: {what}\n{}", self.logs());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The agent's state file as JSON (`Null` when there is none yet).
+    pub fn saved_state(&self) -> serde_json::Value {
+        std::fs::read(self.state_file())
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+
     /// Whether a bus name has an owner on the session bus.
     pub fn name_has_owner(&self, name: &str) -> bool {
         self.command("busctl")

@@ -47,6 +47,20 @@ impl FakePinentry {
         std::fs::write(self.dir.join("reply"), reply).expect("write the pinentry's reply");
     }
 
+    /// Keeps the dialog open at GETPIN until [`release`](Self::release).
+    pub fn hold(&self) {
+        std::fs::write(self.dir.join("hold"), "").expect("hold the pinentry");
+    }
+
+    pub fn release(&self) {
+        std::fs::remove_file(self.dir.join("hold")).expect("release the pinentry");
+    }
+
+    /// The `[prompt]` table that makes the agent use this dialog.
+    pub fn config(&self) -> String {
+        format!("[prompt]\npinentry = \"{}\"\n", self.program().display())
+    }
+
     /// The program to configure as `[prompt] pinentry`.
     pub fn program(&self) -> PathBuf {
         self.dir.join("pinentry-fake")
