@@ -37,6 +37,7 @@ const DUNSTRC: &str = "[global]
     frame_color = \"#4c566a\"
     separator_color = frame
     icon_position = off
+    show_indicators = no
     mouse_left_click = do_action, close_current
     mouse_right_click = close_current
 [urgency_low]
@@ -382,10 +383,12 @@ impl Session {
         let (name, _) = split_item(item);
         let menu = self.menu_path(item);
         let id = entry.id.to_string();
+        // A click is an event: "Quit" may end the item before it could reply.
         self.run_ok(
             "busctl",
             &[
                 "--user",
+                "--expect-reply=no",
                 "call",
                 name,
                 &menu,
