@@ -21,13 +21,7 @@ const STOP_LIMIT: Duration = Duration::from_secs(3);
 fn signed_in(scenario: Scenario, extra: &str) -> EntraFixture {
     let desktop = SessionBuilder::desktop().tray(false).start();
     let f = EntraFixture::on(desktop, scenario, extra);
-    let out = f.sign_in_correctly();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    f.must_sign_in();
     f
 }
 

@@ -103,16 +103,6 @@ fn on_desktop(scenario: Scenario, extra: &str) -> EntraFixture {
     EntraFixture::on(SessionBuilder::desktop().start(), scenario, extra)
 }
 
-fn sign_in(f: &EntraFixture) {
-    let out = f.sign_in_correctly();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Waits until the tooltip contains `text`.
 fn wait_tooltip(d: &Session, item: &str, text: &str) {
     d.wait_until(&format!("{text:?} in the tooltip"), || {
@@ -139,7 +129,7 @@ fn tray_shows_the_warning_and_check_now_asks_the_endpoint() {
         Scenario::expires_in_days(10),
         "[policy]\nballoon_timeout_secs = 30\n",
     );
-    sign_in(&f);
+    f.must_sign_in();
     let d = &f.session;
     let agent = d.start_agent("agent", &f.config, &[]);
     let item = d.wait_for_tray_item();
@@ -173,7 +163,7 @@ fn tray_shows_the_warning_and_check_now_asks_the_endpoint() {
 #[test]
 fn password_changed_elsewhere_is_said_once_and_the_tray_offers_sign_in() {
     let f = on_desktop(Scenario::expires_in_days(10), "");
-    sign_in(&f);
+    f.must_sign_in();
     let d = &f.session;
     let agent = d.start_agent("agent", &f.config, &[]);
     let item = d.wait_for_tray_item();

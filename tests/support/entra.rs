@@ -73,6 +73,17 @@ impl EntraFixture {
         self.sign_in(&self.scenario.password.clone())
     }
 
+    /// Signs in with the right password and panics (with the binary's stderr) unless it works.
+    pub fn must_sign_in(&self) {
+        let out = self.sign_in_correctly();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "sign-in failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     pub fn check_json(&self) -> (Option<i32>, serde_json::Value) {
         let out = self.run(&["check", "--json", "--no-notify"], "");
         (out.status.code(), super::json_of(&out))
