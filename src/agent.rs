@@ -6,17 +6,20 @@
 //! night still gets the morning's check and balloon as soon as it wakes.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Local, NaiveDate, Utc};
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::credentials::CredentialCache;
 use crate::events::{Command, View};
 use crate::notify::Notifier;
 use crate::policy::{
-    balloon_due, balloon_for, password_changed_balloon, Balloon, Finding, SignInReason, Status,
+    balloon_due, balloon_for, password_changed_balloon, sign_in_failed_balloon, signed_in_balloon,
+    Balloon, Finding, SignInReason, Status,
 };
 use crate::provider::Provider;
 use crate::report;
@@ -46,6 +49,17 @@ struct Finished {
     outcome: BalloonOutcome,
 }
 
+/// How "Sign in…" from the tray ended, reported back by its task.
+#[derive(Debug)]
+enum SignInOutcome {
+    /// The person closed the dialog: nothing changes.
+    Cancelled,
+    /// The endpoint accepted the password (it is in the keyring now).
+    Accepted(Finding),
+    /// Why it did not work, in words for the person.
+    Failed(String),
+}
+
 /// Scheduling state of the loop (not persisted: a restart checks at once).
 struct Schedule {
     next_check: DateTime<Utc>,
@@ -53,92 +67,149 @@ struct Schedule {
     day: NaiveDate,
 }
 
+/// What the loop keeps between events.
+struct Running {
+    saved: SavedState,
+    schedule: Schedule,
+    /// The daily balloon is on screen (no second one until it ends).
+    balloon_showing: bool,
+    /// The "Sign in…" dialog and attempt, while it runs.
+    sign_in: Option<JoinHandle<()>>,
+}
+
+/// The ends the loop's tasks report back on.
+struct Reports {
+    balloons: mpsc::UnboundedSender<Finished>,
+    sign_ins: mpsc::UnboundedSender<SignInOutcome>,
+}
+
 impl Agent {
     /// Runs until `shutdown` resolves, a `Command::Quit` arrives or (demo) the first balloon ends.
     pub async fn run(
         self,
+        commands: mpsc::UnboundedReceiver<Command>,
+        views: watch::Sender<View>,
+        shutdown: impl Future<Output = ()>,
+    ) {
+        Arc::new(self).run_shared(commands, views, shutdown).await;
+    }
+
+    /// The loop; the agent is shared with the "Sign in…" task, which outlives one event.
+    async fn run_shared(
+        self: Arc<Self>,
         mut commands: mpsc::UnboundedReceiver<Command>,
         views: watch::Sender<View>,
         shutdown: impl Future<Output = ()>,
     ) {
         tokio::pin!(shutdown);
-        let (finished_tx, mut finished_rx) = mpsc::unbounded_channel::<Finished>();
-        let mut saved = self.state_file.load();
-        let mut schedule = Schedule {
-            next_check: Utc::now(),
-            failures: 0,
-            day: Local::now().date_naive(),
+        let (balloons, mut finished_rx) = mpsc::unbounded_channel();
+        let (sign_ins, mut signed_rx) = mpsc::unbounded_channel();
+        let reports = Reports { balloons, sign_ins };
+        let mut run = Running {
+            saved: self.state_file.load(),
+            schedule: Schedule {
+                next_check: Utc::now(),
+                failures: 0,
+                day: Local::now().date_naive(),
+            },
+            balloon_showing: false,
+            sign_in: None,
         };
-        let mut balloon_showing = false;
         let mut ticker = tokio::time::interval(TICK);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tracing::info!(account = ?self.account, "agent started");
-        let _ = views.send(self.view(&saved).await);
+        let _ = views.send(self.view(&run.saved).await);
         loop {
             // Idle ticks change nothing a front end shows; everything else may.
             let mut changed = true;
             tokio::select! {
-                _ = ticker.tick() => {
-                    let now = Utc::now();
-                    let today = Local::now().date_naive();
-                    changed = now >= schedule.next_check || today != schedule.day;
-                    if changed {
-                        schedule.day = today;
-                        self.check(&mut saved, &mut schedule).await;
-                    }
-                    if !balloon_showing {
-                        balloon_showing = self.balloon_if_due(&mut saved, &finished_tx);
-                    }
-                }
+                _ = ticker.tick() => changed = self.on_tick(&mut run, &reports).await,
                 Some(command) = commands.recv() => {
-                    match command {
-                        Command::Quit => break,
-                        Command::CheckNow => {
-                            self.check(&mut saved, &mut schedule).await;
-                            if !balloon_showing {
-                                balloon_showing = self.balloon_if_due(&mut saved, &finished_tx);
-                            }
-                        }
-                        Command::ShowStatus => self.show_status(&saved, &finished_tx),
-                        Command::OpenPortal => {
-                            if let Err(e) = crate::portal::open(&self.portal_url(&saved)) {
-                                tracing::warn!(error = %e, "could not open the browser");
-                            }
-                        }
-                        Command::SignOut => {
-                            if let Some(account) = &self.account {
-                                if let Err(e) = session::sign_out(&self.cache, account).await {
-                                    tracing::warn!(error = %e, "sign-out failed");
-                                }
-                                saved.finding = Some(Finding::SignInRequired { reason: SignInReason::NoCredentials });
-                                self.save(&saved);
-                            }
-                        }
-                        Command::SignIn => self.sign_in_from_desktop(&mut saved).await,
-                        Command::SetAutostart(_) => {
-                            tracing::info!(?command, "not available in this front end");
-                        }
+                    if command == Command::Quit {
+                        break;
                     }
+                    self.on_command(command, &mut run, &reports).await;
                 }
                 Some(finished) = finished_rx.recv() => {
-                    if finished.daily {
-                        balloon_showing = false;
-                        if let Some(record) = saved.last_balloon.as_mut() {
-                            record.outcome = Some(finished.outcome);
-                        }
-                        self.save(&saved);
-                        if self.stop_after_first_balloon {
-                            break;
-                        }
+                    if self.on_balloon_finished(finished, &mut run) {
+                        break;
                     }
                 }
+                Some(outcome) = signed_rx.recv() => self.on_signed_in(outcome, &mut run, &reports),
                 _ = &mut shutdown => break,
             }
             if changed {
-                let _ = views.send(self.view(&saved).await);
+                let _ = views.send(self.view(&run.saved).await);
             }
         }
+        if let Some(dialog) = run.sign_in.take() {
+            // Dropping the task kills the dialog program with it.
+            dialog.abort();
+        }
         tracing::info!("agent stopped");
+    }
+
+    /// The clock moved on: checks when due or on a new day, then the daily balloon if due.
+    /// Returns whether anything a front end shows may have changed.
+    async fn on_tick(&self, run: &mut Running, reports: &Reports) -> bool {
+        let today = Local::now().date_naive();
+        let due = Utc::now() >= run.schedule.next_check || today != run.schedule.day;
+        if due {
+            run.schedule.day = today;
+            self.check(&mut run.saved, &mut run.schedule).await;
+        }
+        self.balloon_if_due(run, reports);
+        due
+    }
+
+    async fn on_command(self: &Arc<Self>, command: Command, run: &mut Running, reports: &Reports) {
+        match command {
+            Command::Quit => {}
+            Command::CheckNow => {
+                self.check(&mut run.saved, &mut run.schedule).await;
+                self.balloon_if_due(run, reports);
+            }
+            Command::ShowStatus => self.show_status(&run.saved, reports),
+            Command::OpenPortal => {
+                if let Err(e) = crate::portal::open(&self.portal_url(&run.saved)) {
+                    tracing::warn!(error = %e, "could not open the browser");
+                }
+            }
+            Command::SignOut => self.sign_out(&mut run.saved).await,
+            Command::SignIn if run.sign_in.is_some() => {
+                tracing::info!("the sign-in dialog is already open");
+            }
+            Command::SignIn => run.sign_in = self.spawn_sign_in(reports.sign_ins.clone()),
+            Command::SetAutostart(_) => {
+                tracing::info!(?command, "not available in this front end");
+            }
+        }
+    }
+
+    /// Keeps how the daily balloon ended; returns whether the agent should stop (demo).
+    fn on_balloon_finished(&self, finished: Finished, run: &mut Running) -> bool {
+        if !finished.daily {
+            return false;
+        }
+        run.balloon_showing = false;
+        if let Some(record) = run.saved.last_balloon.as_mut() {
+            record.outcome = Some(finished.outcome);
+        }
+        self.save(&run.saved);
+        self.stop_after_first_balloon
+    }
+
+    async fn sign_out(&self, saved: &mut SavedState) {
+        let Some(account) = &self.account else {
+            return;
+        };
+        if let Err(e) = session::sign_out(&self.cache, account).await {
+            tracing::warn!(error = %e, "sign-out failed");
+        }
+        saved.finding = Some(Finding::SignInRequired {
+            reason: SignInReason::NoCredentials,
+        });
+        self.save(saved);
     }
 
     /// One check; on failure the last known status is kept and the next try backs off.
@@ -150,7 +221,7 @@ impl Agent {
             return;
         };
         let previous = saved.finding_for(account).cloned();
-        match session::check(&self.provider, &self.cache, account).await {
+        match session::check(&self.provider, &self.cache, account, previous.as_ref()).await {
             Ok(finding) => {
                 tracing::info!(state = ?crate::policy::evaluate(now, &finding, &self.config.policy()).state, "checked");
                 saved.record_finding(account, finding, now);
@@ -180,63 +251,104 @@ impl Agent {
         }
     }
 
-    /// "Sign in…" from the tray: the desktop's password dialog, then one authentication
-    /// attempt; an accepted password is kept in the keyring by `session::sign_in`.
-    /// The loop waits while the dialog is open (a person is at the desk).
-    async fn sign_in_from_desktop(&self, saved: &mut SavedState) {
-        let Some(account) = self.account.as_deref() else {
+    /// "Sign in…" from the tray, as a task: the desktop's password dialog, then one
+    /// authentication attempt (an accepted password is kept in the keyring by
+    /// `session::sign_in`). The loop goes on while the dialog is open; the outcome comes back on
+    /// `report`.
+    fn spawn_sign_in(
+        self: &Arc<Self>,
+        report: mpsc::UnboundedSender<SignInOutcome>,
+    ) -> Option<JoinHandle<()>> {
+        let Some(account) = self.account.clone() else {
             tracing::warn!("no account configured: run `signin-assistant sign-in --user NAME`");
-            return;
+            return None;
         };
+        let agent = Arc::clone(self);
+        Some(tokio::spawn(async move {
+            let outcome = agent.sign_in_from_desktop(&account).await;
+            let _ = report.send(outcome);
+        }))
+    }
+
+    async fn sign_in_from_desktop(&self, account: &str) -> SignInOutcome {
         let password = match crate::prompt::ask_password(account, &self.config.prompt).await {
             Ok(Some(password)) if !password.is_empty() => password,
-            Ok(_) => {
-                tracing::info!("sign-in cancelled");
-                return;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot ask for the password");
-                return;
-            }
+            Ok(_) => return SignInOutcome::Cancelled,
+            Err(e) => return SignInOutcome::Failed(e.to_string()),
         };
         match session::sign_in(&self.provider, &self.cache, account, &password).await {
             Ok(Finding::SignInRequired { reason }) => {
-                tracing::warn!(reason = reason.explain(), "sign-in failed");
+                SignInOutcome::Failed(reason.explain().to_string())
             }
-            Ok(finding) => {
-                tracing::info!("signed in from the desktop");
-                saved.record_finding(account, finding, Utc::now());
-                self.save(saved);
-            }
-            Err(e) => tracing::warn!(error = %e, "sign-in failed"),
+            Ok(finding) => SignInOutcome::Accepted(finding),
+            Err(e) => SignInOutcome::Failed(e.to_string()),
         }
     }
 
-    /// Shows today's balloon if one is due; returns whether one is now showing.
-    fn balloon_if_due(
-        &self,
-        saved: &mut SavedState,
-        finished: &mpsc::UnboundedSender<Finished>,
-    ) -> bool {
-        let now_local = Local::now();
-        let status = self.status(saved);
-        let last = saved.last_balloon.as_ref().map(|b| b.date);
-        let Some(balloon) = balloon_due(&now_local, &status, last) else {
-            return false;
+    /// Shows how "Sign in…" ended; an accepted sign-in is kept.
+    fn on_signed_in(&self, outcome: SignInOutcome, run: &mut Running, reports: &Reports) {
+        run.sign_in = None;
+        match outcome {
+            SignInOutcome::Cancelled => tracing::info!("sign-in cancelled"),
+            SignInOutcome::Failed(reason) => {
+                tracing::warn!(reason = %reason, "sign-in failed");
+                self.spawn_balloon(sign_in_failed_balloon(&reason), &run.saved, reports, false);
+            }
+            SignInOutcome::Accepted(finding) => self.keep_sign_in(finding, run, reports),
+        }
+    }
+
+    /// Records the new determination and shows it: "Signed in" with the status, which counts as
+    /// today's balloon when the password is in the warning window.
+    fn keep_sign_in(&self, finding: Finding, run: &mut Running, reports: &Reports) {
+        let Some(account) = self.account.as_deref() else {
+            return;
         };
-        saved.last_balloon = Some(BalloonRecord {
-            date: now_local.date_naive(),
+        tracing::info!("signed in from the desktop");
+        run.saved.record_finding(account, finding, Utc::now());
+        self.save(&run.saved);
+        let status = self.status(&run.saved);
+        let balloon = signed_in_balloon(&status, &report::summary(&status, &Local));
+        let daily = !run.balloon_showing && self.due_today(&run.saved).is_some();
+        if daily {
+            self.record_daily(run, &balloon);
+        }
+        self.spawn_balloon(balloon, &run.saved, reports, daily);
+    }
+
+    /// Shows today's balloon if one is due and none is on screen.
+    fn balloon_if_due(&self, run: &mut Running, reports: &Reports) {
+        if run.balloon_showing {
+            return;
+        }
+        let Some(balloon) = self.due_today(&run.saved) else {
+            return;
+        };
+        self.record_daily(run, &balloon);
+        self.spawn_balloon(balloon, &run.saved, reports, true);
+    }
+
+    /// Today's balloon, unless one was already shown today.
+    fn due_today(&self, saved: &SavedState) -> Option<Balloon> {
+        let last = saved.last_balloon.as_ref().map(|b| b.date);
+        balloon_due(&Local::now(), &self.status(saved), last)
+    }
+
+    /// Notes (and saves) that today's balloon is being shown, before it is, so a crash or a
+    /// restart cannot show it twice.
+    fn record_daily(&self, run: &mut Running, balloon: &Balloon) {
+        run.saved.last_balloon = Some(BalloonRecord {
+            date: Local::now().date_naive(),
             shown_at: Utc::now(),
             title: balloon.title.clone(),
             outcome: None,
         });
-        self.save(saved);
-        self.spawn_balloon(balloon, saved, finished, true);
-        true
+        run.balloon_showing = true;
+        self.save(&run.saved);
     }
 
     /// The status balloon asked for with a click on the tray icon (not counted as the daily one).
-    fn show_status(&self, saved: &SavedState, finished: &mpsc::UnboundedSender<Finished>) {
+    fn show_status(&self, saved: &SavedState, reports: &Reports) {
         let status = self.status(saved);
         let balloon = balloon_for(&status).unwrap_or_else(|| Balloon {
             title: report::summary(&status, &Local),
@@ -246,19 +358,13 @@ impl Agent {
                 .unwrap_or_else(|| "Nothing to do for now.".into()),
             urgency: crate::policy::Urgency::Normal,
         });
-        self.spawn_balloon(balloon, saved, finished, false);
+        self.spawn_balloon(balloon, saved, reports, false);
     }
 
-    fn spawn_balloon(
-        &self,
-        balloon: Balloon,
-        saved: &SavedState,
-        finished: &mpsc::UnboundedSender<Finished>,
-        daily: bool,
-    ) {
+    fn spawn_balloon(&self, balloon: Balloon, saved: &SavedState, reports: &Reports, daily: bool) {
         let notifier = self.notifier.clone();
         let portal = self.portal_url(saved);
-        let finished = finished.clone();
+        let finished = reports.balloons.clone();
         tokio::spawn(async move {
             let outcome = notifier.show(&balloon, &portal).await;
             let _ = finished.send(Finished { daily, outcome });

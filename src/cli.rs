@@ -270,7 +270,9 @@ impl Commands {
             return Err(NotDetermined.into());
         };
         let provider = Provider::from_config(&self.config)?;
-        let failure = match session::check(&provider, &self.cache, &account).await {
+        let previous = saved.finding_for(&account).cloned();
+        let checked = session::check(&provider, &self.cache, &account, previous.as_ref()).await;
+        let failure = match checked {
             Ok(finding) => {
                 saved.record_finding(&account, finding, now);
                 None

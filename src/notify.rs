@@ -100,6 +100,10 @@ mod platform {
             }
             None => wait.await,
         }
+        // Servers that do not close a clicked balloon themselves would leave it on screen.
+        if outcome == BalloonOutcome::Clicked {
+            handle.close_async().await;
+        }
         Ok(outcome)
     }
 }

@@ -391,6 +391,48 @@ pub fn password_changed_balloon() -> Balloon {
     }
 }
 
+/// Whether `new` says the password was changed after `previous` was determined: the endpoint
+/// reports a later last-change date. The cached password is stale then, even if a token still
+/// works, and the person must sign in with the new one.
+pub fn changed_since(previous: Option<&Finding>, new: &Finding) -> bool {
+    let changed_at = |finding: &Finding| match finding {
+        Finding::Facts(facts) => facts.changed_at,
+        Finding::SignInRequired { .. } => None,
+    };
+    match (previous.and_then(changed_at), changed_at(new)) {
+        (Some(before), Some(now)) => now > before,
+        _ => false,
+    }
+}
+
+/// The result of "Sign in…" from the tray when the password was accepted: the new status in
+/// words (`summary`, e.g. "Password expires in 40 days (Mon 12 Jan)"), or today's warning when
+/// the password is in the warning window or expired.
+pub fn signed_in_balloon(status: &Status, summary: &str) -> Balloon {
+    match balloon_for(status) {
+        Some(warning) => Balloon {
+            title: "Signed in".to_string(),
+            body: format!("{}. {}", warning.title, warning.body),
+            urgency: warning.urgency,
+        },
+        None => Balloon {
+            title: "Signed in".to_string(),
+            body: format!("{summary}."),
+            urgency: Urgency::Normal,
+        },
+    }
+}
+
+/// The result of "Sign in…" from the tray when it did not work: `reason` says why, in words a
+/// person acts on ("the password was not accepted; sign in again with your current password").
+pub fn sign_in_failed_balloon(reason: &str) -> Balloon {
+    Balloon {
+        title: format!("Sign-in failed: {reason}"),
+        body: "Choose \"Sign in…\" in the tray menu to try again.".to_string(),
+        urgency: Urgency::Normal,
+    }
+}
+
 /// The balloon due at `now_local`, if any: at most one per local calendar day while the password
 /// is in the warning window or expired. `last_shown` is the local date of the last balloon.
 ///

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use crate::credentials::{CredentialCache, KeyringError, Secret};
-use crate::policy::{Finding, SignInReason};
+use crate::policy::{changed_since, Finding, SignInReason};
 use crate::provider::{Attempt, Provider, ProviderError, RefreshOutcome};
 
 /// Why no status could be determined.
@@ -87,8 +87,37 @@ pub async fn sign_in(
     Ok(attempt.finding)
 }
 
-/// Determines the status with the cached refresh token or password.
+/// Determines the status with the cached refresh token or password. `previous` is the last
+/// determination: when the endpoint now reports a later password change, the password was
+/// changed elsewhere and the cached one is removed, as when the endpoint rejects it; that
+/// reason then stays until the person signs in.
 pub async fn check(
+    provider: &Provider,
+    cache: &CredentialCache,
+    account: &str,
+    previous: Option<&Finding>,
+) -> Result<Finding, CheckError> {
+    let finding = determine(provider, cache, account).await?;
+    let changed_elsewhere = Finding::SignInRequired {
+        reason: SignInReason::PasswordChangedElsewhere,
+    };
+    let no_credentials = Finding::SignInRequired {
+        reason: SignInReason::NoCredentials,
+    };
+    // Nothing is cached since the change was noticed: that is still the reason to sign in.
+    if finding == no_credentials && previous == Some(&changed_elsewhere) {
+        return Ok(changed_elsewhere);
+    }
+    if !changed_since(previous, &finding) {
+        return Ok(finding);
+    }
+    tracing::warn!("the endpoint reports a newer password change: it was changed elsewhere; removing the cached password from the keyring");
+    sign_out(cache, account).await?;
+    Ok(changed_elsewhere)
+}
+
+/// One determination with what the keyring holds.
+async fn determine(
     provider: &Provider,
     cache: &CredentialCache,
     account: &str,

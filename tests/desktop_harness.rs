@@ -5,11 +5,12 @@ mod support;
 
 use std::time::Duration;
 
-use support::desktop::{Desktop, DesktopBuilder, NOTIFICATIONS_NAME, SECRETS_NAME, WATCHER_NAME};
+use support::desktop::{NOTIFICATIONS_NAME, WATCHER_NAME};
+use support::{SessionBuilder, SECRETS_NAME};
 
 #[test]
 fn full_session_runs_every_service_and_records_actions() {
-    let desktop = Desktop::builder().start();
+    let desktop = SessionBuilder::desktop().start();
     for name in [SECRETS_NAME, NOTIFICATIONS_NAME, WATCHER_NAME] {
         assert!(desktop.name_has_owner(name), "{name} is not on the bus");
     }
@@ -71,7 +72,7 @@ fn full_session_runs_every_service_and_records_actions() {
 
 #[test]
 fn components_left_out_are_really_absent_and_everything_ends_on_drop() {
-    let desktop = DesktopBuilder::bare().start();
+    let desktop = SessionBuilder::bare().start();
     assert!(desktop.var("DISPLAY").is_none());
     // No service activation on the private bus: nothing answers for names we did not start.
     assert!(!desktop.name_has_owner(NOTIFICATIONS_NAME));

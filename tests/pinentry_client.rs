@@ -2,45 +2,12 @@
 //! characters, cancel, and programs that are missing or broken.
 #![cfg(unix)]
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 
 use signin_assistant::prompt::{pinentry, PromptError, Request};
-
-/// A wrapper program that runs tests/fake-pinentry.sh with its own reply and log.
-struct FakePinentry {
-    dir: tempfile::TempDir,
-}
-
-impl FakePinentry {
-    fn new(reply: Option<&str>) -> FakePinentry {
-        let dir = tempfile::tempdir().unwrap();
-        if let Some(reply) = reply {
-            std::fs::write(dir.path().join("reply"), reply).unwrap();
-        }
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake-pinentry.sh");
-        let wrapper = dir.path().join("pinentry-fake");
-        std::fs::write(
-            &wrapper,
-            format!(
-                "#!/bin/sh\nexec '{}' '{}'\n",
-                script.display(),
-                dir.path().display()
-            ),
-        )
-        .unwrap();
-        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
-        FakePinentry { dir }
-    }
-
-    fn program(&self) -> PathBuf {
-        self.dir.path().join("pinentry-fake")
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
-    }
-}
+use support::pinentry::FakePinentry;
 
 async fn ask(fake: &FakePinentry) -> Result<Option<String>, PromptError> {
     let request = Request::for_account("alice@example.com");

@@ -10,7 +10,7 @@ use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use support::desktop::{Desktop, DesktopBuilder};
+use support::{Session, SessionBuilder};
 
 /// examples/tray_preview, built by `cargo test` next to this test's own binary.
 fn preview_binary() -> PathBuf {
@@ -33,7 +33,7 @@ struct Preview {
 }
 
 impl Preview {
-    fn start(desktop: &Desktop, first_state: &str) -> Preview {
+    fn start(desktop: &Session, first_state: &str) -> Preview {
         let mut child = desktop
             .command(preview_binary())
             .stdin(Stdio::piped())
@@ -86,7 +86,7 @@ impl Preview {
     }
 
     /// Shows a state and waits until the tray host can see it.
-    fn show(&mut self, desktop: &Desktop, item: &str, state: &str, summary: &str) {
+    fn show(&mut self, desktop: &Session, item: &str, state: &str, summary: &str) {
         self.send(state);
         self.expect_line(&format!("shown: {state}"));
         desktop.wait_until(&format!("the tooltip {summary:?}"), || {
@@ -106,7 +106,7 @@ impl Drop for Preview {
     }
 }
 
-fn labels(desktop: &Desktop, item: &str) -> Vec<(String, bool)> {
+fn labels(desktop: &Session, item: &str) -> Vec<(String, bool)> {
     desktop
         .menu_layout(item)
         .into_iter()
@@ -120,7 +120,7 @@ fn screenshot_dir() -> PathBuf {
 
 #[test]
 fn tray_shows_each_state_and_sends_commands() {
-    let desktop = Desktop::builder().keyring(None).dunst(false).start();
+    let desktop = SessionBuilder::desktop().keyring(None).dunst(false).start();
     let mut preview = Preview::start(&desktop, "warning");
     let item = desktop.wait_for_tray_item();
 
@@ -214,7 +214,7 @@ fn tray_shows_each_state_and_sends_commands() {
 
 #[test]
 fn without_a_tray_host_it_says_so_once_and_returns() {
-    let desktop = DesktopBuilder::bare().start();
+    let desktop = SessionBuilder::bare().start();
     let mut preview = Preview::start(&desktop, "ok");
     preview.expect_line("no tray icon: the desktop has no tray host");
     preview.close_stdin();

@@ -1658,3 +1658,90 @@ fn state_names_table() {
         assert_eq!(json, format!("\"{name}\""), "{name}: urgency serde name");
     }
 }
+
+fn changed(at: Option<DateTime<Utc>>) -> Finding {
+    let mut finding = at_with_window(expiry(), 14);
+    if let Finding::Facts(facts) = &mut finding {
+        facts.changed_at = at;
+    }
+    finding
+}
+
+#[test]
+fn changed_since_table() {
+    let t = utc(2027, 3, 1, 9, 0, 0);
+    let required = Finding::SignInRequired {
+        reason: SignInReason::Rejected,
+    };
+    let cases = [
+        ("first check", None, changed(Some(t)), false),
+        ("same date", Some(changed(Some(t))), changed(Some(t)), false),
+        (
+            "later date",
+            Some(changed(Some(t))),
+            changed(Some(t + secs(1))),
+            true,
+        ),
+        (
+            "earlier date (replica lag)",
+            Some(changed(Some(t))),
+            changed(Some(t - days(1))),
+            false,
+        ),
+        (
+            "date no longer reported",
+            Some(changed(Some(t))),
+            changed(None),
+            false,
+        ),
+        (
+            "date reported for the first time",
+            Some(changed(None)),
+            changed(Some(t)),
+            false,
+        ),
+        (
+            "after a sign-in was required",
+            Some(required.clone()),
+            changed(Some(t)),
+            false,
+        ),
+        (
+            "now a sign-in is required",
+            Some(changed(Some(t))),
+            required,
+            false,
+        ),
+    ];
+    for (name, previous, new, want) in cases {
+        assert_eq!(changed_since(previous.as_ref(), &new), want, "{name}");
+    }
+}
+
+#[test]
+fn sign_in_result_balloons() {
+    let now = expiry() - days(10) - hours(1);
+    let warning = evaluate(now, &at(expiry()), &Policy::default());
+    let b = signed_in_balloon(&warning, "Password expires in 10 days (Tue 15 Jun)");
+    assert_eq!(b.title, "Signed in");
+    assert_eq!(
+        b.body,
+        "Your password expires in 10 days. Click here to change it."
+    );
+    assert_eq!(b.urgency, Urgency::Normal);
+
+    let urgent = evaluate(expiry() - days(2), &at(expiry()), &Policy::default());
+    assert_eq!(signed_in_balloon(&urgent, "").urgency, Urgency::Critical);
+
+    let ok = evaluate(expiry() - days(40), &at(expiry()), &Policy::default());
+    let b = signed_in_balloon(&ok, "Password expires in 40 days (Thu 6 May)");
+    assert_eq!(b.body, "Password expires in 40 days (Thu 6 May).");
+    assert_eq!(b.urgency, Urgency::Normal);
+
+    let failed = sign_in_failed_balloon(SignInReason::Rejected.explain());
+    assert_eq!(
+        failed.title,
+        "Sign-in failed: the password was not accepted; sign in again with your current password"
+    );
+    assert_eq!(failed.urgency, Urgency::Normal);
+}

@@ -1,5 +1,6 @@
-//! A test fixture: the Entra emulator on loopback, an isolated session with a real keyring, and a
-//! config file pointing the binary at the emulator.
+//! A test fixture: the Entra emulator on loopback, an isolated session with a real keyring (a
+//! whole desktop when the test needs one), and a config file pointing the binary at the
+//! emulator.
 
 use std::path::PathBuf;
 use std::process::Output;
@@ -24,6 +25,12 @@ impl EntraFixture {
 
     /// `extra` is appended to the generated config (e.g. a `[policy]` table).
     pub fn with_config(scenario: Scenario, extra: &str) -> EntraFixture {
+        EntraFixture::on(Session::start(Keyring::Unlocked), scenario, extra)
+    }
+
+    /// The emulator serving `scenario`, and a config in `session` pointing at it; `extra` is
+    /// appended to the config.
+    pub fn on(session: Session, scenario: Scenario, extra: &str) -> EntraFixture {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -32,7 +39,6 @@ impl EntraFixture {
         let emulator = runtime
             .block_on(Emulator::start(scenario.clone()))
             .expect("start emulator");
-        let session = Session::start(Keyring::Unlocked);
         let base = emulator.base_url();
         let config = session.write_config(
             "config.toml",
@@ -67,6 +73,17 @@ impl EntraFixture {
         self.sign_in(&self.scenario.password.clone())
     }
 
+    /// Signs in with the right password and panics (with the binary's stderr) unless it works.
+    pub fn must_sign_in(&self) {
+        let out = self.sign_in_correctly();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "sign-in failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     pub fn check_json(&self) -> (Option<i32>, serde_json::Value) {
         let out = self.run(&["check", "--json", "--no-notify"], "");
         (out.status.code(), super::json_of(&out))
@@ -80,6 +97,11 @@ impl EntraFixture {
     pub fn cached_refresh_token(&self) -> Option<String> {
         self.session
             .keyring_lookup("signin-assistant.refresh-token", &self.scenario.username)
+    }
+
+    /// How many requests the token endpoint has answered so far.
+    pub fn token_requests(&self) -> usize {
+        self.token_grants().len()
     }
 
     pub fn token_grants(&self) -> Vec<String> {

@@ -1,122 +1,345 @@
 //! Test harness: runs the real `signin-assistant` binary in an isolated session.
 //!
-//! Each `Session` has its own temporary HOME and XDG directories, its own D-Bus session bus and,
-//! when asked, its own gnome-keyring (a real Secret Service, unlocked with a known password).
-//! Nothing of the developer's desktop is touched, and everything is stopped on drop.
+//! Every test that runs the binary needs the same thing: a temporary HOME with its own XDG
+//! directories, its own D-Bus session bus (no service activation, so a component left out is
+//! really absent), a `$BROWSER` that records what would have opened and, when asked, the
+//! services of a person's desktop. [`Session`] is that, in one place: the core here (bus,
+//! gnome-keyring, environment, processes), the desktop on top of it in [`desktop`] (Xvfb, dunst,
+//! a StatusNotifierItem host, and helpers that drive them like a person). Nothing of the
+//! developer's own session is touched, and every process it started is killed on drop.
+//!
+//! `Session::start(Keyring::Unlocked)` for the command line, `SessionBuilder::desktop()` for a
+//! full desktop; [`entra`] adds the Entra emulator, [`pinentry`] a scripted password dialog.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Write};
+pub mod agent;
+pub mod desktop;
+pub mod entra;
+pub mod pinentry;
+
+use std::ffi::OsString;
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_signin-assistant");
-const INSTALL_HINT: &str = "apt-get install -y dbus gnome-keyring libsecret-tools";
+/// The password of the session's login keyring.
+pub const KEYRING_PASSWORD: &str = "test-keyring-pass";
+pub const SECRETS_NAME: &str = "org.freedesktop.secrets";
+/// How long one service may take to come up (they all take well under a second here).
+const START_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// An isolated user session for one test.
-pub struct Session {
-    pub dir: tempfile::TempDir,
-    pub bus_address: Option<String>,
-    bus_pid: Option<u32>,
-    keyring: Option<Child>,
-}
-
-/// What `Session` should start.
+/// Whether a [`Session`] has a Secret Service.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Keyring {
-    /// A real, unlocked gnome-keyring on a private bus.
+    /// A real, unlocked gnome-keyring on the private bus.
     Unlocked,
     /// A private bus with no Secret Service on it.
     Absent,
 }
 
-impl Session {
-    pub fn start(keyring: Keyring) -> Session {
-        let dir = tempfile::tempdir().expect("temp dir");
-        for sub in [
-            "home",
-            "home/.config",
-            "home/.local/share",
-            "home/.local/state",
-            "run",
-        ] {
-            std::fs::create_dir_all(dir.path().join(sub)).expect("mkdir");
-        }
-        set_mode_700(&dir.path().join("run"));
-        let mut session = Session {
-            dir,
-            bus_address: None,
-            bus_pid: None,
+/// Chooses the components of a [`Session`].
+#[derive(Debug, Clone)]
+pub struct SessionBuilder {
+    keyring: Option<String>,
+    x: bool,
+    dunst: bool,
+    tray: bool,
+    screen: (u32, u32),
+}
+
+impl SessionBuilder {
+    /// Only the D-Bus session bus and the temporary HOME; add components with the setters.
+    pub fn bare() -> Self {
+        SessionBuilder {
             keyring: None,
+            x: false,
+            dunst: false,
+            tray: false,
+            screen: (800, 600),
+        }
+    }
+
+    /// Everything on: X, unlocked keyring, dunst, tray host.
+    pub fn desktop() -> Self {
+        SessionBuilder {
+            keyring: Some(KEYRING_PASSWORD.to_string()),
+            x: true,
+            dunst: true,
+            tray: true,
+            screen: (800, 600),
+        }
+    }
+
+    /// gnome-keyring (secrets component), its login keyring unlocked with `password`; `None`
+    /// leaves the session without a Secret Service.
+    pub fn keyring(mut self, password: Option<&str>) -> Self {
+        self.keyring = password.map(str::to_string);
+        self
+    }
+
+    /// An X display (Xvfb). Forced on by `dunst` and `tray`, which need one.
+    pub fn x(mut self, on: bool) -> Self {
+        self.x = on;
+        self
+    }
+
+    /// dunst, the notification server.
+    pub fn dunst(mut self, on: bool) -> Self {
+        self.dunst = on;
+        self
+    }
+
+    /// status-notifier-watcher plus gtk-sni-tray-standalone (the tray host).
+    pub fn tray(mut self, on: bool) -> Self {
+        self.tray = on;
+        self
+    }
+
+    /// The size of the virtual screen.
+    pub fn screen(mut self, width: u32, height: u32) -> Self {
+        self.screen = (width, height);
+        self
+    }
+
+    fn needs_x(&self) -> bool {
+        self.x || self.dunst || self.tray
+    }
+
+    /// Starts the session; panics with what to install or what failed.
+    pub fn start(self) -> Session {
+        Session::launch(self)
+    }
+}
+
+/// One running process of the session: killed (with its process group) on drop.
+struct Component {
+    name: &'static str,
+    child: Child,
+}
+
+/// An isolated user session for one test. Dropping it ends every process it started.
+pub struct Session {
+    dir: tempfile::TempDir,
+    env: Vec<(String, OsString)>,
+    /// In start order; killed in reverse order.
+    components: Vec<Component>,
+    display: Option<u32>,
+    keyring_password: Option<String>,
+}
+
+impl Session {
+    /// A session for the command line: a private bus, with or without a keyring.
+    pub fn start(keyring: Keyring) -> Session {
+        let password = (keyring == Keyring::Unlocked).then_some(KEYRING_PASSWORD);
+        SessionBuilder::bare().keyring(password).start()
+    }
+
+    fn launch(options: SessionBuilder) -> Session {
+        require_programs(&options);
+        let dir = tempfile::Builder::new()
+            .prefix("session-")
+            .tempdir()
+            .expect("create the session's temporary directory");
+        let mut session = Session {
+            env: Vec::new(),
+            dir,
+            components: Vec::new(),
+            display: None,
+            keyring_password: None,
         };
+        session.make_directories();
+        session.env = session.base_env();
         session.start_bus();
-        if keyring == Keyring::Unlocked {
-            session.start_keyring();
+        if options.needs_x() {
+            session.start_x(options.screen);
+        }
+        if let Some(password) = &options.keyring {
+            session.start_keyring(password);
+        }
+        if options.dunst {
+            session.start_dunst();
+        }
+        if options.tray {
+            session.start_tray_host();
         }
         session
     }
 
-    pub fn home(&self) -> PathBuf {
-        self.dir.path().join("home")
-    }
-
-    pub fn state_file(&self) -> PathBuf {
-        self.home().join(".local/state/signin-assistant/state.json")
-    }
-
-    /// The environment of a process in this session (nothing inherited but PATH).
-    pub fn env(&self) -> Vec<(String, String)> {
+    fn make_directories(&self) {
         let home = self.home();
-        let mut env = vec![
-            (
-                "PATH".to_string(),
-                std::env::var("PATH").unwrap_or_default(),
+        for d in [
+            home.join(".config"),
+            home.join(".local/share"),
+            home.join(".local/state"),
+            home.join(".cache"),
+            self.path("run"),
+            self.path("bin"),
+            self.path("logs"),
+        ] {
+            fs::create_dir_all(&d).expect("create a session directory");
+        }
+        fs::set_permissions(self.path("run"), fs::Permissions::from_mode(0o700))
+            .expect("chmod XDG_RUNTIME_DIR");
+        write_executable(
+            &self.browser_recorder(),
+            &format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n",
+                self.path("opened-urls.txt").display()
             ),
-            ("HOME".to_string(), home.display().to_string()),
+        );
+    }
+
+    /// HOME, XDG_*, the system config layer inside the session (so a real /etc file never
+    /// leaks in), the recording `$BROWSER`, PATH, LANG (and RUST_LOG/RUST_BACKTRACE if set).
+    fn base_env(&self) -> Vec<(String, OsString)> {
+        let home = self.home();
+        let mut env: Vec<(String, OsString)> = vec![
+            ("HOME".into(), home.clone().into()),
+            ("XDG_RUNTIME_DIR".into(), self.path("run").into()),
+            ("XDG_CONFIG_HOME".into(), home.join(".config").into()),
+            ("XDG_DATA_HOME".into(), home.join(".local/share").into()),
+            ("XDG_STATE_HOME".into(), home.join(".local/state").into()),
+            ("XDG_CACHE_HOME".into(), home.join(".cache").into()),
             (
-                "XDG_CONFIG_HOME".to_string(),
-                home.join(".config").display().to_string(),
+                "SIGNIN_ASSISTANT_SYSTEM_CONFIG".into(),
+                self.path("etc/config.toml").into(),
             ),
+            ("NO_AT_BRIDGE".into(), "1".into()),
+            ("BROWSER".into(), self.browser_recorder().into()),
+            ("LANG".into(), "C.UTF-8".into()),
             (
-                "XDG_DATA_HOME".to_string(),
-                home.join(".local/share").display().to_string(),
-            ),
-            (
-                "XDG_STATE_HOME".to_string(),
-                home.join(".local/state").display().to_string(),
-            ),
-            (
-                "XDG_RUNTIME_DIR".to_string(),
-                self.dir.path().join("run").display().to_string(),
-            ),
-            // The system layer points into the session, so a real /etc file never leaks in.
-            (
-                "SIGNIN_ASSISTANT_SYSTEM_CONFIG".to_string(),
-                self.dir
-                    .path()
-                    .join("etc/config.toml")
-                    .display()
-                    .to_string(),
-            ),
-            (
-                "BROWSER".to_string(),
-                self.browser_recorder().display().to_string(),
+                "PATH".into(),
+                std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()),
             ),
         ];
-        if let Some(address) = &self.bus_address {
-            env.push(("DBUS_SESSION_BUS_ADDRESS".to_string(), address.clone()));
+        for passthrough in ["RUST_LOG", "RUST_BACKTRACE"] {
+            if let Some(v) = std::env::var_os(passthrough) {
+                env.push((passthrough.into(), v));
+            }
         }
         env
     }
 
-    /// A command for a program inside this session.
+    /// A private session bus with its own config: no activatable services, so nothing outside
+    /// this session is started behind the test's back.
+    fn start_bus(&mut self) {
+        let config = self.path("dbus-session.conf");
+        fs::write(
+            &config,
+            format!(
+                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path={}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#,
+                self.path("run/bus").display()
+            ),
+        )
+        .expect("write the bus config");
+        let mut cmd = self.command("dbus-daemon");
+        cmd.arg(format!("--config-file={}", config.display()))
+            .args(["--nofork", "--nopidfile", "--print-address=1"]);
+        let line = self.start_announcing("dbus-daemon", cmd);
+        let address = line.trim().to_string();
+        assert!(
+            address.starts_with("unix:"),
+            "dbus-daemon printed no address: {address:?}"
+        );
+        self.env
+            .push(("DBUS_SESSION_BUS_ADDRESS".into(), address.into()));
+    }
+
+    /// gnome-keyring with only the secrets component; the login keyring is created (first run)
+    /// or unlocked with `password`, given on stdin.
+    fn start_keyring(&mut self, password: &str) {
+        let mut cmd = self.command("gnome-keyring-daemon");
+        cmd.args(["--foreground", "--unlock", "--components=secrets"])
+            .arg(format!(
+                "--control-directory={}",
+                self.path("run/keyring").display()
+            ))
+            .stdin(Stdio::piped());
+        let mut child = self.spawn("gnome-keyring-daemon", cmd);
+        {
+            let mut stdin = child.stdin.take().expect("keyring stdin");
+            stdin
+                .write_all(password.as_bytes())
+                .expect("give the keyring its password");
+        } // closing stdin ends the password
+        self.components.push(Component {
+            name: "gnome-keyring-daemon",
+            child,
+        });
+        self.wait_for_name(SECRETS_NAME);
+        self.keyring_password = Some(password.to_string());
+    }
+
+    // ----- what tests use -------------------------------------------------------------------
+
+    /// A command that sees only this session: `env_clear` plus the session's environment,
+    /// started in HOME.
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut cmd = Command::new(program);
-        cmd.env_clear().envs(self.env()).current_dir(self.home());
+        cmd.env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(self.home());
         cmd
     }
 
-    /// The binary with `args`, stdin given, run to completion.
+    /// The session's environment, e.g. for `tokio::process::Command`.
+    pub fn env(&self) -> &[(String, OsString)] {
+        &self.env
+    }
+
+    /// The session's value of one variable.
+    pub fn var(&self, name: &str) -> Option<&OsString> {
+        self.env.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    /// A path inside the session's temporary directory.
+    pub fn path(&self, relative: impl AsRef<Path>) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    /// The session's temporary directory.
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The temporary HOME.
+    pub fn home(&self) -> PathBuf {
+        self.path("home")
+    }
+
+    /// The agent's state file under the session's XDG_STATE_HOME.
+    pub fn state_file(&self) -> PathBuf {
+        self.home().join(".local/state/signin-assistant/state.json")
+    }
+
+    /// The X display number, when X runs.
+    pub fn display(&self) -> Option<u32> {
+        self.display
+    }
+
+    /// The login keyring's password, when the keyring runs.
+    pub fn keyring_password(&self) -> Option<&str> {
+        self.keyring_password.as_deref()
+    }
+
+    /// The binary with `args`, stdin given, run to completion (at most 60 s).
     pub fn run(&self, args: &[&str], stdin: &str) -> Output {
         let mut child = self
             .command(BIN)
@@ -135,53 +358,64 @@ impl Session {
         wait_with_timeout(child, Duration::from_secs(60))
     }
 
+    /// Runs a program in the session and returns its output; panics if it cannot start.
+    pub fn output(&self, program: &str, args: &[&str]) -> Output {
+        self.command(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("run {program}: {e}"))
+    }
+
+    /// Like [`output`](Self::output) but panics unless it succeeds; returns stdout.
+    pub fn run_ok(&self, program: &str, args: &[&str]) -> String {
+        let out = self.output(program, args);
+        assert!(
+            out.status.success(),
+            "{program} {args:?} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Writes a config file into the session and returns its path.
     pub fn write_config(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.dir.path().join(name);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        std::fs::write(&path, text).expect("write config");
+        let path = self.path(name);
+        fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        fs::write(&path, text).expect("write config");
         path
     }
 
-    /// A `$BROWSER` that records the URLs it is asked to open.
+    /// The `$BROWSER` of the session: it records the URLs it is asked to open.
     pub fn browser_recorder(&self) -> PathBuf {
-        let script = self.dir.path().join("record-url.sh");
-        if !script.exists() {
-            let log = self.dir.path().join("opened-urls.txt");
-            std::fs::write(
-                &script,
-                format!("#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n", log.display()),
-            )
-            .expect("write recorder");
-            set_mode(&script, 0o755);
-        }
-        script
+        self.path("bin/record-url.sh")
     }
 
+    /// The URLs `$BROWSER` was asked to open, oldest first.
     pub fn opened_urls(&self) -> Vec<String> {
-        std::fs::read_to_string(self.dir.path().join("opened-urls.txt"))
-            .map(|t| t.lines().map(str::to_string).collect())
+        fs::read_to_string(self.path("opened-urls.txt"))
+            .map(|s| s.lines().map(str::to_string).collect())
             .unwrap_or_default()
     }
 
     /// `secret-tool lookup service S username U` in this session.
     pub fn keyring_lookup(&self, service: &str, account: &str) -> Option<String> {
-        let out = self
-            .command("secret-tool")
-            .args(["lookup", "service", service, "username", account])
-            .output()
-            .unwrap_or_else(|e| panic!("secret-tool: {e}; install with: {INSTALL_HINT}"));
+        let out = self.output(
+            "secret-tool",
+            &["lookup", "service", service, "username", account],
+        );
         out.status
             .success()
             .then(|| String::from_utf8_lossy(&out.stdout).to_string())
     }
 
-    /// Every file under HOME and the session's runtime and config directories.
+    /// Every file under the session's directory (HOME, runtime, config, logs).
     pub fn all_files(&self) -> Vec<PathBuf> {
         let mut files = Vec::new();
         let mut stack = vec![self.dir.path().to_path_buf()];
         while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
                 let path = entry.path();
                 match entry.file_type() {
                     Ok(t) if t.is_dir() => stack.push(path),
@@ -193,93 +427,158 @@ impl Session {
         files
     }
 
-    fn start_bus(&mut self) {
-        let config = self.dir.path().join("bus.conf");
-        let socket = self.dir.path().join("run/bus");
-        std::fs::write(
-            &config,
-            format!(
-                "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\" \
-                 \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n\
-                 <busconfig><type>session</type><listen>unix:path={}</listen>\
-                 <auth>EXTERNAL</auth>\
-                 <policy context=\"default\"><allow send_destination=\"*\" eavesdrop=\"true\"/>\
-                 <allow eavesdrop=\"true\"/><allow own=\"*\"/></policy></busconfig>\n",
-                socket.display()
-            ),
-        )
-        .expect("write bus config");
-        let mut child = Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", config.display()))
-            .args(["--fork", "--print-address=1", "--print-pid=1"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("dbus-daemon: {e}; install with: {INSTALL_HINT}"));
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let address = lines.next().and_then(Result::ok).expect("bus address");
-        let pid = lines
-            .next()
-            .and_then(Result::ok)
-            .and_then(|p| p.trim().parse().ok())
-            .expect("bus pid");
-        let _ = child.wait();
-        self.bus_address = Some(address.trim().to_string());
-        self.bus_pid = Some(pid);
+    /// Polls `done` every 50 ms for up to 15 s; panics with `what` (and the component logs).
+    pub fn wait_until(&self, what: &str, mut done: impl FnMut() -> bool) {
+        self.wait_until_for(what, START_TIMEOUT, &mut done);
     }
 
-    fn start_keyring(&mut self) {
-        let mut child = self
-            .command("gnome-keyring-daemon")
-            .args(["--foreground", "--unlock", "--components=secrets"])
-            .stdin(Stdio::piped())
+    /// [`wait_until`](Self::wait_until) with an explicit bound.
+    pub fn wait_until_for(&self, what: &str, timeout: Duration, done: &mut dyn FnMut() -> bool) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if done() {
+                return;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "timed out after {timeout:?} waiting for {what}\n{}",
+                    self.logs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Checks `holds` every 50 ms for `duration`; panics with `what` the first time it fails.
+    /// For what must NOT happen (a second balloon, a balloon going away).
+    pub fn assert_stays(&self, what: &str, duration: Duration, mut holds: impl FnMut() -> bool) {
+        let end = Instant::now() + duration;
+        while Instant::now() < end {
+            assert!(holds(), "no longer true: {what}\n{}", self.logs());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The agent's state file as JSON (`Null` when there is none yet).
+    pub fn saved_state(&self) -> serde_json::Value {
+        std::fs::read(self.state_file())
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+
+    /// Whether a bus name has an owner on the session bus.
+    pub fn name_has_owner(&self, name: &str) -> bool {
+        self.command("busctl")
+            .args(["--user", "status", name])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("gnome-keyring-daemon: {e}; install with: {INSTALL_HINT}"));
-        {
-            let mut stdin = child.stdin.take().expect("stdin");
-            stdin
-                .write_all(b"test-keyring-pass")
-                .expect("unlock password");
-        }
-        self.keyring = Some(child);
-        self.wait_for_name("org.freedesktop.secrets");
+            .status()
+            .is_ok_and(|s| s.success())
     }
 
     /// Waits until `name` is owned on the session bus.
     pub fn wait_for_name(&self, name: &str) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            let out = self
-                .command("dbus-send")
-                .args([
-                    "--session",
-                    "--print-reply",
-                    "--dest=org.freedesktop.DBus",
-                    "/org/freedesktop/DBus",
-                    "org.freedesktop.DBus.NameHasOwner",
-                    &format!("string:{name}"),
-                ])
-                .output()
-                .unwrap_or_else(|e| panic!("dbus-send: {e}; install with: {INSTALL_HINT}"));
-            if String::from_utf8_lossy(&out.stdout).contains("boolean true") {
-                return;
+        self.wait_until(&format!("{name} on the session bus"), || {
+            self.name_has_owner(name)
+        });
+    }
+
+    /// The last lines of every component's log, for failure messages.
+    pub fn logs(&self) -> String {
+        let mut files: Vec<_> = fs::read_dir(self.path("logs"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        files.sort();
+        let mut text = String::new();
+        for f in files {
+            let body = fs::read_to_string(&f).unwrap_or_default();
+            let tail: Vec<&str> = body.lines().rev().take(20).collect();
+            if tail.is_empty() {
+                continue;
             }
-            std::thread::sleep(Duration::from_millis(50));
+            text.push_str(&format!("--- {} ---\n", f.display()));
+            for line in tail.into_iter().rev() {
+                text.push_str(line);
+                text.push('\n');
+            }
         }
-        panic!("{name} did not appear on the session bus within 10 s");
+        text
+    }
+
+    // ----- process plumbing -----------------------------------------------------------------
+
+    /// Spawns a component in its own process group, its output going to logs/<name>.log
+    /// (stdin is the caller's choice; [`command`](Self::command) leaves it inherited).
+    fn spawn(&self, name: &str, mut cmd: Command) -> Child {
+        let log = fs::File::create(self.path(format!("logs/{name}.log"))).expect("create a log");
+        cmd.stdout(log.try_clone().expect("dup log"))
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name}: {e}"))
+    }
+
+    /// Starts a component kept until drop, with stdin closed.
+    fn start_component(&mut self, name: &'static str, mut cmd: Command) {
+        cmd.stdin(Stdio::null());
+        let child = self.spawn(name, cmd);
+        self.components.push(Component { name, child });
+    }
+
+    /// Starts a component that announces readiness with one line on stdout; returns the line.
+    fn start_announcing(&mut self, name: &'static str, mut cmd: Command) -> String {
+        let log = fs::File::create(self.path(format!("logs/{name}.log"))).expect("create a log");
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            let _ = tx.send(line);
+            // Keep draining so the component never blocks on a full pipe.
+            let mut sink = Vec::new();
+            let _ = reader.read_to_end(&mut sink);
+        });
+        match rx.recv_timeout(START_TIMEOUT) {
+            Ok(line) if !line.trim().is_empty() => {
+                self.components.push(Component { name, child });
+                line
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{name} did not start:\n{}", self.logs());
+            }
+        }
     }
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
-        if let Some(mut keyring) = self.keyring.take() {
-            let _ = keyring.kill();
-            let _ = keyring.wait();
+        if std::thread::panicking() {
+            eprintln!("session logs:\n{}", self.logs());
         }
-        if let Some(pid) = self.bus_pid {
-            let _ = Command::new("kill").arg(pid.to_string()).status();
+        // SIGKILL the whole group: gtk-sni-tray-standalone ignores SIGTERM, and nothing here
+        // has state worth a clean shutdown.
+        for component in self.components.iter_mut().rev() {
+            let pid = component.child.id();
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .stderr(Stdio::null())
+                .status();
+            let _ = component.child.kill();
+            let _ = component.child.wait();
         }
     }
 }
@@ -303,15 +602,6 @@ pub fn wait_with_timeout(mut child: Child, limit: Duration) -> Output {
     }
 }
 
-fn set_mode(path: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
-}
-
-fn set_mode_700(path: &Path) {
-    set_mode(path, 0o700);
-}
-
 /// The JSON object printed by `--json`.
 pub fn json_of(out: &Output) -> serde_json::Value {
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -327,5 +617,52 @@ pub fn json_of(out: &Output) -> serde_json::Value {
         });
     serde_json::from_str(line).expect("valid JSON")
 }
-pub mod desktop;
-pub mod entra;
+
+pub fn write_executable(path: &Path, body: &str) {
+    fs::write(path, body).expect("write a script");
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).expect("chmod a script");
+}
+
+/// The first executable called `program` on PATH.
+pub fn find_on_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+/// Panics with the apt-get line for every missing program: a test never passes silently.
+fn require_programs(options: &SessionBuilder) {
+    let mut wanted: Vec<(&str, &str)> = vec![("dbus-daemon", "dbus"), ("busctl", "systemd")];
+    if options.keyring.is_some() {
+        wanted.extend([
+            ("gnome-keyring-daemon", "gnome-keyring"),
+            ("secret-tool", "libsecret-tools"),
+        ]);
+    }
+    wanted.extend(desktop::programs(
+        options.needs_x(),
+        options.dunst,
+        options.tray,
+    ));
+    require(&wanted);
+}
+
+/// Panics with `apt-get install -y PACKAGES` unless every (program, package) is installed.
+pub fn require(wanted: &[(&str, &str)]) {
+    let mut packages: Vec<&str> = wanted
+        .iter()
+        .filter(|(program, _)| find_on_path(program).is_none())
+        .map(|(_, package)| *package)
+        .collect();
+    packages.dedup();
+    if !packages.is_empty() {
+        panic!(
+            "the test session needs programs that are not installed; install with: apt-get install -y {}",
+            packages.join(" ")
+        );
+    }
+}

@@ -1,0 +1,117 @@
+//! The running agent's balloons in a real headless desktop (dunst on a private bus), against the
+//! Entra emulator: the warning at start and what a click does, a clean stop on SIGTERM, the
+//! "once a day" rule surviving a restart, and the critical balloons that stay until the person
+//! acts. The tray's side of the agent is in tray_agent.rs.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use signin_assistant::emulator::{Scenario, DEFAULT_PASSWORD_CHANGE_URL};
+use support::entra::EntraFixture;
+use support::SessionBuilder;
+
+const WARNING: &str = "Your password expires in 10 days";
+const CLICK_HERE: &str = "Click here to change it.";
+/// SIGTERM must stop the agent this fast.
+const STOP_LIMIT: Duration = Duration::from_secs(3);
+
+/// Signed in against the emulator, in a desktop with dunst but no tray host.
+fn signed_in(scenario: Scenario, extra: &str) -> EntraFixture {
+    let desktop = SessionBuilder::desktop().tray(false).start();
+    let f = EntraFixture::on(desktop, scenario, extra);
+    f.must_sign_in();
+    f
+}
+
+/// How the last balloon ended, as the state file records it.
+fn saved_outcome(f: &EntraFixture) -> Value {
+    f.session.saved_state()["last_balloon"]["outcome"].clone()
+}
+
+#[test]
+fn headless_agent_warns_at_start_and_a_click_opens_the_portal() {
+    let f = signed_in(Scenario::expires_in_days(10), "");
+    let d = &f.session;
+    let agent = d.start_agent("agent", &f.config, &["--no-tray"]);
+
+    d.wait_displayed(1);
+    d.dunst_action();
+    d.wait_until("the portal opened", || !d.opened_urls().is_empty());
+    let balloons = d.dunst_balloons();
+    assert_eq!(balloons.len(), 1, "{balloons:?}");
+    assert_eq!(balloons[0].summary, WARNING);
+    assert_eq!(balloons[0].body, CLICK_HERE);
+    assert_eq!(balloons[0].urgency, "NORMAL");
+    d.wait_until("the click saved", || saved_outcome(&f) == "clicked");
+
+    let asked = Instant::now();
+    let status = agent.terminate(STOP_LIMIT);
+    assert_eq!(status.code(), Some(0), "{status}");
+    assert!(asked.elapsed() < STOP_LIMIT);
+    assert_eq!(d.opened_urls(), [DEFAULT_PASSWORD_CHANGE_URL]);
+    assert_eq!(saved_outcome(&f), "clicked");
+}
+
+#[test]
+fn dismissed_balloon_is_not_shown_again_that_day_even_after_a_restart() {
+    let f = signed_in(Scenario::expires_in_days(10), "");
+    let d = &f.session;
+    let agent = d.start_agent("first-run", &f.config, &["--no-tray"]);
+    d.wait_displayed(1);
+    d.dunst_close();
+    d.wait_until("the dismissal saved", || saved_outcome(&f) == "dismissed");
+    assert_eq!(agent.terminate(STOP_LIMIT).code(), Some(0));
+
+    let before = f.token_requests();
+    let agent = d.start_agent("second-run", &f.config, &["--no-tray"]);
+    d.wait_until("the restarted agent's first request", || {
+        f.token_requests() > before
+    });
+    agent.wait_for_log("checked");
+    // Had a balloon been due, it would be on screen within milliseconds of the check.
+    d.assert_stays("no balloon on screen", Duration::from_secs(1), || {
+        d.dunst_displayed() == 0
+    });
+    let balloons = d.dunst_balloons();
+    assert_eq!(balloons.len(), 1, "{balloons:?}");
+    assert_eq!(balloons[0].summary, WARNING);
+    assert_eq!(saved_outcome(&f), "dismissed");
+    assert_eq!(agent.terminate(STOP_LIMIT).code(), Some(0));
+}
+
+/// The balloon of `scenario` is critical and outlasts `balloon_timeout_secs` (1 s here) plus
+/// the notifier's 2 s grace; X then closes it and that is saved.
+fn critical_balloon_stays_until_closed(scenario: Scenario, title: &str) {
+    let f = signed_in(scenario, "[policy]\nballoon_timeout_secs = 1\n");
+    let d = &f.session;
+    let agent = d.start_agent("agent", &f.config, &["--no-tray"]);
+    d.wait_displayed(1);
+    d.assert_stays("the balloon on screen", Duration::from_secs(3), || {
+        d.dunst_displayed() == 1
+    });
+    d.dunst_close();
+    d.wait_until("the balloon in the history", || {
+        d.dunst_balloons().len() == 1
+    });
+    let balloon = &d.dunst_balloons()[0];
+    assert_eq!(balloon.summary, title);
+    assert_eq!(balloon.urgency, "CRITICAL");
+    assert!(balloon.body.contains(CLICK_HERE), "{balloon:?}");
+    d.wait_until("the dismissal saved", || saved_outcome(&f) == "dismissed");
+    assert_eq!(agent.terminate(STOP_LIMIT).code(), Some(0));
+}
+
+#[test]
+fn urgent_balloon_is_critical_and_stays() {
+    critical_balloon_stays_until_closed(
+        Scenario::expires_in_days(2),
+        "Your password expires in 2 days",
+    );
+}
+
+#[test]
+fn expired_balloon_is_critical_stays_and_says_what_to_do() {
+    critical_balloon_stays_until_closed(Scenario::expired(), "Your password has expired");
+}
