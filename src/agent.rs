@@ -18,13 +18,13 @@ use crate::credentials::CredentialCache;
 use crate::events::{Command, View};
 use crate::notify::Notifier;
 use crate::policy::{
-    balloon_due, balloon_for, password_changed_balloon, sign_in_failed_balloon, signed_in_balloon,
-    Balloon, Finding, SignInReason, Status,
+    balloon_for, password_changed_balloon, sign_in_failed_balloon, signed_in_balloon, Balloon,
+    Finding, SignInReason, Status,
 };
 use crate::provider::Provider;
 use crate::report;
 use crate::session;
-use crate::state::{BalloonOutcome, BalloonRecord, SavedState, StateFile};
+use crate::state::{BalloonOutcome, SavedState, StateFile};
 
 /// How often the wall clock is compared with the schedule.
 const TICK: Duration = Duration::from_secs(60);
@@ -156,7 +156,12 @@ impl Agent {
         let due = Utc::now() >= run.schedule.next_check || today != run.schedule.day;
         if due {
             run.schedule.day = today;
-            self.check(&mut run.saved, &mut run.schedule).await;
+            if self.recheck_spends_grace_login(&run.saved) {
+                tracing::info!("the password has expired and every sign-in spends one of the last grace logins: not checking by itself until you sign in again or choose Check now");
+                run.schedule.next_check = Utc::now() + self.interval();
+            } else {
+                self.check(&mut run.saved, &mut run.schedule).await;
+            }
         }
         self.balloon_if_due(run, reports);
         due
@@ -192,9 +197,7 @@ impl Agent {
             return false;
         }
         run.balloon_showing = false;
-        if let Some(record) = run.saved.last_balloon.as_mut() {
-            record.outcome = Some(finished.outcome);
-        }
+        run.saved.record_balloon_outcome(finished.outcome);
         self.save(&run.saved);
         self.stop_after_first_balloon
     }
@@ -330,19 +333,13 @@ impl Agent {
 
     /// Today's balloon, unless one was already shown today.
     fn due_today(&self, saved: &SavedState) -> Option<Balloon> {
-        let last = saved.last_balloon.as_ref().map(|b| b.date);
-        balloon_due(&Local::now(), &self.status(saved), last)
+        saved.due_balloon(&Local::now(), &self.status(saved))
     }
 
     /// Notes (and saves) that today's balloon is being shown, before it is, so a crash or a
     /// restart cannot show it twice.
     fn record_daily(&self, run: &mut Running, balloon: &Balloon) {
-        run.saved.last_balloon = Some(BalloonRecord {
-            date: Local::now().date_naive(),
-            shown_at: Utc::now(),
-            title: balloon.title.clone(),
-            outcome: None,
-        });
+        run.saved.record_daily_balloon(&Local::now(), balloon);
         run.balloon_showing = true;
         self.save(&run.saved);
     }
@@ -369,6 +366,11 @@ impl Agent {
             let outcome = notifier.show(&balloon, &portal).await;
             let _ = finished.send(Finished { daily, outcome });
         });
+    }
+
+    fn recheck_spends_grace_login(&self, saved: &SavedState) -> bool {
+        let finding = self.account.as_deref().and_then(|a| saved.finding_for(a));
+        crate::policy::recheck_spends_grace_login(finding)
     }
 
     fn status(&self, saved: &SavedState) -> Status {

@@ -16,10 +16,10 @@ use signin_assistant::config::{Config, ConfigError};
 use signin_assistant::credentials::{CredentialCache, Secret};
 use signin_assistant::events::{Command, View};
 use signin_assistant::notify::Notifier;
-use signin_assistant::policy::{balloon_due, Finding, State};
+use signin_assistant::policy::{Finding, State};
 use signin_assistant::provider::{Provider, ProviderError};
 use signin_assistant::report::{self, StatusReport};
-use signin_assistant::state::{BalloonRecord, SavedState, StateFile};
+use signin_assistant::state::{SavedState, StateFile};
 use signin_assistant::tray::{self, TrayError, TrayExit};
 use signin_assistant::{session, shutdown};
 
@@ -305,19 +305,10 @@ impl Commands {
     async fn balloon_if_due(&self, saved: &mut SavedState, account: &str) {
         let status = report::current_status(&self.config, saved, Some(account), Utc::now());
         let now_local = Local::now();
-        let Some(balloon) = balloon_due(
-            &now_local,
-            &status,
-            saved.last_balloon.as_ref().map(|b| b.date),
-        ) else {
+        let Some(balloon) = saved.due_balloon(&now_local, &status) else {
             return;
         };
-        saved.last_balloon = Some(BalloonRecord {
-            date: now_local.date_naive(),
-            shown_at: Utc::now(),
-            title: balloon.title.clone(),
-            outcome: None,
-        });
+        saved.record_daily_balloon(&now_local, &balloon);
         self.save(saved);
         let notifier = Notifier {
             timeout: std::time::Duration::from_secs(self.config.policy.balloon_timeout_secs),
@@ -325,10 +316,7 @@ impl Commands {
         };
         let portal =
             signin_assistant::portal::choose(&self.config, saved.offered_portal_url.as_deref());
-        let outcome = notifier.show(&balloon, &portal).await;
-        if let Some(record) = saved.last_balloon.as_mut() {
-            record.outcome = Some(outcome);
-        }
+        saved.record_balloon_outcome(notifier.show(&balloon, &portal).await);
         self.save(saved);
     }
 

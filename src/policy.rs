@@ -73,9 +73,13 @@ pub struct Facts {
     /// Where to change the password, when the endpoint says (e.g. the `pwd_url` claim).
     #[serde(default)]
     pub portal_url: Option<String>,
-    /// Extra words for the reason, e.g. "2 grace logins left".
+    /// Extra words for the reason, e.g. "it was reset and must be changed".
     #[serde(default)]
     pub note: Option<String>,
+    /// The password has expired but this many grace logins remain (OpenLDAP ppolicy). Each bind
+    /// spends one, so the agent does not re-check such an account by itself.
+    #[serde(default)]
+    pub grace_logins_left: Option<u32>,
 }
 
 /// Why there are no usable credentials.
@@ -243,7 +247,11 @@ pub fn evaluate(now: DateTime<Utc>, finding: &Finding, policy: &Policy) -> Statu
         }
         Finding::Facts(facts) => facts,
     };
-    let note = facts.note.clone();
+    let note = match (facts.note.clone(), facts.grace_logins_left) {
+        (note, None) => note,
+        (None, Some(n)) => Some(grace_note(n)),
+        (Some(note), Some(n)) => Some(format!("{note}; {}", grace_note(n))),
+    };
     let base = Status {
         state: State::Unknown,
         expires_at: None,
@@ -328,11 +336,24 @@ fn in_last_days(now: DateTime<Utc>, expires_at: DateTime<Utc>, days: i64) -> boo
     }
 }
 
+fn grace_note(n: u32) -> String {
+    match n {
+        1 => "1 grace login left".to_string(),
+        n => format!("{n} grace logins left"),
+    }
+}
+
 fn join_reason(main: &str, note: Option<String>) -> String {
     match note {
         Some(note) => format!("{main} ({note})"),
         None => main.to_string(),
     }
+}
+
+/// Whether checking again by itself would spend one of the person's last grace logins: then the
+/// agent waits for a sign-in or an explicit "Check now" instead.
+pub fn recheck_spends_grace_login(finding: Option<&Finding>) -> bool {
+    matches!(finding, Some(Finding::Facts(facts)) if facts.grace_logins_left.is_some())
 }
 
 /// How insistent a balloon is.

@@ -137,6 +137,7 @@ mod tests {
                 changed_at: None,
                 portal_url: None,
                 note: None,
+                grace_logins_left: None,
             })),
             checked_at: Some(Utc.with_ymd_and_hms(2026, 11, 24, 8, 0, 0).unwrap()),
             ..SavedState::default()

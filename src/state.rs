@@ -5,10 +5,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::policy::Finding;
+use crate::policy::{balloon_due, Balloon, Finding, Status};
 
 const FORMAT_VERSION: u32 = 1;
 
@@ -83,6 +83,40 @@ impl SavedState {
     pub fn record_failure(&mut self, error: &str, now: DateTime<Utc>) {
         self.last_error = Some(error.to_string());
         self.last_error_at = Some(now);
+    }
+
+    /// Today's balloon for `status`, unless one was already shown this local day.
+    pub fn due_balloon<Tz: TimeZone>(
+        &self,
+        now_local: &DateTime<Tz>,
+        status: &Status,
+    ) -> Option<Balloon> {
+        balloon_due(
+            now_local,
+            status,
+            self.last_balloon.as_ref().map(|b| b.date),
+        )
+    }
+
+    /// Notes today's balloon before it is shown, so a crash or a restart cannot show it twice.
+    pub fn record_daily_balloon<Tz: TimeZone>(
+        &mut self,
+        now_local: &DateTime<Tz>,
+        balloon: &Balloon,
+    ) {
+        self.last_balloon = Some(BalloonRecord {
+            date: now_local.date_naive(),
+            shown_at: now_local.with_timezone(&Utc),
+            title: balloon.title.clone(),
+            outcome: None,
+        });
+    }
+
+    /// Notes how today's balloon ended.
+    pub fn record_balloon_outcome(&mut self, outcome: BalloonOutcome) {
+        if let Some(record) = self.last_balloon.as_mut() {
+            record.outcome = Some(outcome);
+        }
     }
 
     /// The determination for `account`, ignoring one left by another account.
@@ -191,6 +225,7 @@ mod tests {
                 changed_at: None,
                 portal_url: None,
                 note: None,
+                grace_logins_left: None,
             })),
             checked_at: Some(Utc::now()),
             ..SavedState::default()

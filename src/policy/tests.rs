@@ -48,6 +48,7 @@ fn facts(deadline: Deadline, warning_days: Option<i64>) -> Finding {
         changed_at: None,
         portal_url: None,
         note: None,
+        grace_logins_left: None,
     })
 }
 
@@ -1454,6 +1455,7 @@ fn full_facts() -> Facts {
         changed_at: Some(utc(2028, 2, 29, 8, 30, 15)),
         portal_url: Some("https://passwordreset.example/".to_string()),
         note: Some("2 grace logins left".to_string()),
+        grace_logins_left: None,
     }
 }
 
@@ -1466,6 +1468,7 @@ fn serde_round_trip_table() {
         changed_at: None,
         portal_url: None,
         note: None,
+        grace_logins_left: None,
     };
     let cases: Vec<(&str, Finding, Vec<&str>)> = vec![
         (
@@ -1589,6 +1592,7 @@ fn serde_reads_older_state_table() {
                 changed_at: None,
                 portal_url: None,
                 note: None,
+                grace_logins_left: None,
             }),
         ),
         (
@@ -1744,4 +1748,64 @@ fn sign_in_result_balloons() {
         "Sign-in failed: the password was not accepted; sign in again with your current password"
     );
     assert_eq!(failed.urgency, Urgency::Normal);
+}
+
+#[test]
+fn grace_logins_left_are_told_in_the_reason() {
+    let cases = [
+        (
+            None,
+            Some(2),
+            "your password has expired; change it now (2 grace logins left)",
+        ),
+        (
+            None,
+            Some(1),
+            "your password has expired; change it now (1 grace login left)",
+        ),
+        (
+            Some("it was reset"),
+            Some(3),
+            "your password has expired; change it now (it was reset; 3 grace logins left)",
+        ),
+        (None, None, "your password has expired; change it now"),
+    ];
+    for (note, grace, expected) in cases {
+        let finding = Finding::Facts(Facts {
+            deadline: Deadline::ExpiredNow,
+            warning_days: None,
+            source: Source::LdapPpolicyControl,
+            changed_at: None,
+            portal_url: None,
+            note: note.map(str::to_string),
+            grace_logins_left: grace,
+        });
+        let status = evaluate(expiry(), &finding, &Policy::default());
+        assert_eq!(status.state, State::Expired, "{expected}");
+        assert_eq!(status.reason.as_deref(), Some(expected));
+    }
+}
+
+#[test]
+fn only_grace_logins_make_rechecking_costly() {
+    let grace = Finding::Facts(Facts {
+        deadline: Deadline::ExpiredNow,
+        warning_days: None,
+        source: Source::LdapPpolicyControl,
+        changed_at: None,
+        portal_url: None,
+        note: None,
+        grace_logins_left: Some(2),
+    });
+    assert!(recheck_spends_grace_login(Some(&grace)));
+    assert!(!recheck_spends_grace_login(Some(&facts(
+        Deadline::ExpiredNow,
+        None
+    ))));
+    assert!(!recheck_spends_grace_login(Some(&at(expiry()))));
+    assert!(!recheck_spends_grace_login(None));
+    let sign_in = Finding::SignInRequired {
+        reason: SignInReason::Rejected,
+    };
+    assert!(!recheck_spends_grace_login(Some(&sign_in)));
 }

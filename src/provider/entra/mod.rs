@@ -169,6 +169,7 @@ impl EntraProvider {
                 changed_at: None,
                 portal_url: claims.change_url,
                 note: None,
+                grace_logins_left: None,
             });
         }
         let me: graph::Me = match self.graph_get(graph::ME_PATH, access_token).await? {
@@ -193,6 +194,7 @@ impl EntraProvider {
                 changed_at,
                 portal_url: None,
                 note: synced_note,
+                grace_logins_left: None,
             });
         }
         let Some(changed_at) = changed_at else {
@@ -203,6 +205,7 @@ impl EntraProvider {
                 changed_at: None,
                 portal_url: None,
                 note: Some("Graph did not return lastPasswordChangeDateTime".into()),
+                grace_logins_left: None,
             });
         };
         let upn = me.user_principal_name.as_deref().unwrap_or(username);
@@ -224,6 +227,7 @@ impl EntraProvider {
             changed_at: Some(changed_at),
             portal_url: None,
             note: None,
+            grace_logins_left: None,
         })
     }
 
@@ -301,6 +305,7 @@ fn expired_attempt(change_url: Option<String>) -> Attempt {
             changed_at: None,
             portal_url: change_url,
             note: None,
+            grace_logins_left: None,
         }),
         password_accepted: true,
         refresh_token: None,

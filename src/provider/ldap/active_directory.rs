@@ -129,6 +129,7 @@ pub fn facts(attrs: &AdAttributes) -> Result<Facts, String> {
         changed_at,
         portal_url: None,
         note: None,
+        grace_logins_left: None,
     };
     if attrs
         .user_account_control

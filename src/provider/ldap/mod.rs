@@ -209,6 +209,7 @@ impl Inner {
                 changed_at: None,
                 portal_url: None,
                 note: note.map(str::to_string),
+                grace_logins_left: None,
             }))
         };
         match active_directory::classify(code) {

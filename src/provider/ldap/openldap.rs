@@ -24,7 +24,7 @@ pub enum BindVerdict {
 
 /// Interprets a bind's result code and ppolicy control. `now` turns "seconds left" into an instant.
 pub fn bind_verdict(rc: u32, control: &PpolicyResponse, now: DateTime<Utc>) -> BindVerdict {
-    let control_facts = |deadline, note| {
+    let control_facts = |deadline, note, grace_logins_left| {
         Some(Facts {
             deadline,
             warning_days: None,
@@ -32,22 +32,24 @@ pub fn bind_verdict(rc: u32, control: &PpolicyResponse, now: DateTime<Utc>) -> B
             changed_at: None,
             portal_url: None,
             note,
+            grace_logins_left,
         })
     };
     match (rc, control.error, control.warning) {
         (_, Some(PpolicyError::AccountLocked), _) => BindVerdict::Refused(SignInReason::Locked),
         // The password was right but has expired (rc 49), or the bind was allowed with it anyway.
         (0 | 49, Some(PpolicyError::PasswordExpired), _) => BindVerdict::Accepted {
-            facts: control_facts(Deadline::ExpiredNow, None),
+            facts: control_facts(Deadline::ExpiredNow, None, None),
         },
         (0, Some(PpolicyError::ChangeAfterReset), _) => BindVerdict::Accepted {
             facts: control_facts(
                 Deadline::ExpiredNow,
                 Some("it was reset and must be changed".into()),
+                None,
             ),
         },
         (0, _, Some(PpolicyWarning::GraceAuthnsRemaining(n))) => BindVerdict::Accepted {
-            facts: control_facts(Deadline::ExpiredNow, Some(grace_note(n))),
+            facts: control_facts(Deadline::ExpiredNow, None, Some(n)),
         },
         (0, _, Some(PpolicyWarning::TimeBeforeExpiration(secs))) => BindVerdict::Accepted {
             facts: control_facts(
@@ -55,17 +57,11 @@ pub fn bind_verdict(rc: u32, control: &PpolicyResponse, now: DateTime<Utc>) -> B
                     expires_at: now + Duration::seconds(i64::from(secs)),
                 },
                 None,
+                None,
             ),
         },
         (0, _, None) => BindVerdict::Accepted { facts: None },
         _ => BindVerdict::Refused(SignInReason::Rejected),
-    }
-}
-
-fn grace_note(n: u32) -> String {
-    match n {
-        1 => "1 grace login left".to_string(),
-        n => format!("{n} grace logins left"),
     }
 }
 
@@ -103,6 +99,7 @@ pub fn entry_facts(attrs: &EntryAttributes) -> Facts {
         changed_at: attrs.changed_at,
         portal_url: None,
         note: None,
+        grace_logins_left: None,
     }
 }
 
@@ -220,13 +217,13 @@ mod tests {
             now(),
         ));
         assert_eq!(grace.deadline, Deadline::ExpiredNow);
-        assert_eq!(grace.note.as_deref(), Some("2 grace logins left"));
+        assert_eq!(grace.grace_logins_left, Some(2));
         let one = facts_of(bind_verdict(
             0,
             &control(&[0x30, 5, 0xa0, 3, 0x81, 1, 1]),
             now(),
         ));
-        assert_eq!(one.note.as_deref(), Some("1 grace login left"));
+        assert_eq!(one.grace_logins_left, Some(1));
 
         let reset = facts_of(bind_verdict(0, &control(&[0x30, 3, 0x81, 1, 2]), now()));
         assert_eq!(reset.deadline, Deadline::ExpiredNow);
