@@ -115,7 +115,9 @@ pub fn main() -> ExitCode {
         }
     };
     // Windows and macOS: the tray must own the main thread; the agent runs on another thread.
-    if tray::NEEDS_MAIN_THREAD && matches!(cli.command, Cmd::Run { no_tray: false }) {
+    if tray::NEEDS_MAIN_THREAD
+        && matches!(cli.command, Cmd::Run { no_tray: false } | Cmd::Demo { .. })
+    {
         let (views_tx, views_rx) = watch::channel(initial_view());
         let (commands_tx, commands_rx) = mpsc::unbounded_channel();
         let channels = AgentChannels {
@@ -137,9 +139,39 @@ pub fn main() -> ExitCode {
 }
 
 /// The agent's ends of the channels to a tray that runs elsewhere (the main thread).
-struct AgentChannels {
+pub struct AgentChannels {
     views: watch::Sender<View>,
     commands: mpsc::UnboundedReceiver<Command>,
+}
+
+/// The agent's ends of the channels to its tray: the main thread's (`channels`), a tray on its own
+/// thread, or none (`no_tray`, whose channels nobody else holds).
+pub fn start_front(
+    no_tray: bool,
+    channels: Option<AgentChannels>,
+) -> anyhow::Result<(
+    watch::Sender<View>,
+    mpsc::UnboundedReceiver<Command>,
+    Option<std::thread::JoinHandle<()>>,
+)> {
+    if let Some(AgentChannels { views, commands }) = channels {
+        return Ok((views, commands, None));
+    }
+    let (commands_tx, commands_rx) = mpsc::unbounded_channel();
+    let (views_tx, views_rx) = watch::channel(initial_view());
+    let tray_thread = (!no_tray).then(|| {
+        std::thread::Builder::new()
+            .name("tray".into())
+            .spawn(move || log_tray_exit(tray::run_tray(views_rx, commands_tx)))
+    });
+    Ok((views_tx, commands_rx, tray_thread.transpose()?))
+}
+
+/// Waits for the tray thread to unregister its icon (the agent has dropped its `View` sender).
+pub async fn join_tray(thread: Option<std::thread::JoinHandle<()>>) {
+    if let Some(thread) = thread {
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    }
 }
 
 fn log_tray_exit(exit: Result<TrayExit, TrayError>) {
@@ -184,7 +216,7 @@ async fn dispatch(cli: Cli, tray_channels: Option<AgentChannels>) -> anyhow::Res
             )
             .into());
         }
-        return demo::run(once).await;
+        return demo::run(once, tray_channels).await;
     }
     let config = Config::load(cli.config.as_deref())?;
     let commands = Commands::new(config)?;
@@ -362,26 +394,11 @@ impl Commands {
             account,
             stop_after_first_balloon: false,
         };
-        let (views_tx, commands_rx, tray_thread) = match channels {
-            Some(AgentChannels { views, commands }) => (views, commands, None),
-            None => {
-                let (commands_tx, commands_rx) = mpsc::unbounded_channel();
-                let (views_tx, views_rx) = watch::channel(initial_view());
-                let tray_thread = (!no_tray).then(|| {
-                    std::thread::Builder::new()
-                        .name("tray".into())
-                        .spawn(move || log_tray_exit(tray::run_tray(views_rx, commands_tx)))
-                });
-                (views_tx, commands_rx, tray_thread.transpose()?)
-            }
-        };
+        let (views_tx, commands_rx, tray_thread) = start_front(no_tray, channels)?;
         agent
             .run(commands_rx, views_tx, shutdown::requested())
             .await;
-        // The agent dropped its View sender: the tray is closing; let it unregister.
-        if let Some(thread) = tray_thread {
-            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-        }
+        join_tray(tray_thread).await;
         Ok(())
     }
 

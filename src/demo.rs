@@ -1,11 +1,12 @@
 //! `signin-assistant demo`: the whole product on a built-in endpoint, without touching anything
 //! of the user's. It starts the Entra emulator with a demo account whose password expires in 10
 //! days, uses a temporary profile and a keyring service of its own (in memory when no keyring is
-//! reachable), signs in, shows the status and the balloon, then runs the agent until Ctrl-C.
+//! reachable), signs in, shows the status and the balloon, then runs the agent (with its tray icon
+//! when a tray host is there) until Ctrl-C or "Quit".
 
 use chrono::Utc;
-use tokio::sync::{mpsc, watch};
 
+use crate::cli::{join_tray, start_front, AgentChannels};
 use signin_assistant::agent::Agent;
 use signin_assistant::config::Config;
 use signin_assistant::credentials::{CredentialCache, Secret};
@@ -19,7 +20,7 @@ use signin_assistant::{report, session, shutdown};
 const DEMO_SERVICE: &str = "signin-assistant-demo";
 const DEMO_DAYS: i64 = 10;
 
-pub async fn run(once: bool) -> anyhow::Result<()> {
+pub async fn run(once: bool, tray_channels: Option<AgentChannels>) -> anyhow::Result<()> {
     let profile = tempfile::Builder::new()
         .prefix("signin-assistant-demo-")
         .tempdir()?;
@@ -79,11 +80,11 @@ pub async fn run(once: bool) -> anyhow::Result<()> {
         account: Some(scenario.username.clone()),
         stop_after_first_balloon: once,
     };
-    let (_commands_tx, commands_rx) = mpsc::unbounded_channel();
-    let (views_tx, _views_rx) = watch::channel(crate::cli::initial_view());
+    let (views_tx, commands_rx, tray_thread) = start_front(false, tray_channels)?;
     agent
         .run(commands_rx, views_tx, shutdown::requested())
         .await;
+    join_tray(tray_thread).await;
 
     if let Some(balloon) = state_file.load().last_balloon {
         println!("Balloon \"{}\": {:?}", balloon.title, balloon.outcome);
