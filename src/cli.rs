@@ -146,16 +146,13 @@ pub struct AgentChannels {
 
 /// The agent's ends of the channels to its tray: the main thread's (`channels`), a tray on its own
 /// thread, or none (`no_tray`, whose channels nobody else holds).
-pub fn start_front(
-    no_tray: bool,
-    channels: Option<AgentChannels>,
-) -> anyhow::Result<(
-    watch::Sender<View>,
-    mpsc::UnboundedReceiver<Command>,
-    Option<std::thread::JoinHandle<()>>,
-)> {
+pub fn start_front(no_tray: bool, channels: Option<AgentChannels>) -> anyhow::Result<Front> {
     if let Some(AgentChannels { views, commands }) = channels {
-        return Ok((views, commands, None));
+        return Ok(Front {
+            views,
+            commands,
+            tray: None,
+        });
     }
     let (commands_tx, commands_rx) = mpsc::unbounded_channel();
     let (views_tx, views_rx) = watch::channel(initial_view());
@@ -164,7 +161,18 @@ pub fn start_front(
             .name("tray".into())
             .spawn(move || log_tray_exit(tray::run_tray(views_rx, commands_tx)))
     });
-    Ok((views_tx, commands_rx, tray_thread.transpose()?))
+    Ok(Front {
+        views: views_tx,
+        commands: commands_rx,
+        tray: tray_thread.transpose()?,
+    })
+}
+
+/// What the agent talks to: its ends of the channels, and the tray's thread when it has one.
+pub struct Front {
+    pub views: watch::Sender<View>,
+    pub commands: mpsc::UnboundedReceiver<Command>,
+    pub tray: Option<std::thread::JoinHandle<()>>,
 }
 
 /// Waits for the tray thread to unregister its icon (the agent has dropped its `View` sender).
@@ -394,11 +402,11 @@ impl Commands {
             account,
             stop_after_first_balloon: false,
         };
-        let (views_tx, commands_rx, tray_thread) = start_front(no_tray, channels)?;
+        let front = start_front(no_tray, channels)?;
         agent
-            .run(commands_rx, views_tx, shutdown::requested())
+            .run(front.commands, front.views, shutdown::requested())
             .await;
-        join_tray(tray_thread).await;
+        join_tray(front.tray).await;
         Ok(())
     }
 

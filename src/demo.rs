@@ -80,11 +80,11 @@ pub async fn run(once: bool, tray_channels: Option<AgentChannels>) -> anyhow::Re
         account: Some(scenario.username.clone()),
         stop_after_first_balloon: once,
     };
-    let (views_tx, commands_rx, tray_thread) = start_front(false, tray_channels)?;
+    let front = start_front(false, tray_channels)?;
     agent
-        .run(commands_rx, views_tx, shutdown::requested())
+        .run(front.commands, front.views, shutdown::requested())
         .await;
-    join_tray(tray_thread).await;
+    join_tray(front.tray).await;
 
     if let Some(balloon) = state_file.load().last_balloon {
         println!("Balloon \"{}\": {:?}", balloon.title, balloon.outcome);
