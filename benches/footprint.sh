@@ -42,29 +42,37 @@ hyperfine -N --warmup 3 --runs 50 --style basic --export-markdown "$T/latency.md
   "$bin --config $T/config.toml check --json --no-notify" >/dev/null
 cat "$T/latency.md"
 
-echo
-echo "## Idle agent (run --no-tray, after its first check, over ${idle} s)"
-"$bin" --config "$T/config.toml" run --no-tray 2>"$T/agent.log" &
-agent=$!
-sleep 5
-ticks() { awk '{print $14 + $15}' "/proc/$agent/stat"; }
-hz=$(getconf CLK_TCK)
-before=$(ticks)
-ctx_before=$(awk '/ctxt_switches/ {s += $2} END {print s}' /proc/$agent/task/*/status)
-sleep "$idle"
-after=$(ticks)
-ctx_after=$(awk '/ctxt_switches/ {s += $2} END {print s}' /proc/$agent/task/*/status)
-rss=$(awk '/VmRSS/ {print $2}' /proc/$agent/status)
-hwm=$(awk '/VmHWM/ {print $2}' /proc/$agent/status)
-threads=$(ls /proc/$agent/task | wc -l)
-echo "| measure | value |"
-echo "|---|---|"
-echo "| CPU time while idle | $(( (after - before) * 1000 / hz )) ms in ${idle} s |"
-echo "| context switches while idle (all threads) | $(( ctx_after - ctx_before )) in ${idle} s |"
-echo "| resident memory (VmRSS) | $(( rss / 1024 )) MiB |"
-echo "| peak resident memory (VmHWM) | $(( hwm / 1024 )) MiB |"
-echo "| threads | $threads |"
-kill -TERM $agent; wait $agent || true
+# Idle cost of one running agent, read from /proc after its first check.
+measure_idle() {
+  local label=$1; shift
+  echo
+  echo "## Idle agent: $label, over ${idle} s after its first check"
+  "$bin" --config "$T/config.toml" "$@" 2>"$T/agent.log" &
+  local agent=$!
+  sleep 5
+  ticks() { awk '{print $14 + $15}' "/proc/$agent/stat"; }
+  switches() { cat /proc/$agent/task/*/status | awk '/ctxt_switches/ {s += $2} END {print s}'; }
+  local hz before after ctx_before ctx_after
+  hz=$(getconf CLK_TCK)
+  before=$(ticks); ctx_before=$(switches)
+  sleep "$idle"
+  after=$(ticks); ctx_after=$(switches)
+  echo "| measure | value |"
+  echo "|---|---|"
+  echo "| CPU time while idle | $(( (after - before) * 1000 / hz )) ms in ${idle} s |"
+  echo "| context switches while idle (all threads) | $(( ctx_after - ctx_before )) in ${idle} s |"
+  echo "| resident memory (VmRSS) | $(( $(awk '/VmRSS/ {print $2}' /proc/$agent/status) / 1024 )) MiB |"
+  echo "| peak resident memory (VmHWM) | $(( $(awk '/VmHWM/ {print $2}' /proc/$agent/status) / 1024 )) MiB |"
+  echo "| threads | $(ls /proc/$agent/task | wc -l) |"
+  kill -TERM $agent; wait $agent || true
+}
+
+measure_idle "run --no-tray" run --no-tray
+if command -v status-notifier-watcher >/dev/null; then
+  status-notifier-watcher >/dev/null 2>&1 &
+  for _ in $(seq 100); do busctl --user status org.kde.StatusNotifierWatcher >/dev/null 2>&1 && break; sleep 0.05; done
+  measure_idle "run (tray item registered with a StatusNotifierWatcher)" run
+fi
 
 echo
 echo "## Binary"
