@@ -19,6 +19,17 @@ impl Session {
     /// Starts `signin-assistant --config CONFIG run ARGS` with info logging into
     /// `logs/NAME.log` (one name per start, so a restart keeps the first log).
     pub fn start_agent(&self, name: &str, config: &Path, args: &[&str]) -> AgentProcess<'_> {
+        self.start_agent_with_env(name, config, args, &[])
+    }
+
+    /// `start_agent` with extra environment variables (e.g. a faked clock).
+    pub fn start_agent_with_env(
+        &self,
+        name: &str,
+        config: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> AgentProcess<'_> {
         let log = self.path(format!("logs/{name}.log"));
         let file = std::fs::File::create(&log).expect("create the agent's log");
         let child = self
@@ -28,6 +39,7 @@ impl Session {
             .arg("run")
             .args(args)
             .env("SIGNIN_ASSISTANT_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("dup log"))
             .stderr(file)

@@ -1,0 +1,89 @@
+//! A running agent shows the next day's balloon as soon as the local date changes, even though
+//! the person dismissed the previous day's. The agent's clock is faked with libfaketime (30 times
+//! faster, starting 20 s before midnight UTC), so its once-a-minute wall-clock tick crosses
+//! midnight within seconds; dunst and the emulator keep the real clock.
+
+mod support;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{Duration as Days, NaiveTime, Utc};
+use signin_assistant::emulator::Scenario;
+use support::entra::EntraFixture;
+use support::SessionBuilder;
+
+/// libfaketime's thread-safe library, wherever the architecture puts it.
+fn libfaketime() -> PathBuf {
+    support::require(&[("faketime", "faketime")]);
+    let found = std::fs::read_dir("/usr/lib")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|dir| dir.path().join("faketime/libfaketimeMT.so.1"))
+        .find(|lib| lib.exists());
+    found.expect("libfaketimeMT.so.1; install with: apt-get install -y faketime")
+}
+
+#[test]
+fn a_new_local_day_brings_a_new_balloon() {
+    let desktop = SessionBuilder::desktop().tray(false).start();
+    let f = EntraFixture::on(desktop, Scenario::expires_in_days(10), "");
+    f.must_sign_in();
+    let d = &f.session;
+    let today = Utc::now().date_naive();
+    let start = today.and_time(NaiveTime::from_hms_opt(23, 59, 40).expect("valid time"));
+    let lib = libfaketime();
+    let faketime = format!("@{} x30", start.format("%Y-%m-%d %H:%M:%S"));
+    let agent = d.start_agent_with_env(
+        "agent",
+        &f.config,
+        &["--no-tray"],
+        &[
+            ("LD_PRELOAD", lib.to_str().expect("utf-8 path")),
+            ("FAKETIME", &faketime),
+            ("TZ", "UTC"),
+        ],
+    );
+
+    d.wait_displayed(1);
+    d.dunst_close();
+    d.wait_until("the first day's dismissal saved", || {
+        d.saved_state()["last_balloon"]["outcome"] == "dismissed"
+    });
+    assert_eq!(
+        d.saved_state()["last_balloon"]["date"],
+        today.to_string(),
+        "the first balloon belongs to the faked day"
+    );
+
+    // 20 faked seconds to midnight, then at most one faked minute to the next tick: ~3 s here.
+    d.wait_until_for(
+        "the next day's balloon",
+        Duration::from_secs(20),
+        &mut || d.dunst_displayed() == 1,
+    );
+    let tomorrow = (today + Days::days(1)).to_string();
+    d.wait_until("the second balloon recorded", || {
+        d.saved_state()["last_balloon"]["date"] == tomorrow.as_str()
+    });
+    // dunst's history holds the balloons that left the screen.
+    d.dunst_close();
+    d.wait_until("both balloons in the history", || {
+        d.dunst_balloons().len() >= 2
+    });
+    let balloons = d.dunst_balloons();
+    assert_eq!(balloons.len(), 2, "one balloon a day: {balloons:?}");
+    for balloon in &balloons {
+        assert!(
+            balloon.summary.starts_with("Your password expires in"),
+            "{balloon:?}"
+        );
+    }
+    assert!(
+        agent.log().matches("checked").count() >= 2,
+        "the date change made a new check:\n{}",
+        agent.log()
+    );
+    assert_eq!(agent.terminate(Duration::from_secs(5)).code(), Some(0));
+}
