@@ -121,7 +121,7 @@ async fn check_everyone(s: &Slapd, config: &Config) {
     assert!(a.password_accepted);
     let st = status(&a);
     assert_eq!(st.state, State::Expired, "{a:?}");
-    assert_eq!(facts(&a).note.as_deref(), Some("9 grace logins left"));
+    assert_eq!(facts(&a).grace_logins_left, Some(9));
     assert!(st.reason.unwrap().contains("9 grace logins left"));
 
     let a = sign_in(&provider, "ageless", "ageless-pw").await;
