@@ -34,7 +34,7 @@ pub struct Slapd {
 }
 
 /// Fails the test (never skips it) when a tool the harness needs is missing.
-fn require(program: &str, install: &str) -> PathBuf {
+pub fn require(program: &str, install: &str) -> PathBuf {
     let found = if program.contains('/') {
         Path::new(program).is_file().then(|| PathBuf::from(program))
     } else {
@@ -54,7 +54,8 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn run(cmd: &mut Command, stdin: Option<&str>) -> String {
+/// Runs a program to completion with `stdin`; panics with its output unless it succeeds.
+pub fn run(cmd: &mut Command, stdin: Option<&str>) -> String {
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -269,8 +270,9 @@ impl Drop for Slapd {
     }
 }
 
-/// A CA and a server certificate for 127.0.0.1 / localhost, signed by it.
-fn make_certificates(d: &Path) {
+/// A CA (`ca.pem`) and a server certificate for 127.0.0.1 / localhost signed by it
+/// (`server.pem`, key `server.key`), made in `d`.
+pub fn make_certificates(d: &Path) {
     let openssl = |args: &[&str]| {
         run(Command::new("openssl").current_dir(d).args(args), None);
     };
