@@ -157,6 +157,34 @@ fn tray_shows_the_warning_and_check_now_asks_the_endpoint() {
     let before = f.token_requests();
     d.menu_click(&item, "Check now");
     d.wait_until("a new token request", || f.token_requests() > before);
+
+    // X on the daily balloon, then a left click on the icon: the status balloon, which does not
+    // count as the daily one.
+    d.dunst_close();
+    d.wait_until("the dismissal saved", || {
+        d.saved_state()["last_balloon"]["outcome"] == "dismissed"
+    });
+    d.tray_activate(&item);
+    d.wait_displayed(1);
+    d.dunst_close();
+    d.wait_until("both balloons in the history", || {
+        d.dunst_balloons().len() == 2
+    });
+    let shown: Vec<String> = d.dunst_balloons().into_iter().map(|b| b.summary).collect();
+    assert!(
+        shown
+            .iter()
+            .all(|s| s == "Your password expires in 10 days"),
+        "{shown:?}"
+    );
+    assert_eq!(d.saved_state()["last_balloon"]["outcome"], "dismissed");
+
+    d.menu_click(&item, "Change password…");
+    d.wait_until("the portal opened", || !d.opened_urls().is_empty());
+    assert_eq!(
+        d.opened_urls(),
+        ["https://portal.microsoftonline.com/ChangePassword.aspx"]
+    );
     assert_eq!(agent.terminate(STOP_LIMIT).code(), Some(0));
 }
 
