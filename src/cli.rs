@@ -21,7 +21,7 @@ use signin_assistant::provider::{Provider, ProviderError};
 use signin_assistant::report::{self, StatusReport};
 use signin_assistant::state::{SavedState, StateFile};
 use signin_assistant::tray::{self, TrayError, TrayExit};
-use signin_assistant::{session, shutdown};
+use signin_assistant::{instance, session, shutdown};
 
 use crate::demo;
 
@@ -325,7 +325,11 @@ impl Commands {
         };
         self.save(&saved);
         if notify && failure.is_none() {
-            self.balloon_if_due(&mut saved, &account).await;
+            if instance::agent_running(&self.state_dir()) {
+                tracing::info!("the running agent shows the balloons; none from this command");
+            } else {
+                self.balloon_if_due(&mut saved, &account).await;
+            }
         }
         let report = report::build(
             &self.config,
@@ -383,6 +387,7 @@ impl Commands {
     /// The agent; with the tray on its own thread unless `no_tray` or the main thread has it
     /// (`channels`).
     async fn run(self, no_tray: bool, channels: Option<AgentChannels>) -> anyhow::Result<()> {
+        let _one_agent = instance::acquire(&self.state_dir())?;
         let saved = self.state_file.load();
         let account = self.account(None, &saved);
         let provider = Provider::from_config(&self.config)?;
@@ -408,6 +413,15 @@ impl Commands {
             .await;
         join_tray(front.tray).await;
         Ok(())
+    }
+
+    /// The directory of the state file (and of the agent's lock).
+    fn state_dir(&self) -> std::path::PathBuf {
+        self.state_file
+            .path()
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default()
     }
 
     fn save(&self, saved: &SavedState) {

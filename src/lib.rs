@@ -10,6 +10,7 @@ pub mod config;
 pub mod credentials;
 pub mod emulator;
 pub mod events;
+pub mod instance;
 pub mod notify;
 pub mod paths;
 pub mod policy;

@@ -115,3 +115,31 @@ fn urgent_balloon_is_critical_and_stays() {
 fn expired_balloon_is_critical_stays_and_says_what_to_do() {
     critical_balloon_stays_until_closed(Scenario::expired(), "Your password has expired");
 }
+
+#[test]
+fn one_agent_per_user_and_check_leaves_balloons_to_it() {
+    let f = signed_in(Scenario::expires_in_days(30), "");
+    let d = &f.session;
+    let agent = d.start_agent("agent", &f.config, &["--no-tray"]);
+    agent.wait_for_log("checked");
+
+    let second = f.run(&["run", "--no-tray"], "");
+    assert_eq!(second.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("already running"), "{stderr}");
+
+    // The deadline moves into the warning window; a check from the command line reports it but
+    // leaves the balloon to the running agent (which would otherwise show a second one today).
+    f.emulator.set_scenario(Scenario::expires_in_days(10));
+    let out = f.run(&["check", "--json"], "");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(support::json_of(&out)["state"], "warning");
+    d.assert_stays(
+        "no balloon from the command",
+        Duration::from_secs(1),
+        || d.dunst_displayed() == 0,
+    );
+    let balloons = d.dunst_balloons();
+    assert!(balloons.is_empty(), "{balloons:?}");
+    assert_eq!(agent.terminate(STOP_LIMIT).code(), Some(0));
+}

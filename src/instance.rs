@@ -1,0 +1,76 @@
+//! One agent per user: a second `run` (autostart plus a manual start, say) would show every
+//! balloon twice. The running agent holds an advisory lock on `agent.lock` in the state
+//! directory; the OS releases it when the process ends, however it ends. One-shot commands use the
+//! same lock to learn that an agent is running, and leave the balloons to it.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+/// Held by the running agent for its whole life.
+#[derive(Debug)]
+pub struct AgentLock {
+    _file: File,
+}
+
+/// Why the lock could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("another signin-assistant agent is already running for this user")]
+    AlreadyRunning,
+    #[error("cannot use the lock file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The lock file next to the state file.
+pub fn lock_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("agent.lock")
+}
+
+/// Takes the agent lock, or says that another agent holds it.
+pub fn acquire(state_dir: &Path) -> Result<AgentLock, LockError> {
+    let path = lock_path(state_dir);
+    let io = |source| LockError::Io {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(state_dir).map_err(io)?;
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => Ok(AgentLock { _file: file }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(LockError::AlreadyRunning),
+        Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+    }
+}
+
+/// Whether an agent is running for this user (its lock is held).
+pub fn agent_running(state_dir: &Path) -> bool {
+    matches!(acquire(state_dir), Err(LockError::AlreadyRunning))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_one_holder_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!agent_running(dir.path()));
+        let lock = acquire(dir.path()).unwrap();
+        assert!(agent_running(dir.path()));
+        assert!(matches!(
+            acquire(dir.path()),
+            Err(LockError::AlreadyRunning)
+        ));
+        drop(lock);
+        assert!(!agent_running(dir.path()));
+        acquire(dir.path()).unwrap();
+    }
+}
