@@ -316,31 +316,51 @@ impl Config {
                 ));
             }
         }
-        let positive = [
-            ("policy.max_age_days", self.policy.max_age_days),
-            ("policy.warning_days", self.policy.warning_days + 1),
-            ("policy.urgent_days", self.policy.urgent_days + 1),
-        ];
-        for (key, value) in positive {
-            if value <= 0 {
-                return Err(self.error_at(key, "must not be negative (max_age_days: at least 1)"));
-            }
-        }
-        let nonzero = [
+        // (key, value, least, most): the bounds keep every later date and duration computation
+        // far from overflow, and catch typos such as minutes written as seconds.
+        let ranges: [(&str, i128, i128, i128); 8] = [
+            (
+                "policy.max_age_days",
+                self.policy.max_age_days.into(),
+                1,
+                2_147_483_647,
+            ),
+            (
+                "policy.warning_days",
+                self.policy.warning_days.into(),
+                0,
+                3650,
+            ),
+            (
+                "policy.urgent_days",
+                self.policy.urgent_days.into(),
+                0,
+                3650,
+            ),
             (
                 "policy.balloon_timeout_secs",
-                self.policy.balloon_timeout_secs,
+                self.policy.balloon_timeout_secs.into(),
+                1,
+                3600,
             ),
             (
                 "agent.check_interval_minutes",
-                self.agent.check_interval_minutes,
+                self.agent.check_interval_minutes.into(),
+                1,
+                43_200,
             ),
-            ("entra.timeout_secs", self.entra.timeout_secs),
-            ("ldap.timeout_secs", self.ldap.timeout_secs),
+            ("entra.timeout_secs", self.entra.timeout_secs.into(), 1, 600),
+            (
+                "entra.max_retry_after_secs",
+                self.entra.max_retry_after_secs.into(),
+                0,
+                3600,
+            ),
+            ("ldap.timeout_secs", self.ldap.timeout_secs.into(), 1, 600),
         ];
-        for (key, value) in nonzero {
-            if value == 0 {
-                return Err(self.error_at(key, "must be at least 1"));
+        for (key, value, least, most) in ranges {
+            if value < least || value > most {
+                return Err(self.error_at(key, format!("must be between {least} and {most}")));
             }
         }
         if let Some(bind) = &self.ldap.bind {
@@ -589,6 +609,37 @@ mod tests {
                 l.starts_with(&format!("{name} ="))
             });
             assert!(documented, "{key} is not documented in {}", path.display());
+        }
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused_at_their_key() {
+        let cases = [
+            (
+                "[agent]\ncheck_interval_minutes = 18446744073709551615\n",
+                "agent.check_interval_minutes",
+            ),
+            (
+                "[agent]\ncheck_interval_minutes = 0\n",
+                "agent.check_interval_minutes",
+            ),
+            (
+                "[policy]\nballoon_timeout_secs = 18446744073709551615\n",
+                "policy.balloon_timeout_secs",
+            ),
+            (
+                "[policy]\nwarning_days = 9223372036854775807\n",
+                "policy.warning_days",
+            ),
+            ("[policy]\nurgent_days = -1\n", "policy.urgent_days"),
+            ("[policy]\nmax_age_days = 0\n", "policy.max_age_days"),
+            ("[entra]\ntimeout_secs = 100000\n", "entra.timeout_secs"),
+        ];
+        for (text, key) in cases {
+            let err = load(text).unwrap_err();
+            assert_eq!(err.key.as_deref(), Some(key), "{text}");
+            assert_eq!(err.line, Some(2), "{text}");
+            assert!(err.message.contains("between"), "{text}: {err}");
         }
     }
 

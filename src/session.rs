@@ -97,7 +97,7 @@ pub async fn check(
     account: &str,
     previous: Option<&Finding>,
 ) -> Result<Finding, CheckError> {
-    let finding = determine(provider, cache, account).await?;
+    let (finding, seen) = determine(provider, cache, account).await?;
     let changed_elsewhere = Finding::SignInRequired {
         reason: SignInReason::PasswordChangedElsewhere,
     };
@@ -112,16 +112,35 @@ pub async fn check(
         return Ok(finding);
     }
     tracing::warn!("the endpoint reports a newer password change: it was changed elsewhere; removing the cached password from the keyring");
-    sign_out(cache, account).await?;
+    forget_if_unchanged(cache, account, seen).await?;
     Ok(changed_elsewhere)
 }
 
-/// One determination with what the keyring holds.
+/// Forgets the account's credentials, unless the cached password is no longer the one `seen` at
+/// the start of the check (a sign-in in the meantime has stored a new one: keep that).
+async fn forget_if_unchanged(
+    cache: &CredentialCache,
+    account: &str,
+    seen: Option<Secret>,
+) -> Result<(), KeyringError> {
+    let account = account.to_string();
+    keyring(cache, move |c| {
+        if c.password(&account)? == seen {
+            c.forget(&account)
+        } else {
+            tracing::info!("a new password was stored meanwhile; keeping it");
+            Ok(())
+        }
+    })
+    .await
+}
+
+/// One determination with what the keyring holds; also returns the cached password it saw.
 async fn determine(
     provider: &Provider,
     cache: &CredentialCache,
     account: &str,
-) -> Result<Finding, CheckError> {
+) -> Result<(Finding, Option<Secret>), CheckError> {
     let (password, refresh_token) = keyring(cache, {
         let account = account.to_string();
         let wants_token = provider.uses_refresh_tokens();
@@ -142,7 +161,7 @@ async fn determine(
                 if attempt.password_accepted {
                     keep(cache, account, None, &attempt).await?;
                 }
-                return Ok(attempt.finding);
+                return Ok((attempt.finding, password));
             }
             RefreshOutcome::Revoked => {
                 tracing::info!(
@@ -158,12 +177,12 @@ async fn determine(
         } else {
             SignInReason::NoCredentials
         };
-        return Ok(Finding::SignInRequired { reason });
+        return Ok((Finding::SignInRequired { reason }, None));
     };
     let attempt = provider.authenticate(account, &password).await?;
     if attempt.password_accepted {
         keep(cache, account, None, &attempt).await?;
-        return Ok(attempt.finding);
+        return Ok((attempt.finding, Some(password)));
     }
     if attempt.finding
         == (Finding::SignInRequired {
@@ -171,13 +190,15 @@ async fn determine(
         })
     {
         tracing::warn!("the cached password was rejected: it was changed elsewhere; removing it from the keyring");
-        let account = account.to_string();
-        keyring(cache, move |c| c.forget(&account)).await?;
-        return Ok(Finding::SignInRequired {
-            reason: SignInReason::PasswordChangedElsewhere,
-        });
+        forget_if_unchanged(cache, account, Some(password)).await?;
+        return Ok((
+            Finding::SignInRequired {
+                reason: SignInReason::PasswordChangedElsewhere,
+            },
+            None,
+        ));
     }
-    Ok(attempt.finding)
+    Ok((attempt.finding, Some(password)))
 }
 
 /// Removes the account's cached password and refresh token.
