@@ -28,6 +28,8 @@ use crate::state::{BalloonOutcome, SavedState, StateFile};
 
 /// How often the wall clock is compared with the schedule.
 const TICK: Duration = Duration::from_secs(60);
+/// Checks due to a new local day are spread over this long.
+const MIDNIGHT_SPREAD: Duration = Duration::from_secs(600);
 /// First retry after a failed check; doubles up to the regular interval.
 const FIRST_RETRY: Duration = Duration::from_secs(60);
 
@@ -75,6 +77,10 @@ struct Running {
     balloon_showing: bool,
     /// The "Sign in…" dialog and attempt, while it runs.
     sign_in: Option<JoinHandle<()>>,
+    /// Becomes true when the agent is asked to stop.
+    stop: watch::Receiver<bool>,
+    /// A long operation gave way to a stop request: leave the loop.
+    stopping: bool,
 }
 
 /// The ends the loop's tasks report back on.
@@ -89,9 +95,15 @@ impl Agent {
         self,
         commands: mpsc::UnboundedReceiver<Command>,
         views: watch::Sender<View>,
-        shutdown: impl Future<Output = ()>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
     ) {
-        Arc::new(self).run_shared(commands, views, shutdown).await;
+        let (stop_tx, stop) = watch::channel(false);
+        let stopper = tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        });
+        Arc::new(self).run_shared(commands, views, stop).await;
+        stopper.abort();
     }
 
     /// The loop; the agent is shared with the "Sign in…" task, which outlives one event.
@@ -99,9 +111,9 @@ impl Agent {
         self: Arc<Self>,
         mut commands: mpsc::UnboundedReceiver<Command>,
         views: watch::Sender<View>,
-        shutdown: impl Future<Output = ()>,
+        stop: watch::Receiver<bool>,
     ) {
-        tokio::pin!(shutdown);
+        let mut stop_requested = stop.clone();
         let (balloons, mut finished_rx) = mpsc::unbounded_channel();
         let (sign_ins, mut signed_rx) = mpsc::unbounded_channel();
         let reports = Reports { balloons, sign_ins };
@@ -114,6 +126,8 @@ impl Agent {
             },
             balloon_showing: false,
             sign_in: None,
+            stop,
+            stopping: false,
         };
         let mut ticker = tokio::time::interval(TICK);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -136,7 +150,10 @@ impl Agent {
                     }
                 }
                 Some(outcome) = signed_rx.recv() => self.on_signed_in(outcome, &mut run, &reports),
-                _ = &mut shutdown => break,
+                _ = stop_requested.wait_for(|stopping| *stopping) => break,
+            }
+            if run.stopping {
+                break;
             }
             if changed {
                 let _ = views.send(self.view(&run.saved).await);
@@ -153,25 +170,44 @@ impl Agent {
     /// Returns whether anything a front end shows may have changed.
     async fn on_tick(&self, run: &mut Running, reports: &Reports) -> bool {
         let today = Local::now().date_naive();
-        let due = Utc::now() >= run.schedule.next_check || today != run.schedule.day;
-        if due {
+        let new_day = today != run.schedule.day;
+        if new_day {
             run.schedule.day = today;
+            // Yesterday's balloon, even if still on screen, does not hold back today's.
+            run.balloon_showing = false;
+            // Desktops that were awake at midnight spread their checks over the first minutes.
+            let soon =
+                Utc::now() + Duration::from_secs(fastrand::u64(0..=MIDNIGHT_SPREAD.as_secs()));
+            run.schedule.next_check = run.schedule.next_check.min(soon);
+        }
+        let due = Utc::now() >= run.schedule.next_check;
+        if due {
             if self.recheck_spends_grace_login(&run.saved) {
                 tracing::info!("the password has expired and every sign-in spends one of the last grace logins: not checking by itself until you sign in again or choose Check now");
                 run.schedule.next_check = Utc::now() + self.interval();
             } else {
-                self.check(&mut run.saved, &mut run.schedule).await;
+                self.check_unless_stopped(run).await;
             }
         }
         self.balloon_if_due(run, reports);
-        due
+        due || new_day
+    }
+
+    /// A check that gives way when the agent is asked to stop (a slow endpoint must not hold up
+    /// a logout).
+    async fn check_unless_stopped(&self, run: &mut Running) {
+        let mut stop = run.stop.clone();
+        tokio::select! {
+            _ = self.check(&mut run.saved, &mut run.schedule) => {}
+            _ = stop.wait_for(|stopping| *stopping) => run.stopping = true,
+        }
     }
 
     async fn on_command(self: &Arc<Self>, command: Command, run: &mut Running, reports: &Reports) {
         match command {
             Command::Quit => {}
             Command::CheckNow => {
-                self.check(&mut run.saved, &mut run.schedule).await;
+                self.check_unless_stopped(run).await;
                 self.balloon_if_due(run, reports);
             }
             Command::ShowStatus => self.show_status(&run.saved, reports),
@@ -197,8 +233,9 @@ impl Agent {
             return false;
         }
         run.balloon_showing = false;
-        run.saved.record_balloon_outcome(finished.outcome);
-        self.save(&run.saved);
+        self.update(&mut run.saved, |s| {
+            s.record_balloon_outcome(finished.outcome)
+        });
         self.stop_after_first_balloon
     }
 
@@ -209,10 +246,11 @@ impl Agent {
         if let Err(e) = session::sign_out(&self.cache, account).await {
             tracing::warn!(error = %e, "sign-out failed");
         }
-        saved.finding = Some(Finding::SignInRequired {
-            reason: SignInReason::NoCredentials,
+        self.update(saved, |s| {
+            s.finding = Some(Finding::SignInRequired {
+                reason: SignInReason::NoCredentials,
+            })
         });
-        self.save(saved);
     }
 
     /// One check; on failure the last known status is kept and the next try backs off.
@@ -223,11 +261,12 @@ impl Agent {
             schedule.next_check = now + self.interval();
             return;
         };
+        *saved = self.state_file.load();
         let previous = saved.finding_for(account).cloned();
         match session::check(&self.provider, &self.cache, account, previous.as_ref()).await {
             Ok(finding) => {
                 tracing::info!(state = ?crate::policy::evaluate(now, &finding, &self.config.policy()).state, "checked");
-                saved.record_finding(account, finding, now);
+                self.update(saved, |s| s.record_finding(account, finding, now));
                 schedule.failures = 0;
                 schedule.next_check = now + jittered(self.interval());
             }
@@ -235,11 +274,10 @@ impl Agent {
                 schedule.failures += 1;
                 let wait = backoff(schedule.failures, self.interval());
                 tracing::warn!(error = %e, retry_in_secs = wait.as_secs(), "check failed; keeping the last known status");
-                saved.record_failure(&e.to_string(), now);
+                self.update(saved, |s| s.record_failure(&e.to_string(), now));
                 schedule.next_check = now + wait;
             }
         }
-        self.save(saved);
         let changed_now = saved.finding_for(account)
             == Some(&Finding::SignInRequired {
                 reason: SignInReason::PasswordChangedElsewhere,
@@ -308,8 +346,9 @@ impl Agent {
             return;
         };
         tracing::info!("signed in from the desktop");
-        run.saved.record_finding(account, finding, Utc::now());
-        self.save(&run.saved);
+        self.update(&mut run.saved, |s| {
+            s.record_finding(account, finding, Utc::now())
+        });
         let status = self.status(&run.saved);
         let balloon = signed_in_balloon(&status, &report::summary(&status, &Local));
         let daily = !run.balloon_showing && self.due_today(&run.saved).is_some();
@@ -339,9 +378,10 @@ impl Agent {
     /// Notes (and saves) that today's balloon is being shown, before it is, so a crash or a
     /// restart cannot show it twice.
     fn record_daily(&self, run: &mut Running, balloon: &Balloon) {
-        run.saved.record_daily_balloon(&Local::now(), balloon);
+        self.update(&mut run.saved, |s| {
+            s.record_daily_balloon(&Local::now(), balloon)
+        });
         run.balloon_showing = true;
-        self.save(&run.saved);
     }
 
     /// The status balloon asked for with a click on the tray icon (not counted as the daily one).
@@ -398,6 +438,14 @@ impl Agent {
             signed_in,
             autostart: None,
         }
+    }
+
+    /// Applies `change` to the state as it is on disk now, and saves it: a `check`, `sign-in` or
+    /// `sign-out` from the command line meanwhile is not overwritten by an older copy.
+    fn update(&self, saved: &mut SavedState, change: impl FnOnce(&mut SavedState)) {
+        *saved = self.state_file.load();
+        change(saved);
+        self.save(saved);
     }
 
     fn save(&self, saved: &SavedState) {

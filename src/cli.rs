@@ -283,7 +283,7 @@ impl Commands {
         self.save(&saved);
         println!("Signed in as {account}; the password is kept in the OS keyring.");
         let report = report::build(&self.config, &saved, Some(&account), Utc::now(), None);
-        self.print(&report, false);
+        self.print(&report, &saved, false);
         determined(&report)
     }
 
@@ -306,7 +306,7 @@ impl Commands {
         let now = Utc::now();
         let Some(account) = self.account(None, &saved) else {
             let report = report::build(&self.config, &saved, None, now, None);
-            self.print(&report, json);
+            self.print(&report, &saved, json);
             return Err(NotDetermined.into());
         };
         let provider = Provider::from_config(&self.config)?;
@@ -338,7 +338,7 @@ impl Commands {
             Utc::now(),
             failure.as_deref(),
         );
-        self.print(&report, json);
+        self.print(&report, &saved, json);
         if failure.is_some() {
             return Err(NotDetermined.into());
         }
@@ -380,7 +380,7 @@ impl Commands {
             Utc::now(),
             failure.as_deref(),
         );
-        self.print(&report, json);
+        self.print(&report, &saved, json);
         determined(&report)
     }
 
@@ -430,16 +430,16 @@ impl Commands {
         }
     }
 
-    fn print(&self, report: &StatusReport, json: bool) {
+    /// Prints `report` (as JSON, or in words with the status evaluated from `saved`).
+    fn print(&self, report: &StatusReport, saved: &SavedState, json: bool) {
         if json {
             match serde_json::to_string(report) {
                 Ok(text) => println!("{text}"),
                 Err(e) => eprintln!("signin-assistant: cannot print the status: {e}"),
             }
         } else {
-            let saved = self.state_file.load();
             let status =
-                report::current_status(&self.config, &saved, report.account.as_deref(), Utc::now());
+                report::current_status(&self.config, saved, report.account.as_deref(), Utc::now());
             print!("{}", report::human(report, &status));
         }
     }

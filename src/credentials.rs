@@ -160,22 +160,16 @@ impl CredentialCache {
         self.delete(&self.refresh_service(), account)
     }
 
-    fn entry(
-        slot: &Mutex<Option<Arc<CredentialStore>>>,
-        service: &str,
-        account: &str,
-    ) -> Result<Entry, KeyringError> {
-        Ok(Entry::new_in_store(&os_store(slot)?, service, account)?)
-    }
-
     fn get(&self, service: &str, account: &str) -> Result<Option<Secret>, KeyringError> {
         match &self.backend {
             Backend::Memory(map) => Ok(lock(map).get(&key(service, account)).cloned()),
-            Backend::Os(store) => match Self::entry(store, service, account)?.get_password() {
-                Ok(value) => Ok(Some(Secret::new(value))),
-                Err(keyring_core::Error::NoEntry) => Ok(None),
-                Err(e) => Err(e.into()),
-            },
+            Backend::Os(slot) => {
+                on_os_entry(slot, service, account, |entry| match entry.get_password() {
+                    Ok(value) => Ok(Some(Secret::new(value))),
+                    Err(keyring_core::Error::NoEntry) => Ok(None),
+                    Err(e) => Err(e),
+                })
+            }
         }
     }
 
@@ -185,9 +179,9 @@ impl CredentialCache {
                 lock(map).insert(key(service, account), secret.clone());
                 Ok(())
             }
-            Backend::Os(store) => {
-                Ok(Self::entry(store, service, account)?.set_password(secret.expose())?)
-            }
+            Backend::Os(slot) => on_os_entry(slot, service, account, |entry| {
+                entry.set_password(secret.expose())
+            }),
         }
     }
 
@@ -197,12 +191,31 @@ impl CredentialCache {
                 lock(map).remove(&key(service, account));
                 Ok(())
             }
-            Backend::Os(store) => match Self::entry(store, service, account)?.delete_credential() {
-                Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
-                Err(e) => Err(e.into()),
-            },
+            Backend::Os(slot) => on_os_entry(slot, service, account, |entry| {
+                match entry.delete_credential() {
+                    Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
+                    Err(e) => Err(e),
+                }
+            }),
         }
     }
+}
+
+/// Runs `op` on the entry in the OS store. When the store itself failed (the keyring daemon went
+/// away, say), it is dropped, so the next call opens it afresh.
+fn on_os_entry<T>(
+    slot: &Mutex<Option<Arc<CredentialStore>>>,
+    service: &str,
+    account: &str,
+    op: impl FnOnce(&Entry) -> keyring_core::Result<T>,
+) -> Result<T, KeyringError> {
+    let result = os_store(slot)
+        .and_then(|store| Ok(Entry::new_in_store(&store, service, account)?))
+        .and_then(|entry| Ok(op(&entry)?));
+    if let Err(KeyringError::Unavailable(_)) = &result {
+        *lock(slot) = None;
+    }
+    result
 }
 
 /// The open OS store, opening it now if it is not yet (or no longer) open.

@@ -52,6 +52,34 @@ pub async fn run(once: bool, tray_channels: Option<AgentChannels>) -> anyhow::Re
             format!("OS keyring, service `{DEMO_SERVICE}` (removed at exit)")
         }
     );
+    let outcome = sign_in_and_run(
+        &scenario,
+        provider,
+        cache.clone(),
+        config,
+        &state_file,
+        once,
+        tray_channels,
+    )
+    .await;
+    // Whatever happened, nothing of the demo stays in the keyring.
+    session::sign_out(&cache, &scenario.username).await?;
+    emulator.shutdown().await;
+    outcome?;
+    println!("Demo finished: its keyring entries and profile are removed.");
+    Ok(())
+}
+
+/// Signs the demo account in, prints its status and runs the agent until it stops.
+async fn sign_in_and_run(
+    scenario: &Scenario,
+    provider: Provider,
+    cache: CredentialCache,
+    config: Config,
+    state_file: &StateFile,
+    once: bool,
+    tray_channels: Option<AgentChannels>,
+) -> anyhow::Result<()> {
     println!("\nSigning in…");
     let password = Secret::new(scenario.password.clone());
     let finding = session::sign_in(&provider, &cache, &scenario.username, &password).await?;
@@ -75,7 +103,7 @@ pub async fn run(once: bool, tray_channels: Option<AgentChannels>) -> anyhow::Re
         },
         config,
         provider,
-        cache: cache.clone(),
+        cache,
         state_file: state_file.clone(),
         account: Some(scenario.username.clone()),
         stop_after_first_balloon: once,
@@ -89,9 +117,6 @@ pub async fn run(once: bool, tray_channels: Option<AgentChannels>) -> anyhow::Re
     if let Some(balloon) = state_file.load().last_balloon {
         println!("Balloon \"{}\": {:?}", balloon.title, balloon.outcome);
     }
-    session::sign_out(&cache, &scenario.username).await?;
-    emulator.shutdown().await;
-    println!("Demo finished: its keyring entries and profile are removed.");
     Ok(())
 }
 

@@ -9,6 +9,9 @@ use crate::portal;
 use crate::state::BalloonOutcome;
 
 const APP_NAME: &str = "signin-assistant";
+/// The longest a balloon that stays until the person acts is waited for.
+#[cfg(all(unix, not(target_os = "macos")))]
+const LONGEST_STAY: Duration = Duration::from_secs(12 * 3600);
 
 /// How to show balloons.
 #[derive(Debug, Clone)]
@@ -43,6 +46,7 @@ impl Notifier {
     }
 
     /// How long this balloon stays, or None for "until the person acts".
+    #[cfg_attr(any(windows, target_os = "macos"), allow(dead_code))]
     fn timeout_for(&self, balloon: &Balloon) -> Option<Duration> {
         (balloon.urgency == Urgency::Normal || !self.critical_stays).then_some(self.timeout)
     }
@@ -98,7 +102,14 @@ mod platform {
                     return Ok(BalloonOutcome::Expired);
                 }
             }
-            None => wait.await,
+            // A balloon that stays is still not waited for forever: a server that restarts or drops
+            // it silently must not hold the outcome (and the demo's `--once`) for good.
+            None => {
+                if tokio::time::timeout(LONGEST_STAY, wait).await.is_err() {
+                    handle.close_async().await;
+                    return Ok(BalloonOutcome::Closed);
+                }
+            }
         }
         // Servers that do not close a clicked balloon themselves would leave it on screen.
         if outcome == BalloonOutcome::Clicked {
@@ -117,9 +128,8 @@ mod platform {
 
     pub async fn show(
         balloon: &Balloon,
-        notifier: &Notifier,
+        _notifier: &Notifier,
     ) -> Result<BalloonOutcome, notify_rust::error::Error> {
-        let _ = notifier.timeout_for(balloon);
         Notification::new()
             .appname(APP_NAME)
             .summary(&balloon.title)

@@ -156,19 +156,6 @@ pub enum State {
     Unknown,
 }
 
-impl State {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Ok => "ok",
-            State::Warning => "warning",
-            State::Expired => "expired",
-            State::NeverExpires => "never_expires",
-            State::SignInRequired => "sign_in_required",
-            State::Unknown => "unknown",
-        }
-    }
-}
-
 /// The evaluated password status at one instant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
