@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::credentials::{CredentialCache, KeyringError, Secret};
 use crate::policy::{changed_since, Finding, SignInReason};
-use crate::provider::{Attempt, Provider, ProviderError, RefreshOutcome};
+use crate::provider::{Provider, ProviderError, RefreshOutcome};
 
 /// Why no status could be determined.
 #[derive(Debug, thiserror::Error)]
@@ -50,11 +50,11 @@ async fn keep(
     cache: &CredentialCache,
     account: &str,
     password: Option<&Secret>,
-    attempt: &Attempt,
+    refresh_token: Option<&Secret>,
 ) -> Result<(), KeyringError> {
     let account = account.to_string();
     let password = password.cloned();
-    let token = attempt.refresh_token.clone();
+    let token = refresh_token.cloned();
     keyring(cache, move |c| {
         if let Some(password) = &password {
             c.store_password(&account, password)?;
@@ -65,6 +65,31 @@ async fn keep(
         }
     })
     .await
+}
+
+/// An error after the endpoint accepted the credentials: what it handed out is kept all the same
+/// (the password when `password` is given, the new refresh token), and the error is passed on.
+async fn keep_despite(
+    cache: &CredentialCache,
+    account: &str,
+    password: Option<&Secret>,
+    error: ProviderError,
+) -> CheckError {
+    let ProviderError::AcceptedWithoutFacts {
+        refresh_token,
+        source,
+    } = error
+    else {
+        return error.into();
+    };
+    if let Err(e) = keep(cache, account, password, refresh_token.as_ref()).await {
+        return e.into();
+    }
+    ProviderError::AcceptedWithoutFacts {
+        refresh_token: None,
+        source,
+    }
+    .into()
 }
 
 /// One authentication attempt with a password the person typed.
@@ -80,9 +105,18 @@ pub async fn sign_in(
         move |c| c.password(&account).map(drop)
     })
     .await?;
-    let attempt = provider.authenticate(account, password).await?;
+    let attempt = match provider.authenticate(account, password).await {
+        Ok(attempt) => attempt,
+        Err(e) => return Err(keep_despite(cache, account, Some(password), e).await),
+    };
     if attempt.password_accepted {
-        keep(cache, account, Some(password), &attempt).await?;
+        keep(
+            cache,
+            account,
+            Some(password),
+            attempt.refresh_token.as_ref(),
+        )
+        .await?;
     }
     Ok(attempt.finding)
 }
@@ -156,10 +190,14 @@ async fn determine(
     .await?;
     let mut token_revoked = false;
     if let Some(token) = refresh_token {
-        match provider.refresh(account, &token).await? {
+        let outcome = match provider.refresh(account, &token).await {
+            Ok(outcome) => outcome,
+            Err(e) => return Err(keep_despite(cache, account, None, e).await),
+        };
+        match outcome {
             RefreshOutcome::Accepted(attempt) => {
                 if attempt.password_accepted {
-                    keep(cache, account, None, &attempt).await?;
+                    keep(cache, account, None, attempt.refresh_token.as_ref()).await?;
                 }
                 return Ok((attempt.finding, password));
             }
@@ -179,9 +217,12 @@ async fn determine(
         };
         return Ok((Finding::SignInRequired { reason }, None));
     };
-    let attempt = provider.authenticate(account, &password).await?;
+    let attempt = match provider.authenticate(account, &password).await {
+        Ok(attempt) => attempt,
+        Err(e) => return Err(keep_despite(cache, account, None, e).await),
+    };
     if attempt.password_accepted {
-        keep(cache, account, None, &attempt).await?;
+        keep(cache, account, None, attempt.refresh_token.as_ref()).await?;
         return Ok((attempt.finding, Some(password)));
     }
     if attempt.finding

@@ -351,3 +351,30 @@ fn unreachable_endpoint_exits_1_with_json() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("could not reach"), "{}", stderr(&out));
 }
+
+#[test]
+fn accepted_password_is_kept_when_graph_fails_during_sign_in() {
+    let f = EntraFixture::start(
+        Scenario::expires_in_days(30).with_misbehaviour(Misbehaviour::MalformedJson),
+    );
+    let out = f.sign_in_correctly();
+    assert_eq!(out.status.code(), Some(1), "no status could be determined");
+    assert!(
+        stderr(&out).contains("the password was accepted, but"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        f.cached_password().as_deref(),
+        Some(f.scenario.password.as_str())
+    );
+    assert!(f.cached_refresh_token().is_some());
+    // Once Graph answers again, the kept credentials give the status without a new sign-in.
+    f.emulator.set_scenario(Scenario {
+        misbehaviour: None,
+        ..f.scenario.clone()
+    });
+    let (code, json) = f.check_json();
+    assert_eq!(code, Some(0), "{json}");
+    assert_eq!(json["state"], "ok");
+}

@@ -57,6 +57,13 @@ pub enum ProviderError {
     Throttled { endpoint: String, status: u16 },
     #[error("{endpoint} answered with something unexpected: {detail}")]
     Protocol { endpoint: String, detail: String },
+    /// The password (or refresh token) was accepted, but the deadline could not be learned.
+    /// The caller keeps the credentials (and the new refresh token) and reports `source`.
+    #[error("the password was accepted, but {source}")]
+    AcceptedWithoutFacts {
+        refresh_token: Option<Secret>,
+        source: Box<ProviderError>,
+    },
     #[error("{endpoint} refused the sign-in with error {code}: {error}")]
     Endpoint {
         endpoint: String,

@@ -150,7 +150,15 @@ impl EntraProvider {
 
     /// The password (or refresh token) was accepted: learn the deadline.
     async fn accepted(&self, username: &str, tokens: Tokens) -> Result<Attempt, ProviderError> {
-        let facts = self.facts(username, &tokens.access_token).await?;
+        let facts = match self.facts(username, &tokens.access_token).await {
+            Ok(facts) => facts,
+            Err(e) => {
+                return Err(ProviderError::AcceptedWithoutFacts {
+                    refresh_token: tokens.refresh_token,
+                    source: Box::new(e),
+                })
+            }
+        };
         Ok(Attempt {
             finding: Finding::Facts(facts),
             password_accepted: true,
@@ -175,10 +183,14 @@ impl EntraProvider {
         let me: graph::Me = match self.graph_get(graph::ME_PATH, access_token).await? {
             GraphAnswer::Ok(me) => me,
             GraphAnswer::Denied(status) => {
+                let detail = match status {
+                    401 => "it did not accept the access token (HTTP 401)".to_string(),
+                    _ => format!("reading your profile was refused (HTTP {status}); the app needs the delegated User.Read permission"),
+                };
                 return Err(ProviderError::Protocol {
                     endpoint: GRAPH_ENDPOINT.into(),
-                    detail: format!("reading your profile was refused (HTTP {status}); the app needs the delegated User.Read permission"),
-                })
+                    detail,
+                });
             }
         };
         let changed_at = me.last_password_change_date_time;
