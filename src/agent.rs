@@ -211,11 +211,7 @@ impl Agent {
                 self.balloon_if_due(run, reports);
             }
             Command::ShowStatus => self.show_status(&run.saved, reports),
-            Command::OpenPortal => {
-                if let Err(e) = crate::portal::open(&self.portal_url(&run.saved)) {
-                    tracing::warn!(error = %e, "could not open the browser");
-                }
-            }
+            Command::OpenPortal => crate::portal::open(&self.portal_url(&run.saved)),
             Command::SignOut => self.sign_out(&mut run.saved).await,
             Command::SignIn if run.sign_in.is_some() => {
                 tracing::info!("the sign-in dialog is already open");

@@ -37,9 +37,7 @@ impl Notifier {
             }
         };
         if outcome == BalloonOutcome::Clicked {
-            if let Err(e) = portal::open(portal_url) {
-                tracing::warn!(error = %e, url = portal_url, "could not open the browser");
-            }
+            portal::open(portal_url);
         }
         tracing::info!(title = %balloon.title, outcome = ?outcome, "balloon finished");
         outcome

@@ -46,10 +46,17 @@ fn is_trusted(config: &Config, url: &Url) -> bool {
             .any(|suffix| host == *suffix || host.ends_with(&format!(".{suffix}")))
 }
 
-/// Opens `url` in the person's browser (`$BROWSER` is honoured).
-pub fn open(url: &str) -> Result<(), std::io::Error> {
+/// Opens `url` in the person's browser (`$BROWSER` is honoured). The browser command may run
+/// until the browser closes, so it runs on a blocking thread of its own and nobody waits for it;
+/// a failure is logged.
+pub fn open(url: &str) {
     tracing::info!(url, "opening the change-password portal");
-    webbrowser::open(url)
+    let url = url.to_string();
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = webbrowser::open(&url) {
+            tracing::warn!(error = %e, url, "could not open the browser");
+        }
+    });
 }
 
 #[cfg(test)]
