@@ -121,7 +121,8 @@ impl Session {
 
     async fn get_pin(&mut self) -> Result<Option<Secret>, PromptError> {
         self.send("GETPIN\n").await?;
-        let mut pin = Zeroizing::new(Vec::new());
+        // Room for any PIN up front: growing would leave unwiped copies behind.
+        let mut pin = Zeroizing::new(Vec::with_capacity(4096));
         loop {
             match self.read_response().await? {
                 Response::Data(part) => pin.extend_from_slice(&part),
