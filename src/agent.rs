@@ -1,5 +1,5 @@
-//! The running agent: checks at start, every `check_interval_minutes` (with jitter) and as soon as
-//! the local date changes; backs off on failures; keeps the last known status; shows the balloon
+//! The running agent: checks at start, every `check_interval_minutes` (with jitter) and within
+//! minutes of a new local day (spread, so desktops do not all ask at midnight); backs off on failures; keeps the last known status; shows the balloon
 //! when due; answers commands from the tray; stops cleanly when asked.
 //!
 //! Scheduling follows the wall clock, checked once a minute, so a laptop that slept through the
