@@ -435,7 +435,7 @@ async fn active_directory_expiry_attributes() {
         );
     }
 
-    // Odd values are errors, not panics.
+    // Odd values are errors, not panics; the bind had accepted the password, which the error says.
     let (_d, p) = scripted(active_directory(
         vec![
             ("pwdLastSet", "yesterday".into()),
@@ -448,7 +448,15 @@ async fn active_directory_expiry_attributes() {
         .authenticate("alice@corp.example", &Secret::new("pw"))
         .await
         .unwrap_err();
-    assert!(matches!(err, ProviderError::Protocol { .. }), "{err}");
+    match err {
+        ProviderError::AcceptedWithoutFacts { source, .. } => {
+            assert!(
+                matches!(*source, ProviderError::Protocol { .. }),
+                "{source}"
+            )
+        }
+        other => panic!("expected AcceptedWithoutFacts, got {other}"),
+    }
 }
 
 async fn hostile_bind(controls: Vec<u8>) -> Result<Attempt, ProviderError> {

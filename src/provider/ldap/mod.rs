@@ -194,8 +194,14 @@ impl Inner {
                 Ok(accepted(facts))
             }
             BindVerdict::Accepted { facts: None } => {
-                let facts = self.read_facts(ldap, username, bind_name).await?;
-                Ok(accepted(facts))
+                // The bind accepted the password: a failed read after it must not lose that.
+                match self.read_facts(ldap, username, bind_name).await {
+                    Ok(facts) => Ok(accepted(facts)),
+                    Err(e) => Err(ProviderError::AcceptedWithoutFacts {
+                        refresh_token: None,
+                        source: Box::new(e),
+                    }),
+                }
             }
         }
     }
