@@ -29,8 +29,22 @@ pub fn lock_path(state_dir: &Path) -> PathBuf {
     state_dir.join("agent.lock")
 }
 
-/// Takes the agent lock, or says that another agent holds it.
+/// Takes the agent lock, or says that another agent holds it. A one-shot command that looks at
+/// the lock holds it for an instant, so a few short retries tell that apart from an agent.
 pub fn acquire(state_dir: &Path) -> Result<AgentLock, LockError> {
+    let mut tries = 0;
+    loop {
+        match try_acquire(state_dir) {
+            Err(LockError::AlreadyRunning) if tries < 5 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn try_acquire(state_dir: &Path) -> Result<AgentLock, LockError> {
     let path = lock_path(state_dir);
     let io = |source| LockError::Io {
         path: path.clone(),
@@ -52,7 +66,7 @@ pub fn acquire(state_dir: &Path) -> Result<AgentLock, LockError> {
 
 /// Whether an agent is running for this user (its lock is held).
 pub fn agent_running(state_dir: &Path) -> bool {
-    matches!(acquire(state_dir), Err(LockError::AlreadyRunning))
+    matches!(try_acquire(state_dir), Err(LockError::AlreadyRunning))
 }
 
 #[cfg(test)]

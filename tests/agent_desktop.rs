@@ -8,7 +8,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use signin_assistant::emulator::{Scenario, DEFAULT_PASSWORD_CHANGE_URL};
+use signin_assistant::emulator::{Misbehaviour, Scenario, DEFAULT_PASSWORD_CHANGE_URL};
 use support::entra::EntraFixture;
 use support::SessionBuilder;
 
@@ -142,4 +142,22 @@ fn one_agent_per_user_and_check_leaves_balloons_to_it() {
     let balloons = d.dunst_balloons();
     assert!(balloons.is_empty(), "{balloons:?}");
     assert_eq!(agent.terminate(STOP_LIMIT).code(), Some(0));
+}
+
+#[test]
+fn sigterm_does_not_wait_for_a_slow_endpoint() {
+    let f = signed_in(Scenario::expires_in_days(30), "");
+    let d = &f.session;
+    // Every answer now takes 2.5 s: a check needs three of them.
+    f.emulator.set_scenario(
+        Scenario::expires_in_days(30)
+            .with_misbehaviour(Misbehaviour::Delay(Duration::from_millis(2500))),
+    );
+    let before = f.token_requests();
+    let agent = d.start_agent("agent", &f.config, &["--no-tray"]);
+    d.wait_until("the check under way", || f.token_requests() > before);
+    let asked = Instant::now();
+    let status = agent.terminate(Duration::from_secs(2));
+    assert_eq!(status.code(), Some(0), "{status}");
+    assert!(asked.elapsed() < Duration::from_secs(2));
 }
