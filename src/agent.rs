@@ -13,6 +13,7 @@ use chrono::{DateTime, Local, NaiveDate, Utc};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::account;
 use crate::config::Config;
 use crate::credentials::CredentialCache;
 use crate::events::{Command, View};
@@ -23,7 +24,6 @@ use crate::policy::{
 };
 use crate::provider::Provider;
 use crate::report;
-use crate::session;
 use crate::state::{BalloonOutcome, SavedState, StateFile};
 
 /// How often the wall clock is compared with the schedule.
@@ -239,7 +239,7 @@ impl Agent {
         let Some(account) = &self.account else {
             return;
         };
-        if let Err(e) = session::sign_out(&self.cache, account).await {
+        if let Err(e) = account::sign_out(&self.cache, account).await {
             tracing::warn!(error = %e, "sign-out failed");
         }
         self.update(saved, |s| {
@@ -259,7 +259,7 @@ impl Agent {
         };
         *saved = self.state_file.load();
         let previous = saved.finding_for(account).cloned();
-        match session::check(&self.provider, &self.cache, account, previous.as_ref()).await {
+        match account::check(&self.provider, &self.cache, account, previous.as_ref()).await {
             Ok(finding) => {
                 tracing::info!(state = ?crate::policy::evaluate(now, &finding, &self.config.policy()).state, "checked");
                 self.update(saved, |s| s.record_finding(account, finding, now));
@@ -290,7 +290,7 @@ impl Agent {
 
     /// "Sign in…" from the tray, as a task: the desktop's password dialog, then one
     /// authentication attempt (an accepted password is kept in the keyring by
-    /// `session::sign_in`). The loop goes on while the dialog is open; the outcome comes back on
+    /// `account::sign_in`). The loop goes on while the dialog is open; the outcome comes back on
     /// `report`.
     fn spawn_sign_in(
         self: &Arc<Self>,
@@ -313,7 +313,7 @@ impl Agent {
             Ok(_) => return SignInOutcome::Cancelled,
             Err(e) => return SignInOutcome::Failed(e.to_string()),
         };
-        match session::sign_in(&self.provider, &self.cache, account, &password).await {
+        match account::sign_in(&self.provider, &self.cache, account, &password).await {
             Ok(Finding::SignInRequired { reason }) => {
                 SignInOutcome::Failed(reason.explain().to_string())
             }
@@ -420,7 +420,7 @@ impl Agent {
     async fn view(&self, saved: &SavedState) -> View {
         let status = self.status(saved);
         let signed_in = match &self.account {
-            Some(account) => session::is_signed_in(&self.cache, account)
+            Some(account) => account::is_signed_in(&self.cache, account)
                 .await
                 .unwrap_or(false),
             None => false,

@@ -16,12 +16,12 @@ use signin_assistant::config::{Config, ConfigError};
 use signin_assistant::credentials::{CredentialCache, Secret};
 use signin_assistant::events::{Command, View};
 use signin_assistant::notify::Notifier;
-use signin_assistant::policy::{Finding, State};
+use signin_assistant::policy::{Finding, PasswordState};
 use signin_assistant::provider::{Provider, ProviderError};
-use signin_assistant::report::{self, StatusReport};
+use signin_assistant::report::{self, Report};
 use signin_assistant::state::{SavedState, StateFile};
 use signin_assistant::tray::{self, TrayError, TrayExit};
-use signin_assistant::{instance, session, shutdown};
+use signin_assistant::{account, instance, shutdown};
 
 use crate::demo;
 
@@ -274,7 +274,7 @@ impl Commands {
         })?;
         let provider = Provider::from_config(&self.config)?;
         let password = read_password(&account, password_stdin)?;
-        let finding = session::sign_in(&provider, &self.cache, &account, &password).await?;
+        let finding = account::sign_in(&provider, &self.cache, &account, &password).await?;
         if let Finding::SignInRequired { reason } = &finding {
             eprintln!("Sign-in failed: {}.", reason.explain());
             return Err(NotDetermined.into());
@@ -293,7 +293,7 @@ impl Commands {
             println!("Nobody is signed in.");
             return Ok(());
         };
-        session::sign_out(&self.cache, &account).await?;
+        account::sign_out(&self.cache, &account).await?;
         saved.finding = None;
         saved.checked_at = None;
         self.save(&saved);
@@ -311,7 +311,7 @@ impl Commands {
         };
         let provider = Provider::from_config(&self.config)?;
         let previous = saved.finding_for(&account).cloned();
-        let checked = session::check(&provider, &self.cache, &account, previous.as_ref()).await;
+        let checked = account::check(&provider, &self.cache, &account, previous.as_ref()).await;
         let failure = match checked {
             Ok(finding) => {
                 saved.record_finding(&account, finding, now);
@@ -391,7 +391,7 @@ impl Commands {
         let saved = self.state_file.load();
         let account = self.account(None, &saved);
         let provider = Provider::from_config(&self.config)?;
-        if let Err(e) = session::probe(&self.cache).await {
+        if let Err(e) = account::probe(&self.cache).await {
             tracing::warn!(error = %e, "the keyring is not reachable yet; will retry at each check");
         }
         let notifier = Notifier {
@@ -431,7 +431,7 @@ impl Commands {
     }
 
     /// Prints `report` (as JSON, or in words with the status evaluated from `saved`).
-    fn print(&self, report: &StatusReport, saved: &SavedState, json: bool) {
+    fn print(&self, report: &Report, saved: &SavedState, json: bool) {
         if json {
             match serde_json::to_string(report) {
                 Ok(text) => println!("{text}"),
@@ -446,9 +446,9 @@ impl Commands {
 }
 
 /// Exit 0 when the report holds a determined status, else 1 (already printed).
-fn determined(report: &StatusReport) -> anyhow::Result<()> {
+fn determined(report: &Report) -> anyhow::Result<()> {
     match report.state {
-        State::SignInRequired | State::Unknown => Err(NotDetermined.into()),
+        PasswordState::SignInRequired | PasswordState::Unknown => Err(NotDetermined.into()),
         _ => Ok(()),
     }
 }
@@ -456,7 +456,7 @@ fn determined(report: &StatusReport) -> anyhow::Result<()> {
 /// The view before the first check.
 pub fn initial_view() -> View {
     View {
-        state: State::Unknown,
+        state: PasswordState::Unknown,
         urgent: false,
         expires_at: None,
         days_left: None,

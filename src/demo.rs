@@ -14,7 +14,7 @@ use signin_assistant::emulator::{Emulator, Scenario};
 use signin_assistant::notify::Notifier;
 use signin_assistant::provider::Provider;
 use signin_assistant::state::{SavedState, StateFile};
-use signin_assistant::{report, session, shutdown};
+use signin_assistant::{account, report, shutdown};
 
 /// The demo's own keyring service, apart from real entries.
 const DEMO_SERVICE: &str = "signin-assistant-demo";
@@ -63,7 +63,7 @@ pub async fn run(once: bool, tray_channels: Option<AgentChannels>) -> anyhow::Re
     )
     .await;
     // Whatever happened, nothing of the demo stays in the keyring.
-    session::sign_out(&cache, &scenario.username).await?;
+    account::sign_out(&cache, &scenario.username).await?;
     emulator.shutdown().await;
     outcome?;
     println!("Demo finished: its keyring entries and profile are removed.");
@@ -82,7 +82,7 @@ async fn sign_in_and_run(
 ) -> anyhow::Result<()> {
     println!("\nSigning in…");
     let password = Secret::new(scenario.password.clone());
-    let finding = session::sign_in(&provider, &cache, &scenario.username, &password).await?;
+    let finding = account::sign_in(&provider, &cache, &scenario.username, &password).await?;
     let mut saved = SavedState::default();
     saved.record_finding(&scenario.username, finding, Utc::now());
     state_file.save(&saved)?;
@@ -134,7 +134,7 @@ fn demo_config(emulator: &Emulator, scenario: &Scenario) -> Config {
 /// The OS keyring under the demo's own service, or memory when it cannot be reached.
 async fn demo_keyring() -> CredentialCache {
     let os = CredentialCache::os_with_service(DEMO_SERVICE);
-    match session::probe(&os).await {
+    match account::probe(&os).await {
         Ok(()) => os,
         Err(e) => {
             tracing::info!(error = %e, "no OS keyring for the demo; keeping the password in memory");

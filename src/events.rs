@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::policy::State;
+use crate::policy::PasswordState;
 
 /// What a person asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +29,7 @@ pub enum Command {
 /// What the front ends show.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct View {
-    pub state: State,
+    pub state: PasswordState,
     /// In the last `urgent_days` before the deadline (or expired).
     pub urgent: bool,
     pub expires_at: Option<DateTime<Utc>>,

@@ -85,7 +85,7 @@ mod platform {
                     BalloonOutcome::Clicked
                 }
                 NotificationResponse::Closed(CloseReason::Dismissed) => BalloonOutcome::Dismissed,
-                NotificationResponse::Closed(CloseReason::Expired) => BalloonOutcome::Expired,
+                NotificationResponse::Closed(CloseReason::Expired) => BalloonOutcome::TimedOut,
                 _ => BalloonOutcome::Closed,
             }
         });
@@ -97,7 +97,7 @@ mod platform {
                     .is_err()
                 {
                     handle.close_async().await;
-                    return Ok(BalloonOutcome::Expired);
+                    return Ok(BalloonOutcome::TimedOut);
                 }
             }
             // A balloon that stays is still not waited for forever: a server that restarts or drops

@@ -147,7 +147,7 @@ impl Default for Policy {
 /// The states a person (and an admin's script) sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum State {
+pub enum PasswordState {
     Ok,
     Warning,
     Expired,
@@ -159,7 +159,7 @@ pub enum State {
 /// The evaluated password status at one instant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
-    pub state: State,
+    pub state: PasswordState,
     pub expires_at: Option<DateTime<Utc>>,
     pub days_left: Option<i64>,
     /// Inside the last `urgent_days` of the warning window.
@@ -172,7 +172,7 @@ impl Status {
     /// The status before anything was ever determined.
     pub fn unknown(reason: Option<String>) -> Status {
         Status {
-            state: State::Unknown,
+            state: PasswordState::Unknown,
             expires_at: None,
             days_left: None,
             urgent: false,
@@ -224,7 +224,7 @@ pub fn evaluate(now: DateTime<Utc>, finding: &Finding, policy: &Policy) -> Statu
     let facts = match finding {
         Finding::SignInRequired { reason } => {
             return Status {
-                state: State::SignInRequired,
+                state: PasswordState::SignInRequired,
                 expires_at: None,
                 days_left: None,
                 urgent: false,
@@ -240,7 +240,7 @@ pub fn evaluate(now: DateTime<Utc>, finding: &Finding, policy: &Policy) -> Statu
         (Some(note), Some(n)) => Some(format!("{note}; {}", grace_note(n))),
     };
     let base = Status {
-        state: State::Unknown,
+        state: PasswordState::Unknown,
         expires_at: None,
         days_left: None,
         urgent: false,
@@ -249,7 +249,7 @@ pub fn evaluate(now: DateTime<Utc>, finding: &Finding, policy: &Policy) -> Statu
     };
     if facts.deadline == Deadline::ExpiredNow {
         return Status {
-            state: State::Expired,
+            state: PasswordState::Expired,
             days_left: Some(0),
             urgent: true,
             reason: Some(join_reason(
@@ -271,7 +271,7 @@ pub fn evaluate(now: DateTime<Utc>, finding: &Finding, policy: &Policy) -> Statu
         }
         Ok(None) => {
             return Status {
-                state: State::NeverExpires,
+                state: PasswordState::NeverExpires,
                 ..base
             }
         }
@@ -283,19 +283,19 @@ pub fn evaluate(now: DateTime<Utc>, finding: &Finding, policy: &Policy) -> Statu
         .unwrap_or(policy.warning_days);
     let days_left = whole_days_until(now, expires_at);
     let state = if now >= expires_at {
-        State::Expired
+        PasswordState::Expired
     } else if in_last_days(now, expires_at, window) {
-        State::Warning
+        PasswordState::Warning
     } else {
-        State::Ok
+        PasswordState::Ok
     };
     let urgent = match state {
-        State::Expired => true,
-        State::Warning => in_last_days(now, expires_at, policy.urgent_days.min(window)),
+        PasswordState::Expired => true,
+        PasswordState::Warning => in_last_days(now, expires_at, policy.urgent_days.min(window)),
         _ => false,
     };
     let reason = match state {
-        State::Expired => Some(join_reason(
+        PasswordState::Expired => Some(join_reason(
             "your password has expired; change it now",
             note,
         )),
@@ -369,7 +369,7 @@ pub fn balloon_for(status: &Status) -> Option<Balloon> {
         Urgency::Normal
     };
     match status.state {
-        State::Warning => {
+        PasswordState::Warning => {
             let when = match status.days_left.unwrap_or(0) {
                 0 => "today".to_string(),
                 1 => "tomorrow".to_string(),
@@ -381,7 +381,7 @@ pub fn balloon_for(status: &Status) -> Option<Balloon> {
                 urgency,
             })
         }
-        State::Expired => Some(Balloon {
+        PasswordState::Expired => Some(Balloon {
             title: "Your password has expired".to_string(),
             body: "Outlook and other apps will keep asking for it or say 'Access Denied' until you change it. Click here to change it.".to_string(),
             urgency: Urgency::Critical,

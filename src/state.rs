@@ -20,8 +20,9 @@ pub enum BalloonOutcome {
     Clicked,
     /// Closed with X.
     Dismissed,
-    /// Ignored: it went away by itself.
-    Expired,
+    /// Ignored: it went away by itself after its timeout.
+    #[serde(alias = "expired")]
+    TimedOut,
     /// Closed by the agent or the notification server for another reason.
     Closed,
     /// No notification server: the text went to stderr.

@@ -87,7 +87,7 @@ struct EvalCase {
     now: DateTime<Utc>,
     finding: Finding,
     policy: Policy,
-    state: State,
+    state: PasswordState,
     expires_at: Option<DateTime<Utc>>,
     days_left: Option<i64>,
     urgent: bool,
@@ -101,7 +101,7 @@ impl EvalCase {
             now,
             finding,
             policy: Policy::default(),
-            state: State::Unknown,
+            state: PasswordState::Unknown,
             expires_at: None,
             days_left: None,
             urgent: false,
@@ -115,7 +115,7 @@ impl EvalCase {
 
     fn want(
         mut self,
-        state: State,
+        state: PasswordState,
         expires_at: Option<DateTime<Utc>>,
         days_left: Option<i64>,
         urgent: bool,
@@ -129,7 +129,7 @@ impl EvalCase {
 }
 
 fn eval_cases() -> Vec<EvalCase> {
-    use State::*;
+    use PasswordState::*;
     let e = expiry();
     let ex = Some(e);
     let change = utc(2027, 3, 17, 12, 0, 0); // + 90 days = expiry()
@@ -1643,17 +1643,17 @@ fn serde_reads_older_state_table() {
 #[test]
 fn state_names_table() {
     let cases = [
-        (State::Ok, "ok"),
-        (State::Warning, "warning"),
-        (State::Expired, "expired"),
-        (State::NeverExpires, "never_expires"),
-        (State::SignInRequired, "sign_in_required"),
-        (State::Unknown, "unknown"),
+        (PasswordState::Ok, "ok"),
+        (PasswordState::Warning, "warning"),
+        (PasswordState::Expired, "expired"),
+        (PasswordState::NeverExpires, "never_expires"),
+        (PasswordState::SignInRequired, "sign_in_required"),
+        (PasswordState::Unknown, "unknown"),
     ];
     for (state, name) in cases {
         let json = serde_json::to_string(&state).unwrap();
         assert_eq!(json, format!("\"{name}\""), "{name}: serde name");
-        let back: State = serde_json::from_str(&json).unwrap();
+        let back: PasswordState = serde_json::from_str(&json).unwrap();
         assert_eq!(back, state, "{name}: round trip");
     }
     for (urgency, name) in [(Urgency::Normal, "normal"), (Urgency::Critical, "critical")] {
@@ -1780,7 +1780,7 @@ fn grace_logins_left_are_told_in_the_reason() {
             grace_logins_left: grace,
         });
         let status = evaluate(expiry(), &finding, &Policy::default());
-        assert_eq!(status.state, State::Expired, "{expected}");
+        assert_eq!(status.state, PasswordState::Expired, "{expected}");
         assert_eq!(status.reason.as_deref(), Some(expected));
     }
 }

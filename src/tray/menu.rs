@@ -91,11 +91,11 @@ impl MenuModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::State;
+    use crate::policy::PasswordState;
 
     fn view(signed_in: bool, autostart: Option<bool>) -> View {
         View {
-            state: State::Ok,
+            state: PasswordState::Ok,
             urgent: false,
             expires_at: None,
             days_left: Some(40),
