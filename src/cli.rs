@@ -15,6 +15,7 @@ use signin_assistant::agent::Agent;
 use signin_assistant::config::{Config, ConfigError};
 use signin_assistant::credentials::{CredentialCache, Secret};
 use signin_assistant::events::{Command, View};
+use signin_assistant::interactive::{self, AccountHint, InteractiveMethod, SignInError};
 use signin_assistant::notify::Notifier;
 use signin_assistant::policy::{Finding, PasswordState};
 use signin_assistant::provider::{Provider, ProviderError};
@@ -41,13 +42,19 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Sign in once with your password and keep it in the OS keyring.
+    /// Sign in once and keep what lets later checks run in the OS keyring.
     SignIn {
         /// The account (e.g. adele@contoso.com); default: the last one signed in, then [account] username.
         #[arg(long, value_name = "NAME")]
         user: Option<String>,
-        /// Read the password from the first line of standard input.
-        #[arg(long)]
+        /// Entra ID: sign in with the system browser (keeps a refresh token, no password).
+        #[arg(long, group = "method")]
+        browser: bool,
+        /// Entra ID: sign in with a code entered on any device (keeps a refresh token, no password).
+        #[arg(long, group = "method")]
+        device_code: bool,
+        /// Sign in with the password, read from the first line of standard input.
+        #[arg(long, group = "method")]
         password_stdin: bool,
     },
     /// Forget the cached password and token.
@@ -231,8 +238,18 @@ async fn dispatch(cli: Cli, tray_channels: Option<AgentChannels>) -> anyhow::Res
     match cli.command {
         Cmd::SignIn {
             user,
+            browser,
+            device_code,
             password_stdin,
-        } => commands.sign_in(user, password_stdin).await,
+        } => {
+            let method =
+                InteractiveMethod::choose(&commands.config, browser, device_code, password_stdin)
+                    .map_err(UsageError)?;
+            match method {
+                Some(method) => commands.sign_in_interactively(user, method).await,
+                None => commands.sign_in(user, password_stdin).await,
+            }
+        }
         Cmd::SignOut => commands.sign_out().await,
         Cmd::Check { json, no_notify } => commands.check(json, !no_notify).await,
         Cmd::Status { json } => commands.status(json),
@@ -282,6 +299,60 @@ impl Commands {
         saved.record_finding(&account, finding, Utc::now());
         self.save(&saved);
         println!("Signed in as {account}; the password is kept in the OS keyring.");
+        let report = report::build(&self.config, &saved, Some(&account), Utc::now(), None);
+        self.print(&report, &saved, false);
+        determined(&report)
+    }
+
+    /// `sign-in` with the browser or a device code: the account comes from the sign-in itself.
+    async fn sign_in_interactively(
+        &self,
+        user: Option<String>,
+        method: InteractiveMethod,
+    ) -> anyhow::Result<()> {
+        let mut saved = self.state_file.load();
+        let nonblank = |a: &String| !a.trim().is_empty();
+        let required = user
+            .or_else(|| self.config.account.username.clone())
+            .filter(nonblank);
+        let hint = AccountHint {
+            required: required.as_deref(),
+            hint: saved.account.as_deref(),
+        };
+        let provider = Provider::from_config(&self.config)?;
+        let ui = interactive::Console::new(&self.config);
+        let signed_in = interactive::sign_in_interactively(
+            &self.config,
+            &provider,
+            &self.cache,
+            method,
+            hint,
+            &ui,
+        )
+        .await;
+        let (account, finding) = match signed_in {
+            Ok(signed_in) => signed_in,
+            Err(SignInError::AcceptedWithoutFacts { account, source }) => {
+                if saved.account.as_deref() != Some(account.as_str()) {
+                    saved.account = Some(account.clone());
+                    saved.finding = None;
+                    saved.checked_at = None;
+                }
+                saved.record_failure(&source.to_string(), Utc::now());
+                self.save(&saved);
+                let e = SignInError::AcceptedWithoutFacts { account, source };
+                return Err(e.into());
+            }
+            Err(e) => {
+                eprintln!("Sign-in failed: {e}.");
+                return Err(NotDetermined.into());
+            }
+        };
+        saved.record_finding(&account, finding, Utc::now());
+        self.save(&saved);
+        println!(
+            "Signed in as {account}; the refresh token is kept in the OS keyring (no password)."
+        );
         let report = report::build(&self.config, &saved, Some(&account), Utc::now(), None);
         self.print(&report, &saved, false);
         determined(&report)

@@ -33,6 +33,8 @@ pub mod credentials;
 pub mod emulator;
 pub mod events;
 pub mod instance;
+pub mod interactive;
+pub mod loopback;
 pub mod notify;
 pub mod paths;
 pub mod policy;
