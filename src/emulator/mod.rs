@@ -27,6 +27,8 @@ mod scenario;
 mod token;
 
 #[cfg(test)]
+mod interactive_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::HashMap;

@@ -9,12 +9,14 @@
 //! developer's own session is touched, and every process it started is killed on drop.
 //!
 //! `Session::start(Keyring::Unlocked)` for the command line, `SessionBuilder::desktop()` for a
-//! full desktop; [`entra`] adds the Entra emulator, [`pinentry`] a scripted password dialog.
+//! full desktop; [`entra`] adds the Entra emulator, [`interactive`] a scripted browser for its
+//! sign-in pages, [`pinentry`] a scripted password dialog.
 #![allow(dead_code)]
 
 pub mod agent;
 pub mod desktop;
 pub mod entra;
+pub mod interactive;
 pub mod pinentry;
 
 use std::ffi::OsString;
