@@ -18,6 +18,7 @@ pub mod desktop;
 pub mod entra;
 pub mod interactive;
 pub mod pinentry;
+pub mod webdriver;
 
 use std::ffi::OsString;
 use std::fs;
