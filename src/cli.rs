@@ -83,6 +83,9 @@ enum Cmd {
         /// Exit after the first balloon.
         #[arg(long)]
         once: bool,
+        /// Sign in with the browser on the demo's sign-in page (an account with a one-time code).
+        #[arg(long)]
+        browser: bool,
     },
 }
 
@@ -224,14 +227,14 @@ fn init_logging(agent: bool) {
 }
 
 async fn dispatch(cli: Cli, tray_channels: Option<AgentChannels>) -> anyhow::Result<()> {
-    if let Cmd::Demo { once } = cli.command {
+    if let Cmd::Demo { once, browser } = cli.command {
         if cli.config.is_some() {
             return Err(UsageError(
                 "`demo` uses its own configuration; --config does not apply".into(),
             )
             .into());
         }
-        return demo::run(once, tray_channels).await;
+        return demo::run(once, browser, tray_channels).await;
     }
     let config = Config::load(cli.config.as_deref())?;
     let commands = Commands::new(config)?;

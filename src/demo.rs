@@ -2,7 +2,9 @@
 //! of the user's. It starts the Entra emulator with a demo account whose password expires in 10
 //! days, uses a temporary profile and a keyring service of its own (in memory when no keyring is
 //! reachable), signs in, shows the status and the balloon, then runs the agent (with its tray icon
-//! when a tray host is there) until Ctrl-C or "Quit".
+//! when a tray host is there) until Ctrl-C or "Quit". With `--browser` the demo account has
+//! multi-factor authentication and the person signs in on the emulator's page in the real
+//! browser, as with a real tenant.
 
 use chrono::Utc;
 
@@ -10,7 +12,8 @@ use crate::cli::{join_tray, start_front, AgentChannels};
 use signin_assistant::agent::Agent;
 use signin_assistant::config::Config;
 use signin_assistant::credentials::{CredentialCache, Secret};
-use signin_assistant::emulator::{Emulator, Scenario};
+use signin_assistant::emulator::{Emulator, Scenario, DEFAULT_ONE_TIME_CODE};
+use signin_assistant::interactive::{self, AccountHint, InteractiveMethod};
 use signin_assistant::notify::Notifier;
 use signin_assistant::provider::Provider;
 use signin_assistant::state::{SavedState, StateFile};
@@ -20,11 +23,18 @@ use signin_assistant::{account, report, shutdown};
 const DEMO_SERVICE: &str = "signin-assistant-demo";
 const DEMO_DAYS: i64 = 10;
 
-pub async fn run(once: bool, tray_channels: Option<AgentChannels>) -> anyhow::Result<()> {
+pub async fn run(
+    once: bool,
+    browser: bool,
+    tray_channels: Option<AgentChannels>,
+) -> anyhow::Result<()> {
     let profile = tempfile::Builder::new()
         .prefix("signin-assistant-demo-")
         .tempdir()?;
-    let scenario = Scenario::expires_in_days(DEMO_DAYS);
+    let mut scenario = Scenario::expires_in_days(DEMO_DAYS);
+    if browser {
+        scenario = scenario.with_mfa(DEFAULT_ONE_TIME_CODE);
+    }
     let emulator = Emulator::start(scenario.clone()).await?;
     let config = demo_config(&emulator, &scenario);
     let cache = demo_keyring().await;
@@ -52,13 +62,19 @@ pub async fn run(once: bool, tray_channels: Option<AgentChannels>) -> anyhow::Re
             format!("OS keyring, service `{DEMO_SERVICE}` (removed at exit)")
         }
     );
+    if browser {
+        println!(
+            "  sign-in page:      user name {}, password {}, one-time code {}",
+            scenario.username, scenario.password, DEFAULT_ONE_TIME_CODE
+        );
+    }
     let outcome = sign_in_and_run(
         &scenario,
         provider,
         cache.clone(),
         config,
         &state_file,
-        once,
+        (once, browser),
         tray_channels,
     )
     .await;
@@ -77,12 +93,24 @@ async fn sign_in_and_run(
     cache: CredentialCache,
     config: Config,
     state_file: &StateFile,
-    once: bool,
+    (once, browser): (bool, bool),
     tray_channels: Option<AgentChannels>,
 ) -> anyhow::Result<()> {
     println!("\nSigning in…");
-    let password = Secret::new(scenario.password.clone());
-    let finding = account::sign_in(&provider, &cache, &scenario.username, &password).await?;
+    let finding = if browser {
+        let hint = AccountHint {
+            required: Some(&scenario.username),
+            hint: None,
+        };
+        let ui = interactive::Console::new(&config);
+        let method = InteractiveMethod::Browser;
+        interactive::sign_in_interactively(&config, &provider, &cache, method, hint, &ui)
+            .await?
+            .1
+    } else {
+        let password = Secret::new(scenario.password.clone());
+        account::sign_in(&provider, &cache, &scenario.username, &password).await?
+    };
     let mut saved = SavedState::default();
     saved.record_finding(&scenario.username, finding, Utc::now());
     state_file.save(&saved)?;

@@ -471,3 +471,36 @@ fn interactive_sign_ins_leak_no_code_or_token() {
         }
     }
 }
+
+#[test]
+fn no_keyring_fails_before_the_browser_opens() {
+    let session = support::Session::start(support::Keyring::Absent);
+    let f = EntraFixture::on(session, mfa(), "");
+    let out = f.run(&["sign-in", "--browser"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("keyring"), "{}", stderr(&out));
+    assert!(f.session.opened_urls().is_empty());
+}
+
+#[test]
+fn device_code_is_also_a_balloon_on_a_desktop_and_its_click_opens_the_page() {
+    let desktop = support::SessionBuilder::desktop().tray(false).start();
+    let f = EntraFixture::on(desktop, mfa(), "");
+    let mut running = f.spawn(&["sign-in", "--device-code"], &[]);
+    let (uri, code) = device_code_message(&running.wait_for_line("enter the code"));
+    f.session.wait_displayed(1);
+    f.session.dunst_action();
+    f.session
+        .wait_until("the click to open the sign-in page", || {
+            f.session.opened_urls().contains(&uri)
+        });
+    f.block_on(ScriptedBrowser::default().approve_device_code(&uri, &code, adele(&f.scenario)));
+    let out = running.finish();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let shown = f.session.dunst_balloons();
+    let balloon = shown
+        .iter()
+        .find(|b| b.summary == format!("Sign in with the code {code}"))
+        .unwrap_or_else(|| panic!("no device code balloon in {shown:?}"));
+    assert!(balloon.body.contains(&uri), "{}", balloon.body);
+}
