@@ -19,8 +19,8 @@ use crate::credentials::CredentialCache;
 use crate::events::{Command, View};
 use crate::notify::Notifier;
 use crate::policy::{
-    balloon_for, password_changed_balloon, sign_in_failed_balloon, signed_in_balloon, Balloon,
-    Finding, SignInReason, Status,
+    balloon_for, password_changed_balloon, session_ended_balloon, sign_in_failed_balloon,
+    signed_in_balloon, Balloon, Finding, SignInReason, Status,
 };
 use crate::provider::Provider;
 use crate::report;
@@ -274,12 +274,15 @@ impl Agent {
                 schedule.next_check = now + wait;
             }
         }
-        let changed_now = saved.finding_for(account)
-            == Some(&Finding::SignInRequired {
-                reason: SignInReason::PasswordChangedElsewhere,
-            });
-        if changed_now && previous.as_ref() != saved.finding_for(account) {
-            let balloon = password_changed_balloon();
+        let ended = match saved.finding_for(account) {
+            Some(Finding::SignInRequired { reason }) if reason.ends_session() => Some(*reason),
+            _ => None,
+        };
+        if let Some(reason) = ended.filter(|_| previous.as_ref() != saved.finding_for(account)) {
+            let balloon = match reason {
+                SignInReason::SessionEnded => session_ended_balloon(),
+                _ => password_changed_balloon(),
+            };
             let notifier = self.notifier.clone();
             let portal = self.portal_url(saved);
             tokio::spawn(async move {

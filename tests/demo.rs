@@ -70,7 +70,9 @@ fn demo_signs_in_with_the_browser_on_its_own_page() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start the demo");
-    s.wait_until("the demo to open the browser", || !s.opened_urls().is_empty());
+    s.wait_until("the demo to open the browser", || {
+        !s.opened_urls().is_empty()
+    });
     let url = s.opened_urls()[0].clone();
     assert!(url.contains("/oauth2/v2.0/authorize?"), "{url}");
     let account = Scenario::default();

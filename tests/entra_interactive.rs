@@ -504,3 +504,31 @@ fn device_code_is_also_a_balloon_on_a_desktop_and_its_click_opens_the_page() {
         .unwrap_or_else(|| panic!("no device code balloon in {shown:?}"));
     assert!(balloon.body.contains(&uri), "{}", balloon.body);
 }
+
+#[test]
+fn the_agent_says_in_a_balloon_that_the_session_ended() {
+    let desktop = support::SessionBuilder::desktop().tray(false).start();
+    let f = EntraFixture::on(desktop, mfa(), "");
+    let (_, out) = browser_sign_in(&f, adele(&f.scenario));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    f.emulator.revoke_refresh_tokens();
+    let agent = f.session.start_agent("agent", &f.config, &["--no-tray"]);
+    f.session.wait_displayed(1);
+    f.session.dunst_close();
+    f.session.wait_until("the balloon in the history", || {
+        !f.session.dunst_balloons().is_empty()
+    });
+    let balloons = f.session.dunst_balloons();
+    assert_eq!(balloons.len(), 1, "{balloons:?}");
+    assert_eq!(balloons[0].summary, "Sign in again");
+    assert_eq!(
+        balloons[0].body,
+        "Your password was changed or your session ended."
+    );
+    assert_eq!(f.cached_refresh_token(), None);
+    assert_eq!(
+        f.session.saved_state()["finding"]["reason"],
+        "session_ended"
+    );
+    assert_eq!(agent.terminate(Duration::from_secs(10)).code(), Some(0));
+}
