@@ -4,7 +4,9 @@
 //! Rules: a password is cached only when the endpoint accepted it as the user's (success or
 //! expired); a rejected password is never cached. A cached password that the endpoint rejects
 //! was changed elsewhere: it is removed at once, so periodic checks cannot lock the account out
-//! by retrying it.
+//! by retrying it. The browser and device code sign-ins keep the refresh token only, never a
+//! password ([`keep_refresh_token_only`]); a refresh token the endpoint refuses is removed at
+//! once, and without a password to fall back on the session has ended.
 
 use std::time::Duration;
 

@@ -245,25 +245,31 @@ fn issue_tokens(state: &mut State, scenario: &Scenario, grant: &Grant, base_url:
         body.insert("refresh_token".into(), json!(refresh_token));
     }
     if has_scope(scope, "openid") {
-        let mut id = Map::new();
-        id.insert("aud".into(), json!(scenario.client_id));
-        id.insert(
-            "iss".into(),
-            json!(format!("{base_url}{}/v2.0", scenario.tenant_id)),
-        );
-        id.insert("iat".into(), json!(iat));
-        id.insert("nbf".into(), json!(iat));
-        id.insert("exp".into(), json!(exp));
-        id.insert("name".into(), json!(scenario.display_name));
-        id.insert("oid".into(), json!(scenario.user_id));
-        id.insert("preferred_username".into(), json!(scenario.username));
-        id.insert("sub".into(), json!(subject(scenario)));
-        id.insert("tid".into(), json!(scenario.tenant_id));
-        id.insert("uti".into(), json!(jwt::random_opaque(22)));
-        id.insert("ver".into(), json!("2.0"));
+        let id = id_token_claims(scenario, iat, exp, base_url);
         body.insert("id_token".into(), json!(jwt::encode(&id)));
     }
     Value::Object(body)
+}
+
+/// The claims of a v2.0 ID token for the scenario's account.
+fn id_token_claims(scenario: &Scenario, iat: i64, exp: i64, base_url: &Url) -> Map<String, Value> {
+    let mut id = Map::new();
+    id.insert("aud".into(), json!(scenario.client_id));
+    id.insert(
+        "iss".into(),
+        json!(format!("{base_url}{}/v2.0", scenario.tenant_id)),
+    );
+    id.insert("iat".into(), json!(iat));
+    id.insert("nbf".into(), json!(iat));
+    id.insert("exp".into(), json!(exp));
+    id.insert("name".into(), json!(scenario.display_name));
+    id.insert("oid".into(), json!(scenario.user_id));
+    id.insert("preferred_username".into(), json!(scenario.username));
+    id.insert("sub".into(), json!(subject(scenario)));
+    id.insert("tid".into(), json!(scenario.tenant_id));
+    id.insert("uti".into(), json!(jwt::random_opaque(22)));
+    id.insert("ver".into(), json!("2.0"));
+    id
 }
 
 /// A stable pairwise-looking subject for the account.

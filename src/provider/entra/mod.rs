@@ -526,3 +526,30 @@ fn with_dir(base: &Url) -> Url {
     }
     url
 }
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+
+    use super::*;
+
+    fn id_token(payload: &str) -> String {
+        let enc = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        format!("{}.{}.sig", enc(r#"{"alg":"RS256"}"#), enc(payload))
+    }
+
+    #[test]
+    fn the_account_is_the_preferred_username_of_an_id_token_for_this_app() {
+        let token = id_token(r#"{"aud":"APP","preferred_username":" adele@contoso.com "}"#);
+        assert_eq!(
+            id_token_account(&token, "app").as_deref(),
+            Some("adele@contoso.com")
+        );
+        let other_app = id_token(r#"{"aud":"other","preferred_username":"adele@contoso.com"}"#);
+        assert_eq!(id_token_account(&other_app, "app"), None);
+        assert_eq!(id_token_account(&id_token(r#"{"aud":"app"}"#), "app"), None);
+        let blank = id_token(r#"{"aud":"app","preferred_username":""}"#);
+        assert_eq!(id_token_account(&blank, "app"), None);
+        assert_eq!(id_token_account("not-a-jwt", "app"), None);
+    }
+}
