@@ -5,7 +5,7 @@
 //! reads the clock, the network or a file: `now` is always an argument, so every rule is
 //! table-tested, including DST changes, leap days, time zones and a clock that goes backwards.
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A validity this long or longer means "never" (2147483647 is the usual sentinel).
@@ -82,6 +82,22 @@ pub struct Facts {
     pub grace_logins_left: Option<u32>,
 }
 
+impl Facts {
+    /// Facts with only a deadline and its source; the optional parts are set with struct update
+    /// syntax (`Facts { note: Some(..), ..Facts::new(deadline, source) }`).
+    pub fn new(deadline: Deadline, source: Source) -> Facts {
+        Facts {
+            deadline,
+            warning_days: None,
+            source,
+            changed_at: None,
+            portal_url: None,
+            note: None,
+            grace_logins_left: None,
+        }
+    }
+}
+
 /// Why there are no usable credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -134,13 +150,19 @@ pub struct Policy {
     pub urgent_days: i64,
 }
 
+impl Policy {
+    /// The product's defaults: 90-day passwords, warned about from 14 days before, insistently
+    /// in the last 3.
+    pub const DEFAULT: Policy = Policy {
+        max_age_days: 90,
+        warning_days: 14,
+        urgent_days: 3,
+    };
+}
+
 impl Default for Policy {
     fn default() -> Self {
-        Policy {
-            max_age_days: 90,
-            warning_days: 14,
-            urgent_days: 3,
-        }
+        Policy::DEFAULT
     }
 }
 
@@ -370,11 +392,7 @@ pub fn balloon_for(status: &Status) -> Option<Balloon> {
     };
     match status.state {
         PasswordState::Warning => {
-            let when = match status.days_left.unwrap_or(0) {
-                0 => "today".to_string(),
-                1 => "tomorrow".to_string(),
-                n => format!("in {n} days"),
-            };
+            let when = in_days(status.days_left.unwrap_or(0));
             Some(Balloon {
                 title: format!("Your password expires {when}"),
                 body: "Click here to change it.".to_string(),
@@ -387,6 +405,15 @@ pub fn balloon_for(status: &Status) -> Option<Balloon> {
             urgency: Urgency::Critical,
         }),
         _ => None,
+    }
+}
+
+/// "today", "tomorrow", "in 10 days": when the deadline comes, as balloons and tooltips say it.
+pub fn in_days(days: i64) -> String {
+    match days {
+        0 => "today".to_string(),
+        1 => "tomorrow".to_string(),
+        n => format!("in {n} days"),
     }
 }
 
@@ -441,18 +468,17 @@ pub fn sign_in_failed_balloon(reason: &str) -> Balloon {
     }
 }
 
-/// The balloon due at `now_local`, if any: at most one per local calendar day while the password
-/// is in the warning window or expired. `last_shown` is the local date of the last balloon.
+/// The balloon due on the local day `today`, if any: at most one per local calendar day while the
+/// password is in the warning window or expired. `last_shown` is the local date of the last balloon.
 ///
 /// A clock that went backwards must not bring a second balloon for a day already served; but a
 /// `last_shown` more than a day in the future can only come from a clock that was wrong then, and
 /// must not silence the warnings for good.
-pub fn balloon_due<Tz: TimeZone>(
-    now_local: &DateTime<Tz>,
+pub fn balloon_due(
+    today: NaiveDate,
     status: &Status,
     last_shown: Option<NaiveDate>,
 ) -> Option<Balloon> {
-    let today = now_local.date_naive();
     let already_served = match last_shown {
         None => false,
         Some(last) => last >= today && (last - today).num_days() <= 1,

@@ -378,3 +378,29 @@ fn accepted_password_is_kept_when_graph_fails_during_sign_in() {
     assert_eq!(code, Some(0), "{json}");
     assert_eq!(json["state"], "ok");
 }
+
+/// The warning window's edge through the real binary: 14 days and some hours left is warned
+/// about, 15 days is not (the deadline computed from Graph's last change and the domain policy).
+#[test]
+fn the_warning_window_starts_fourteen_days_before_the_deadline() {
+    use chrono::{TimeDelta, Utc};
+    let cases = [
+        (TimeDelta::days(14) + TimeDelta::hours(6), "warning", 14),
+        (TimeDelta::days(15) + TimeDelta::minutes(5), "ok", 15),
+    ];
+    for (left, state, days) in cases {
+        let scenario = Scenario {
+            last_password_change: Utc::now() - TimeDelta::days(90) + left,
+            claims: None,
+            ..Scenario::expires_in_days(30)
+        };
+        let f = EntraFixture::start(scenario);
+        let out = f.sign_in_correctly();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let (code, json) = f.check_json();
+        assert_eq!(code, Some(0));
+        assert_eq!(json["state"], state, "{left:?} left: {json}");
+        assert_eq!(json["days_left"], days, "{json}");
+        assert_eq!(json["source"], "graph_domain_policy");
+    }
+}
