@@ -11,7 +11,7 @@ use signin_assistant::config::{Config, ConfigError};
 use signin_assistant::front::{self, AgentChannels};
 use signin_assistant::provider::ProviderError;
 
-use crate::commands::Commands;
+use crate::commands::{Commands, NotDetermined, UsageError};
 use crate::demo;
 
 #[derive(Parser)]
@@ -67,16 +67,6 @@ enum Cmd {
         once: bool,
     },
 }
-
-/// An error in how the command was called (exit code 2).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
-
-/// A command that ran but could not determine a status (exit code 1), already reported.
-#[derive(Debug, thiserror::Error)]
-#[error("no status could be determined")]
-pub struct NotDetermined;
 
 /// Parses the command line, runs the command and maps the outcome to an exit code.
 pub fn main() -> ExitCode {

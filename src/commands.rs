@@ -20,7 +20,15 @@ use signin_assistant::routine::Routine;
 use signin_assistant::state::{SavedState, StateFile};
 use signin_assistant::{account, instance};
 
-use crate::cli::{NotDetermined, UsageError};
+/// An error in how the command was called (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// A command that ran but could not determine a status (exit code 1), already reported.
+#[derive(Debug, thiserror::Error)]
+#[error("no status could be determined")]
+pub struct NotDetermined;
 
 /// The routine of the real program: the configured endpoint, the OS keyring, the desktop and
 /// the machine's clock.

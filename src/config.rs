@@ -1,4 +1,5 @@
-//! Layered configuration: built-in defaults < system file (admins) < user file < `--config FILE`.
+//! Layered configuration: built-in defaults < system file (admins) < user file, where `--config
+//! FILE` takes the place of the user file.
 //!
 //! Admins deploy `/etc/signin-assistant/config.toml` to thousands of desktops, so every value
 //! remembers where it came from and every error names the file, the line and the key. The keys

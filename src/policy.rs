@@ -299,6 +299,19 @@ pub fn evaluate(now: DateTime<Utc>, finding: &Finding, policy: &Policy) -> Statu
         }
         Ok(Some(at)) => at,
     };
+    dated_status(now, expires_at, facts, policy, base)
+}
+
+/// The status of a password with a known deadline: ok, inside the warning window (urgent in its
+/// last days), or expired.
+fn dated_status(
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    facts: &Facts,
+    policy: &Policy,
+    base: Status,
+) -> Status {
+    let note = base.reason.clone();
     let window = facts
         .warning_days
         .filter(|d| *d >= 0)
