@@ -102,7 +102,7 @@ fn said(who: &str, out: &std::process::Output, dc: &Samba) -> String {
         "{who}: exit {:?}\nstdout:\n{}\nstderr:\n{}\nsamba log:\n{}",
         out.status.code(),
         String::from_utf8_lossy(&out.stdout),
-        stderr(&out),
+        stderr(out),
         dc.log()
     )
 }
