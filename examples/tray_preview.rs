@@ -82,6 +82,7 @@ fn view_for(line: &str) -> Option<View> {
         summary: summary.to_string(),
         signed_in,
         autostart,
+        stale: false,
     })
 }
 

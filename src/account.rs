@@ -1,5 +1,5 @@
-//! One determination of the password status with the cached credentials, and one sign-in; the
-//! single place that decides what goes into the keyring.
+//! The rules for one account's credentials: one check with what the keyring holds, one sign-in,
+//! one sign-out; the single place that decides what goes into the keyring.
 //!
 //! Rules: a password is cached only when the endpoint accepted it as the user's (success or
 //! expired); a rejected password is never cached. A cached password that the endpoint rejects
@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::credentials::{CredentialCache, KeyringError, Secret};
 use crate::policy::{changed_since, Finding, SignInReason};
-use crate::provider::{Provider, ProviderError, RefreshOutcome};
+use crate::provider::{IdentityProvider, ProviderError, RefreshOutcome};
 
 /// Why no status could be determined.
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +21,8 @@ pub enum CheckError {
     Keyring(#[from] KeyringError),
     #[error(transparent)]
     Provider(#[from] ProviderError),
+    #[error("the check did not finish within {0} s")]
+    DeadlineExceeded(u64),
 }
 
 /// How long a keyring call may take before the keyring counts as unavailable.
@@ -96,7 +98,7 @@ async fn keep_despite(
 
 /// One authentication attempt with a password the person typed.
 pub async fn sign_in(
-    provider: &Provider,
+    provider: &impl IdentityProvider,
     cache: &CredentialCache,
     account: &str,
     password: &Secret,
@@ -128,7 +130,7 @@ pub async fn sign_in(
 /// changed elsewhere and the cached one is removed, as when the endpoint rejects it; that
 /// reason then stays until the person signs in.
 pub async fn check(
-    provider: &Provider,
+    provider: &impl IdentityProvider,
     cache: &CredentialCache,
     account: &str,
     previous: Option<&Finding>,
@@ -178,7 +180,7 @@ async fn forget_if_unchanged(
 
 /// One determination with what the keyring holds; also returns the cached password it saw.
 async fn determine(
-    provider: &Provider,
+    provider: &impl IdentityProvider,
     cache: &CredentialCache,
     account: &str,
 ) -> Result<(Finding, Option<Secret>), CheckError> {

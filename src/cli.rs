@@ -2,28 +2,17 @@
 //! returns. Exit codes: 0 a status was determined (whatever the state), 1 it was not (unreachable
 //! endpoint, rejected credentials, keyring unavailable), 2 usage or configuration errors.
 
-use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{anyhow, Context};
-use chrono::{Local, Utc};
 use clap::{Parser, Subcommand};
-use tokio::sync::{mpsc, watch};
 
-use signin_assistant::agent::Agent;
 use signin_assistant::config::{Config, ConfigError};
-use signin_assistant::credentials::{CredentialCache, Secret};
-use signin_assistant::events::{Command, View};
-use signin_assistant::interactive::{self, AccountHint, InteractiveMethod, SignInError};
-use signin_assistant::notify::Notifier;
-use signin_assistant::policy::{Finding, PasswordState};
-use signin_assistant::provider::{Provider, ProviderError};
-use signin_assistant::report::{self, Report};
-use signin_assistant::state::{SavedState, StateFile};
-use signin_assistant::tray::{self, TrayError, TrayExit};
-use signin_assistant::{account, instance, shutdown};
+use signin_assistant::front::{self, AgentChannels};
+use signin_assistant::interactive::InteractiveMethod;
+use signin_assistant::provider::ProviderError;
 
+use crate::commands::{Commands, NotDetermined, UsageError};
 use crate::demo;
 
 #[derive(Parser)]
@@ -89,16 +78,6 @@ enum Cmd {
     },
 }
 
-/// An error in how the command was called (exit code 2).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct UsageError(String);
-
-/// A command that ran but could not determine a status (exit code 1), already reported.
-#[derive(Debug, thiserror::Error)]
-#[error("no status could be determined")]
-struct NotDetermined;
-
 /// Parses the command line, runs the command and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -124,80 +103,14 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    // Windows and macOS: the tray must own the main thread; the agent runs on another thread.
-    if tray::NEEDS_MAIN_THREAD
-        && matches!(cli.command, Cmd::Run { no_tray: false } | Cmd::Demo { .. })
-    {
-        let (views_tx, views_rx) = watch::channel(initial_view());
-        let (commands_tx, commands_rx) = mpsc::unbounded_channel();
-        let channels = AgentChannels {
-            views: views_tx,
-            commands: commands_rx,
-        };
-        let agent = std::thread::spawn(move || runtime.block_on(dispatch(cli, Some(channels))));
-        log_tray_exit(tray::run_tray(views_rx, commands_tx));
-        return match agent.join() {
-            Ok(Ok(())) => ExitCode::SUCCESS,
-            Ok(Err(e)) => exit_code_for(&e),
-            Err(_) => ExitCode::from(1),
-        };
-    }
-    match runtime.block_on(dispatch(cli, None)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => exit_code_for(&e),
-    }
-}
-
-/// The agent's ends of the channels to a tray that runs elsewhere (the main thread).
-pub struct AgentChannels {
-    views: watch::Sender<View>,
-    commands: mpsc::UnboundedReceiver<Command>,
-}
-
-/// The agent's ends of the channels to its tray: the main thread's (`channels`), a tray on its own
-/// thread, or none (`no_tray`, whose channels nobody else holds).
-pub fn start_front(no_tray: bool, channels: Option<AgentChannels>) -> anyhow::Result<Front> {
-    if let Some(AgentChannels { views, commands }) = channels {
-        return Ok(Front {
-            views,
-            commands,
-            tray: None,
-        });
-    }
-    let (commands_tx, commands_rx) = mpsc::unbounded_channel();
-    let (views_tx, views_rx) = watch::channel(initial_view());
-    let tray_thread = (!no_tray).then(|| {
-        std::thread::Builder::new()
-            .name("tray".into())
-            .spawn(move || log_tray_exit(tray::run_tray(views_rx, commands_tx)))
+    let with_tray = matches!(cli.command, Cmd::Run { no_tray: false } | Cmd::Demo { .. });
+    let outcome = front::run_on_threads(with_tray, move |channels| {
+        runtime.block_on(dispatch(cli, channels))
     });
-    Ok(Front {
-        views: views_tx,
-        commands: commands_rx,
-        tray: tray_thread.transpose()?,
-    })
-}
-
-/// What the agent talks to: its ends of the channels, and the tray's thread when it has one.
-pub struct Front {
-    pub views: watch::Sender<View>,
-    pub commands: mpsc::UnboundedReceiver<Command>,
-    pub tray: Option<std::thread::JoinHandle<()>>,
-}
-
-/// Waits for the tray thread to unregister its icon (the agent has dropped its `View` sender).
-pub async fn join_tray(thread: Option<std::thread::JoinHandle<()>>) {
-    if let Some(thread) = thread {
-        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-    }
-}
-
-fn log_tray_exit(exit: Result<TrayExit, TrayError>) {
-    match exit {
-        Ok(TrayExit::Closed) => {}
-        // run_tray has already said why.
-        Ok(TrayExit::NoHost) => {}
-        Err(e) => tracing::warn!(error = %e, "no tray icon; notifications only"),
+    match outcome {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => exit_code_for(&e),
+        Err(_) => ExitCode::from(1),
     }
 }
 
@@ -246,7 +159,7 @@ async fn dispatch(cli: Cli, tray_channels: Option<AgentChannels>) -> anyhow::Res
             password_stdin,
         } => {
             let method =
-                InteractiveMethod::choose(&commands.config, browser, device_code, password_stdin)
+                InteractiveMethod::choose(commands.config(), browser, device_code, password_stdin)
                     .map_err(UsageError)?;
             match method {
                 Some(method) => commands.sign_in_interactively(user, method).await,
@@ -259,308 +172,4 @@ async fn dispatch(cli: Cli, tray_channels: Option<AgentChannels>) -> anyhow::Res
         Cmd::Run { no_tray } => commands.run(no_tray, tray_channels).await,
         Cmd::Demo { .. } => unreachable!("handled above"),
     }
-}
-
-/// What every command but `demo` works with.
-struct Commands {
-    config: Config,
-    state_file: StateFile,
-    cache: CredentialCache,
-}
-
-impl Commands {
-    fn new(config: Config) -> anyhow::Result<Commands> {
-        let state_file = StateFile::default_location()
-            .ok_or_else(|| anyhow!("cannot find the home directory to keep the state in"))?;
-        Ok(Commands {
-            config,
-            state_file,
-            cache: CredentialCache::os(),
-        })
-    }
-
-    /// The account: the one given, else the last signed in, else `[account] username`.
-    fn account(&self, given: Option<String>, saved: &SavedState) -> Option<String> {
-        given
-            .or_else(|| saved.account.clone())
-            .or_else(|| self.config.account.username.clone())
-            .filter(|a| !a.trim().is_empty())
-    }
-
-    async fn sign_in(&self, user: Option<String>, password_stdin: bool) -> anyhow::Result<()> {
-        let mut saved = self.state_file.load();
-        let account = self.account(user, &saved).ok_or_else(|| {
-            UsageError("which account? use `sign-in --user NAME` or set [account] username".into())
-        })?;
-        let provider = Provider::from_config(&self.config)?;
-        let password = read_password(&account, password_stdin)?;
-        let finding = account::sign_in(&provider, &self.cache, &account, &password).await?;
-        if let Finding::SignInRequired { reason } = &finding {
-            eprintln!("Sign-in failed: {}.", reason.explain());
-            return Err(NotDetermined.into());
-        }
-        saved.record_finding(&account, finding, Utc::now());
-        self.save(&saved);
-        println!("Signed in as {account}; the password is kept in the OS keyring.");
-        let report = report::build(&self.config, &saved, Some(&account), Utc::now(), None);
-        self.print(&report, &saved, false);
-        determined(&report)
-    }
-
-    /// `sign-in` with the browser or a device code: the account comes from the sign-in itself.
-    async fn sign_in_interactively(
-        &self,
-        user: Option<String>,
-        method: InteractiveMethod,
-    ) -> anyhow::Result<()> {
-        let mut saved = self.state_file.load();
-        let nonblank = |a: &String| !a.trim().is_empty();
-        let required = user
-            .or_else(|| self.config.account.username.clone())
-            .filter(nonblank);
-        let hint = AccountHint {
-            required: required.as_deref(),
-            hint: saved.account.as_deref(),
-        };
-        let provider = Provider::from_config(&self.config)?;
-        let ui = interactive::Console::new(&self.config);
-        let signed_in = interactive::sign_in_interactively(
-            &self.config,
-            &provider,
-            &self.cache,
-            method,
-            hint,
-            &ui,
-        )
-        .await;
-        let (account, finding) = match signed_in {
-            Ok(signed_in) => signed_in,
-            Err(SignInError::AcceptedWithoutFacts { account, source }) => {
-                if saved.account.as_deref() != Some(account.as_str()) {
-                    saved.account = Some(account.clone());
-                    saved.finding = None;
-                    saved.checked_at = None;
-                }
-                saved.record_failure(&source.to_string(), Utc::now());
-                self.save(&saved);
-                let e = SignInError::AcceptedWithoutFacts { account, source };
-                return Err(e.into());
-            }
-            Err(e) => {
-                eprintln!("Sign-in failed: {e}.");
-                return Err(NotDetermined.into());
-            }
-        };
-        saved.record_finding(&account, finding, Utc::now());
-        self.save(&saved);
-        println!(
-            "Signed in as {account}; the refresh token is kept in the OS keyring (no password)."
-        );
-        let report = report::build(&self.config, &saved, Some(&account), Utc::now(), None);
-        self.print(&report, &saved, false);
-        determined(&report)
-    }
-
-    async fn sign_out(&self) -> anyhow::Result<()> {
-        let mut saved = self.state_file.load();
-        let Some(account) = self.account(None, &saved) else {
-            println!("Nobody is signed in.");
-            return Ok(());
-        };
-        account::sign_out(&self.cache, &account).await?;
-        saved.finding = None;
-        saved.checked_at = None;
-        self.save(&saved);
-        println!("Signed out {account}: nothing of it is left in the keyring.");
-        Ok(())
-    }
-
-    async fn check(&self, json: bool, notify: bool) -> anyhow::Result<()> {
-        let mut saved = self.state_file.load();
-        let now = Utc::now();
-        let Some(account) = self.account(None, &saved) else {
-            let report = report::build(&self.config, &saved, None, now, None);
-            self.print(&report, &saved, json);
-            return Err(NotDetermined.into());
-        };
-        let provider = Provider::from_config(&self.config)?;
-        let previous = saved.finding_for(&account).cloned();
-        let checked = account::check(&provider, &self.cache, &account, previous.as_ref()).await;
-        let failure = match checked {
-            Ok(finding) => {
-                saved.record_finding(&account, finding, now);
-                None
-            }
-            Err(e) => {
-                let message = e.to_string();
-                saved.record_failure(&message, now);
-                Some(message)
-            }
-        };
-        self.save(&saved);
-        if notify && failure.is_none() {
-            if instance::agent_running(&self.state_dir()) {
-                tracing::info!("the running agent shows the balloons; none from this command");
-            } else {
-                self.balloon_if_due(&mut saved, &account).await;
-            }
-        }
-        let report = report::build(
-            &self.config,
-            &saved,
-            Some(&account),
-            Utc::now(),
-            failure.as_deref(),
-        );
-        self.print(&report, &saved, json);
-        if failure.is_some() {
-            return Err(NotDetermined.into());
-        }
-        determined(&report)
-    }
-
-    /// Today's balloon, if due; a one-shot command waits only for the configured timeout.
-    async fn balloon_if_due(&self, saved: &mut SavedState, account: &str) {
-        let status = report::current_status(&self.config, saved, Some(account), Utc::now());
-        let now_local = Local::now();
-        let Some(balloon) = saved.due_balloon(&now_local, &status) else {
-            return;
-        };
-        saved.record_daily_balloon(&now_local, &balloon);
-        self.save(saved);
-        let notifier = Notifier {
-            timeout: std::time::Duration::from_secs(self.config.policy.balloon_timeout_secs),
-            critical_stays: false,
-        };
-        let portal =
-            signin_assistant::portal::choose(&self.config, saved.offered_portal_url.as_deref());
-        saved.record_balloon_outcome(notifier.show(&balloon, &portal).await);
-        self.save(saved);
-    }
-
-    fn status(&self, json: bool) -> anyhow::Result<()> {
-        let saved = self.state_file.load();
-        let account = self.account(None, &saved);
-        let failure = match (&saved.last_error, saved.last_error_at, saved.checked_at) {
-            (Some(error), Some(failed), checked) if checked.is_none_or(|c| failed > c) => {
-                Some(format!("the last check failed ({error})"))
-            }
-            _ => None,
-        };
-        let report = report::build(
-            &self.config,
-            &saved,
-            account.as_deref(),
-            Utc::now(),
-            failure.as_deref(),
-        );
-        self.print(&report, &saved, json);
-        determined(&report)
-    }
-
-    /// The agent; with the tray on its own thread unless `no_tray` or the main thread has it
-    /// (`channels`).
-    async fn run(self, no_tray: bool, channels: Option<AgentChannels>) -> anyhow::Result<()> {
-        let _one_agent = instance::acquire(&self.state_dir())?;
-        let saved = self.state_file.load();
-        let account = self.account(None, &saved);
-        let provider = Provider::from_config(&self.config)?;
-        if let Err(e) = account::probe(&self.cache).await {
-            tracing::warn!(error = %e, "the keyring is not reachable yet; will retry at each check");
-        }
-        let notifier = Notifier {
-            timeout: std::time::Duration::from_secs(self.config.policy.balloon_timeout_secs),
-            critical_stays: true,
-        };
-        let agent = Agent {
-            config: self.config,
-            provider,
-            cache: self.cache,
-            state_file: self.state_file,
-            notifier,
-            account,
-            stop_after_first_balloon: false,
-        };
-        let front = start_front(no_tray, channels)?;
-        agent
-            .run(front.commands, front.views, shutdown::requested())
-            .await;
-        join_tray(front.tray).await;
-        Ok(())
-    }
-
-    /// The directory of the state file (and of the agent's lock).
-    fn state_dir(&self) -> std::path::PathBuf {
-        self.state_file
-            .path()
-            .parent()
-            .map(std::path::Path::to_path_buf)
-            .unwrap_or_default()
-    }
-
-    fn save(&self, saved: &SavedState) {
-        if let Err(e) = self.state_file.save(saved) {
-            tracing::warn!(error = %e, "could not save the state");
-        }
-    }
-
-    /// Prints `report` (as JSON, or in words with the status evaluated from `saved`).
-    fn print(&self, report: &Report, saved: &SavedState, json: bool) {
-        if json {
-            match serde_json::to_string(report) {
-                Ok(text) => println!("{text}"),
-                Err(e) => eprintln!("signin-assistant: cannot print the status: {e}"),
-            }
-        } else {
-            let status =
-                report::current_status(&self.config, saved, report.account.as_deref(), Utc::now());
-            print!("{}", report::human(report, &status));
-        }
-    }
-}
-
-/// Exit 0 when the report holds a determined status, else 1 (already printed).
-fn determined(report: &Report) -> anyhow::Result<()> {
-    match report.state {
-        PasswordState::SignInRequired | PasswordState::Unknown => Err(NotDetermined.into()),
-        _ => Ok(()),
-    }
-}
-
-/// The view before the first check.
-pub fn initial_view() -> View {
-    View {
-        state: PasswordState::Unknown,
-        urgent: false,
-        expires_at: None,
-        days_left: None,
-        summary: "Checking your password…".into(),
-        signed_in: false,
-        autostart: None,
-    }
-}
-
-/// The password: one line of stdin with `--password-stdin`, else a no-echo prompt on a terminal.
-fn read_password(account: &str, from_stdin: bool) -> anyhow::Result<Secret> {
-    let password = if from_stdin {
-        let mut line = zeroize::Zeroizing::new(String::new());
-        std::io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .context("cannot read the password from standard input")?;
-        Secret::new(line.trim_end_matches(['\r', '\n']))
-    } else if std::io::stdin().is_terminal() {
-        Secret::new(
-            rpassword::prompt_password(format!("Password for {account}: "))
-                .context("cannot read the password from the terminal")?,
-        )
-    } else {
-        return Err(
-            UsageError("no terminal to ask for the password: use --password-stdin".into()).into(),
-        );
-    };
-    if password.is_empty() {
-        return Err(UsageError("the password is empty".into()).into());
-    }
-    Ok(password)
 }

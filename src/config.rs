@@ -1,4 +1,5 @@
-//! Layered configuration: built-in defaults < system file (admins) < user file < `--config FILE`.
+//! Layered configuration: built-in defaults < system file (admins) < user file, where `--config
+//! FILE` takes the place of the user file.
 //!
 //! Admins deploy `/etc/signin-assistant/config.toml` to thousands of desktops, so every value
 //! remembers where it came from and every error names the file, the line and the key. The keys
@@ -173,9 +174,9 @@ section!(LdapConfig, LdapLayer, "ldap" {
 });
 
 section!(PolicyConfig, PolicyLayer, "policy" {
-    max_age_days: i64 = 90,
-    warning_days: i64 = 14,
-    urgent_days: i64 = 3,
+    max_age_days: i64 = Policy::DEFAULT.max_age_days,
+    warning_days: i64 = Policy::DEFAULT.warning_days,
+    urgent_days: i64 = Policy::DEFAULT.urgent_days,
     balloon_timeout_secs: u64 = 5,
 });
 
@@ -327,12 +328,7 @@ impl Config {
             check_web_url(url).map_err(|m| self.error_at(key, m))?;
         }
         if let Some(url) = &self.ldap.url {
-            if !matches!(url.scheme(), "ldap" | "ldaps") || url.host_str().is_none() {
-                return Err(self.error_at(
-                    "ldap.url",
-                    "must be ldap://host[:port] or ldaps://host[:port]",
-                ));
-            }
+            check_ldap_url(url).map_err(|m| self.error_at("ldap.url", m))?;
         }
         // (key, value, least, most): the bounds keep every later date and duration computation
         // far from overflow, and catch typos such as minutes written as seconds.
@@ -408,13 +404,25 @@ pub fn check_web_url(url: &Url) -> Result<(), String> {
     }
 }
 
-/// Whether the URL's host is this machine.
+/// `ldap://host[:port]` or `ldaps://host[:port]`.
+pub fn check_ldap_url(url: &Url) -> Result<(), String> {
+    if matches!(url.scheme(), "ldap" | "ldaps") && url.host_str().is_some() {
+        Ok(())
+    } else {
+        Err("must be ldap://host[:port] or ldaps://host[:port]".into())
+    }
+}
+
+/// Whether the URL's host is this machine. For schemes the url crate does not know (`ldap:`),
+/// `127.0.0.1` stays a domain name, so the host text is parsed here.
 pub fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
     }
 }
 

@@ -8,16 +8,20 @@
 
 use chrono::Utc;
 
-use crate::cli::{join_tray, start_front, AgentChannels};
 use signin_assistant::agent::Agent;
+use signin_assistant::clock::SystemClock;
 use signin_assistant::config::Config;
 use signin_assistant::credentials::{CredentialCache, Secret};
+use signin_assistant::desktop::{Patience, RealDesktop};
 use signin_assistant::emulator::{Emulator, Scenario, DEFAULT_ONE_TIME_CODE};
+use signin_assistant::front::{self, AgentChannels};
 use signin_assistant::interactive::{self, AccountHint, InteractiveMethod};
-use signin_assistant::notify::Notifier;
 use signin_assistant::provider::Provider;
-use signin_assistant::state::{SavedState, StateFile};
-use signin_assistant::{account, report, shutdown};
+use signin_assistant::routine::Routine;
+use signin_assistant::state::{BalloonOutcome, StateFile};
+use signin_assistant::{account, report};
+
+use crate::commands::RealRoutine;
 
 /// The demo's own keyring service, apart from real entries.
 const DEMO_SERVICE: &str = "signin-assistant-demo";
@@ -68,16 +72,15 @@ pub async fn run(
             scenario.username, scenario.password, DEFAULT_ONE_TIME_CODE
         );
     }
-    let outcome = sign_in_and_run(
-        &scenario,
-        provider,
-        cache.clone(),
+    let routine = Routine {
+        desktop: RealDesktop::from_config(&config, Patience::Agent),
         config,
-        &state_file,
-        (once, browser),
-        tray_channels,
-    )
-    .await;
+        provider,
+        cache: cache.clone(),
+        state_file,
+        clock: SystemClock,
+    };
+    let outcome = sign_in_and_run(&scenario, routine, (once, browser), tray_channels).await;
     // Whatever happened, nothing of the demo stays in the keyring.
     account::sign_out(&cache, &scenario.username).await?;
     emulator.shutdown().await;
@@ -89,63 +92,58 @@ pub async fn run(
 /// Signs the demo account in, prints its status and runs the agent until it stops.
 async fn sign_in_and_run(
     scenario: &Scenario,
-    provider: Provider,
-    cache: CredentialCache,
-    config: Config,
-    state_file: &StateFile,
+    routine: RealRoutine,
     (once, browser): (bool, bool),
     tray_channels: Option<AgentChannels>,
 ) -> anyhow::Result<()> {
     println!("\nSigning in…");
+    let account = scenario.username.as_str();
     let finding = if browser {
         let hint = AccountHint {
-            required: Some(&scenario.username),
+            required: Some(account),
             hint: None,
         };
-        let ui = interactive::Console::new(&config);
+        let ui = interactive::Console::new(&routine.config);
+        let (config, provider, cache) = (&routine.config, &routine.provider, &routine.cache);
         let method = InteractiveMethod::Browser;
-        interactive::sign_in_interactively(&config, &provider, &cache, method, hint, &ui)
+        interactive::sign_in_interactively(config, provider, cache, method, hint, &ui)
             .await?
             .1
     } else {
         let password = Secret::new(scenario.password.clone());
-        account::sign_in(&provider, &cache, &scenario.username, &password).await?
+        account::sign_in(&routine.provider, &routine.cache, account, &password).await?
     };
-    let mut saved = SavedState::default();
-    saved.record_finding(&scenario.username, finding, Utc::now());
-    state_file.save(&saved)?;
-    let status = report::current_status(&config, &saved, Some(&scenario.username), Utc::now());
-    let status_report = report::build(&config, &saved, Some(&scenario.username), Utc::now(), None);
+    let saved = routine.update(|s| s.record_finding(account, finding, Utc::now()));
+    let status = routine.status(&saved, Some(account));
+    let status_report = report::build(&routine.config, &saved, Some(account), Utc::now(), None);
     print!("{}", report::human(&status_report, &status));
     println!(
         "\nThe agent now runs as it would at login: it shows today's balloon (click it to open the\n\
          change-password portal, close it with X, or let it go after {} s){}.",
-        config.policy.balloon_timeout_secs,
+        routine.config.policy.balloon_timeout_secs,
         if once { " and exits" } else { "; Ctrl-C stops it" }
     );
-
-    let agent = Agent {
-        notifier: Notifier {
-            timeout: std::time::Duration::from_secs(config.policy.balloon_timeout_secs),
-            critical_stays: true,
-        },
-        config,
-        provider,
-        cache,
-        state_file: state_file.clone(),
-        account: Some(scenario.username.clone()),
-        stop_after_first_balloon: once,
-    };
-    let front = start_front(false, tray_channels)?;
-    agent
-        .run(front.commands, front.views, shutdown::requested())
-        .await;
-    join_tray(front.tray).await;
-
+    let state_file = routine.state_file.clone();
+    let mut agent = Agent::new(routine, Some(account.to_string()));
+    agent.stop_after_first_balloon = once;
+    front::run_agent(agent, false, tray_channels).await?;
     if let Some(balloon) = state_file.load().last_balloon {
-        println!("Balloon \"{}\": {:?}", balloon.title, balloon.outcome);
+        println!("{}", balloon_ending(&balloon.title, balloon.outcome));
     }
     Ok(())
+}
+
+/// The demo's last line, in plain words.
+fn balloon_ending(title: &str, outcome: Option<BalloonOutcome>) -> String {
+    let how = match outcome {
+        Some(BalloonOutcome::Clicked) => "you clicked it and the portal opened",
+        Some(BalloonOutcome::Dismissed) => "you closed it",
+        Some(BalloonOutcome::TimedOut) => "it went away by itself",
+        Some(BalloonOutcome::Closed) => "it was closed",
+        Some(BalloonOutcome::Console) => "it was printed here (no notification server)",
+        None => "it was still on screen when the demo stopped",
+    };
+    format!("The balloon \"{title}\": {how}.")
 }
 
 /// The configuration of the demo: the emulator as authority and Graph, the rest built-in defaults.

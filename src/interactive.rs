@@ -14,12 +14,13 @@ use url::Url;
 use crate::account;
 use crate::config::{Config, ProviderKind, SignInMethod};
 use crate::credentials::{CredentialCache, KeyringError};
+use crate::desktop::Desktop;
 use crate::notify::{self, Notifier};
 use crate::policy::{Balloon, Finding, Urgency};
 use crate::provider::entra::browser::BrowserAttempt;
 use crate::provider::entra::device_code::DeviceCodePrompt;
 use crate::provider::entra::{EntraProvider, InteractiveError, IssuedTokens};
-use crate::provider::{Provider, ProviderError};
+use crate::provider::{IdentityProvider, ProviderError};
 use crate::state::BalloonOutcome;
 
 /// The interactive sign-in methods.
@@ -113,15 +114,15 @@ pub enum SignInError {
 /// Signs in with the browser or a device code and keeps the refresh token only. Returns the
 /// account that signed in (the ID token's `preferred_username`) and what the endpoint says about
 /// its password. Nothing is kept unless the sign-in succeeded for the expected account.
-pub async fn sign_in_interactively(
+pub async fn sign_in_interactively<P: IdentityProvider>(
     config: &Config,
-    provider: &Provider,
+    provider: &P,
     cache: &CredentialCache,
     method: InteractiveMethod,
     account: AccountHint<'_>,
     ui: &dyn Interaction,
 ) -> Result<(String, Finding), SignInError> {
-    let Provider::Entra(entra) = provider else {
+    let Some(entra) = provider.as_entra() else {
         return Err(SignInError::NotEntra);
     };
     // Fail before the person does anything if the keyring cannot keep the result.
@@ -241,12 +242,11 @@ impl Interaction for Console {
     }
 }
 
-/// The tray's [`Interaction`]: balloons only (there is no terminal).
-pub struct Desktop {
-    pub notifier: Notifier,
-}
+/// The agent's [`Interaction`] (the tray's "Sign in…"): balloons through its [`Desktop`], since
+/// there is no terminal. A click on the device code balloon opens the sign-in page.
+pub struct DesktopInteraction<D>(pub D);
 
-impl Interaction for Desktop {
+impl<D: Desktop + Clone> Interaction for DesktopInteraction<D> {
     fn browser_opening(&self, _timeout: Duration) {}
 
     fn open_by_hand(&self, url: &str) {
@@ -255,43 +255,53 @@ impl Interaction for Desktop {
             body: "The browser did not open by itself. Click here to try again.".into(),
             urgency: Urgency::Normal,
         };
-        spawn_link_balloon(self.notifier.clone(), balloon, "Open sign-in page", url);
+        spawn_desktop_balloon(self.0.clone(), balloon, url);
     }
 
     fn device_code(&self, prompt: &DeviceCodePrompt) {
-        spawn_device_code_balloon(self.notifier.clone(), prompt);
+        let balloon = device_code_balloon(prompt);
+        spawn_desktop_balloon(self.0.clone(), balloon, &prompt.verification_uri);
     }
 }
 
-/// The device code balloon: Entra's message; a click opens the verification page when it is a
-/// web address signin-assistant may open.
-fn spawn_device_code_balloon(notifier: Notifier, prompt: &DeviceCodePrompt) {
-    let balloon = Balloon {
-        title: format!("Sign in with the code {}", prompt.user_code),
-        body: prompt.message.clone(),
-        urgency: Urgency::Normal,
-    };
-    spawn_link_balloon(
-        notifier,
-        balloon,
-        "Open sign-in page",
-        &prompt.verification_uri,
-    );
+fn spawn_desktop_balloon<D: Desktop>(desktop: D, balloon: Balloon, link: &str) {
+    let link = openable(link).map_or_else(String::new, |url| url.to_string());
+    tokio::spawn(async move {
+        desktop.show(&balloon, &link).await;
+    });
 }
 
-fn spawn_link_balloon(notifier: Notifier, balloon: Balloon, action: &'static str, link: &str) {
-    let link = Url::parse(link)
-        .ok()
-        .filter(|url| url.scheme() == "https" || crate::config::is_loopback(url));
+/// The device code balloon of the command line: Entra's message; a click opens the verification
+/// page when it is a web address signin-assistant may open.
+fn spawn_device_code_balloon(notifier: Notifier, prompt: &DeviceCodePrompt) {
+    let balloon = device_code_balloon(prompt);
+    let link = openable(&prompt.verification_uri);
     let shown = link.as_ref().map_or_else(String::new, Url::to_string);
     tokio::spawn(async move {
-        let outcome = notifier.show_with_action(&balloon, action, &shown).await;
+        let outcome = notifier
+            .show_with_action(&balloon, "Open sign-in page", &shown)
+            .await;
         if let (BalloonOutcome::Clicked, Some(url)) = (outcome, link) {
             if let Err(e) = open_in_browser(&url).await {
                 tracing::warn!(error = %e, "could not open the browser");
             }
         }
     });
+}
+
+fn device_code_balloon(prompt: &DeviceCodePrompt) -> Balloon {
+    Balloon {
+        title: format!("Sign in with the code {}", prompt.user_code),
+        body: prompt.message.clone(),
+        urgency: Urgency::Normal,
+    }
+}
+
+/// A link a balloon may open: a web address, or plain HTTP on this computer (the emulator).
+fn openable(link: &str) -> Option<Url> {
+    Url::parse(link)
+        .ok()
+        .filter(|url| url.scheme() == "https" || crate::config::is_loopback(url))
 }
 
 #[cfg(test)]

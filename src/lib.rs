@@ -28,10 +28,13 @@
 
 pub mod account;
 pub mod agent;
+pub mod clock;
 pub mod config;
 pub mod credentials;
+pub mod desktop;
 pub mod emulator;
 pub mod events;
+pub mod front;
 pub mod instance;
 pub mod interactive;
 pub mod loopback;
@@ -42,6 +45,8 @@ pub mod portal;
 pub mod prompt;
 pub mod provider;
 pub mod report;
+pub mod routine;
+pub mod schedule;
 pub mod shutdown;
 pub mod state;
 pub mod tray;

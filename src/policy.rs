@@ -5,7 +5,7 @@
 //! reads the clock, the network or a file: `now` is always an argument, so every rule is
 //! table-tested, including DST changes, leap days, time zones and a clock that goes backwards.
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A validity this long or longer means "never" (2147483647 is the usual sentinel).
@@ -80,6 +80,22 @@ pub struct Facts {
     /// spends one, so the agent does not re-check such an account by itself.
     #[serde(default)]
     pub grace_logins_left: Option<u32>,
+}
+
+impl Facts {
+    /// Facts with only a deadline and its source; the optional parts are set with struct update
+    /// syntax (`Facts { note: Some(..), ..Facts::new(deadline, source) }`).
+    pub fn new(deadline: Deadline, source: Source) -> Facts {
+        Facts {
+            deadline,
+            warning_days: None,
+            source,
+            changed_at: None,
+            portal_url: None,
+            note: None,
+            grace_logins_left: None,
+        }
+    }
 }
 
 /// Why there are no usable credentials.
@@ -168,13 +184,19 @@ pub struct Policy {
     pub urgent_days: i64,
 }
 
+impl Policy {
+    /// The product's defaults: 90-day passwords, warned about from 14 days before, insistently
+    /// in the last 3.
+    pub const DEFAULT: Policy = Policy {
+        max_age_days: 90,
+        warning_days: 14,
+        urgent_days: 3,
+    };
+}
+
 impl Default for Policy {
     fn default() -> Self {
-        Policy {
-            max_age_days: 90,
-            warning_days: 14,
-            urgent_days: 3,
-        }
+        Policy::DEFAULT
     }
 }
 
@@ -311,6 +333,19 @@ pub fn evaluate(now: DateTime<Utc>, finding: &Finding, policy: &Policy) -> Statu
         }
         Ok(Some(at)) => at,
     };
+    dated_status(now, expires_at, facts, policy, base)
+}
+
+/// The status of a password with a known deadline: ok, inside the warning window (urgent in its
+/// last days), or expired.
+fn dated_status(
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    facts: &Facts,
+    policy: &Policy,
+    base: Status,
+) -> Status {
+    let note = base.reason.clone();
     let window = facts
         .warning_days
         .filter(|d| *d >= 0)
@@ -404,11 +439,7 @@ pub fn balloon_for(status: &Status) -> Option<Balloon> {
     };
     match status.state {
         PasswordState::Warning => {
-            let when = match status.days_left.unwrap_or(0) {
-                0 => "today".to_string(),
-                1 => "tomorrow".to_string(),
-                n => format!("in {n} days"),
-            };
+            let when = in_days(status.days_left.unwrap_or(0));
             Some(Balloon {
                 title: format!("Your password expires {when}"),
                 body: "Click here to change it.".to_string(),
@@ -421,6 +452,15 @@ pub fn balloon_for(status: &Status) -> Option<Balloon> {
             urgency: Urgency::Critical,
         }),
         _ => None,
+    }
+}
+
+/// "today", "tomorrow", "in 10 days": when the deadline comes, as balloons and tooltips say it.
+pub fn in_days(days: i64) -> String {
+    match days {
+        0 => "today".to_string(),
+        1 => "tomorrow".to_string(),
+        n => format!("in {n} days"),
     }
 }
 
@@ -485,18 +525,17 @@ pub fn sign_in_failed_balloon(reason: &str) -> Balloon {
     }
 }
 
-/// The balloon due at `now_local`, if any: at most one per local calendar day while the password
-/// is in the warning window or expired. `last_shown` is the local date of the last balloon.
+/// The balloon due on the local day `today`, if any: at most one per local calendar day while the
+/// password is in the warning window or expired. `last_shown` is the local date of the last balloon.
 ///
 /// A clock that went backwards must not bring a second balloon for a day already served; but a
 /// `last_shown` more than a day in the future can only come from a clock that was wrong then, and
 /// must not silence the warnings for good.
-pub fn balloon_due<Tz: TimeZone>(
-    now_local: &DateTime<Tz>,
+pub fn balloon_due(
+    today: NaiveDate,
     status: &Status,
     last_shown: Option<NaiveDate>,
 ) -> Option<Balloon> {
-    let today = now_local.date_naive();
     let already_served = match last_shown {
         None => false,
         Some(last) => last >= today && (last - today).num_days() <= 1,

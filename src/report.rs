@@ -5,7 +5,7 @@ use chrono::{DateTime, Local, TimeZone, Utc};
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::policy::{evaluate, PasswordState, Status};
+use crate::policy::{evaluate, in_days, PasswordState, Status};
 use crate::portal;
 use crate::state::SavedState;
 
@@ -66,7 +66,7 @@ pub fn build(
         checked_at: saved.checked_at.filter(|_| has_finding).map(rfc3339),
         source: status.source,
         reason,
-        portal_url: portal::choose(config, saved.offered_portal_url.as_deref()),
+        portal_url: portal::choose(config, saved.offered_portal_url()),
     }
 }
 
@@ -82,12 +82,7 @@ where
     let date = |at: DateTime<Utc>| at.with_timezone(tz).format("%a %-d %b").to_string();
     match (status.state, status.expires_at, status.days_left) {
         (PasswordState::Warning | PasswordState::Ok, Some(at), Some(days)) => {
-            let when = match days {
-                0 => "today".to_string(),
-                1 => "tomorrow".to_string(),
-                n => format!("in {n} days"),
-            };
-            format!("Password expires {when} ({})", date(at))
+            format!("Password expires {} ({})", in_days(days), date(at))
         }
         (PasswordState::Expired, _, _) => "Password expired".to_string(),
         (PasswordState::NeverExpires, _, _) => "Password never expires".to_string(),
@@ -133,15 +128,10 @@ mod tests {
     fn saved(deadline: Deadline) -> SavedState {
         SavedState {
             account: Some("adele@contoso.com".into()),
-            finding: Some(Finding::Facts(Facts {
+            finding: Some(Finding::Facts(Facts::new(
                 deadline,
-                warning_days: None,
-                source: Source::GraphDomainPolicy,
-                changed_at: None,
-                portal_url: None,
-                note: None,
-                grace_logins_left: None,
-            })),
+                Source::GraphDomainPolicy,
+            ))),
             checked_at: Some(Utc.with_ymd_and_hms(2026, 11, 24, 8, 0, 0).unwrap()),
             ..SavedState::default()
         }

@@ -2,12 +2,12 @@
 
 mod support;
 
-use support::{Keyring, Session};
+use support::{stderr, Keyring, Session};
 
 fn demo(session: &Session) -> (String, String) {
     let out = session.run(&["demo", "--once"], "");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let stderr = stderr(&out);
     assert_eq!(
         out.status.code(),
         Some(0),

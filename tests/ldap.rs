@@ -1,10 +1,7 @@
 //! The LDAP provider against a real slapd with the ppolicy overlay (see `support/slapd.rs`):
 //! every kind of user the issue names, over StartTLS and over ldaps with the test CA.
 
-#[path = "support/fake_ldap.rs"]
-mod fake_ldap;
-#[path = "support/slapd.rs"]
-mod slapd;
+mod support;
 
 use std::path::Path;
 
@@ -14,7 +11,8 @@ use signin_assistant::credentials::Secret;
 use signin_assistant::policy::{self, Deadline, Finding, PasswordState, SignInReason, Source};
 use signin_assistant::provider::ldap::LdapProvider;
 use signin_assistant::provider::{Attempt, ProviderError};
-use slapd::Slapd;
+use support::fake_ldap;
+use support::slapd::{self, Slapd};
 
 /// Starts slapd with one user per case. Change times are set one hour short of whole days so
 /// that the whole days left are exact (e.g. "80 days ago" leaves 10 days, not 9 and 23 hours).

@@ -138,6 +138,7 @@ mod tests {
             summary: String::new(),
             signed_in: true,
             autostart: None,
+            stale: false,
         }
     }
 

@@ -102,6 +102,7 @@ mod tests {
             summary: "Password expires in 40 days (Mon 12 Jan)".into(),
             signed_in,
             autostart,
+            stale: false,
         }
     }
 

@@ -206,16 +206,12 @@ impl EntraProvider {
 
     async fn facts(&self, username: &str, access_token: &Secret) -> Result<Facts, ProviderError> {
         if let Some(claims) = graph::password_claims(access_token.expose()) {
+            let deadline = Deadline::At {
+                expires_at: claims.expires_at,
+            };
             return Ok(Facts {
-                deadline: Deadline::At {
-                    expires_at: claims.expires_at,
-                },
-                warning_days: None,
-                source: Source::TokenClaim,
-                changed_at: None,
                 portal_url: claims.change_url,
-                note: None,
-                grace_logins_left: None,
+                ..Facts::new(deadline, Source::TokenClaim)
             });
         }
         let me: graph::Me = match self.graph_get(graph::ME_PATH, access_token).await? {
@@ -238,24 +234,15 @@ impl EntraProvider {
             .then(|| "synced from on-premises Active Directory: the deadline is kept there; use [provider] kind = \"ldap\"".to_string());
         if me.password_never_expires() {
             return Ok(Facts {
-                deadline: Deadline::Never,
-                warning_days: None,
-                source: Source::GraphPasswordPolicies,
                 changed_at,
-                portal_url: None,
                 note: synced_note,
-                grace_logins_left: None,
+                ..Facts::new(Deadline::Never, Source::GraphPasswordPolicies)
             });
         }
         let Some(changed_at) = changed_at else {
             return Ok(Facts {
-                deadline: Deadline::Unknown,
-                warning_days: None,
-                source: Source::GraphConfigPolicy,
-                changed_at: None,
-                portal_url: None,
                 note: Some("Graph did not return lastPasswordChangeDateTime".into()),
-                grace_logins_left: None,
+                ..Facts::new(Deadline::Unknown, Source::GraphConfigPolicy)
             });
         };
         let upn = me.user_principal_name.as_deref().unwrap_or(username);
@@ -263,21 +250,19 @@ impl EntraProvider {
         let validity_days = domain
             .as_ref()
             .and_then(|d| d.password_validity_period_in_days);
+        let source = if validity_days.is_some() {
+            Source::GraphDomainPolicy
+        } else {
+            Source::GraphConfigPolicy
+        };
+        let deadline = Deadline::AfterChange {
+            changed_at,
+            validity_days,
+        };
         Ok(Facts {
-            deadline: Deadline::AfterChange {
-                changed_at,
-                validity_days,
-            },
             warning_days: domain.and_then(|d| d.password_notification_window_in_days),
-            source: if validity_days.is_some() {
-                Source::GraphDomainPolicy
-            } else {
-                Source::GraphConfigPolicy
-            },
             changed_at: Some(changed_at),
-            portal_url: None,
-            note: None,
-            grace_logins_left: None,
+            ..Facts::new(deadline, source)
         })
     }
 
@@ -443,13 +428,8 @@ enum GraphAnswer<T> {
 fn expired_attempt(change_url: Option<String>) -> Attempt {
     Attempt {
         finding: Finding::Facts(Facts {
-            deadline: Deadline::ExpiredNow,
-            warning_days: None,
-            source: Source::TokenEndpoint,
-            changed_at: None,
             portal_url: change_url,
-            note: None,
-            grace_logins_left: None,
+            ..Facts::new(Deadline::ExpiredNow, Source::TokenEndpoint)
         }),
         password_accepted: true,
         refresh_token: None,
