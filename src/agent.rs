@@ -18,8 +18,8 @@ use crate::clock::Clock;
 use crate::desktop::Desktop;
 use crate::events::{Command, View};
 use crate::policy::{
-    balloon_for, password_changed_balloon, sign_in_failed_balloon, signed_in_balloon, Balloon,
-    Finding, SignInReason, Urgency,
+    balloon_for, password_changed_balloon, session_ended_balloon, sign_in_failed_balloon,
+    signed_in_balloon, Balloon, Finding, SignInReason, Urgency,
 };
 use crate::provider::IdentityProvider;
 use crate::report;
@@ -253,10 +253,14 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
         let noticed = self
             .account
             .as_deref()
-            .is_some_and(|a| checked.noticed_change_elsewhere(a));
+            .and_then(|a| checked.noticed_session_end(a));
         run.saved = checked.saved;
-        if noticed {
-            self.spawn_balloon(password_changed_balloon(), None, run);
+        match noticed {
+            Some(SignInReason::SessionEnded) => {
+                self.spawn_balloon(session_ended_balloon(), None, run)
+            }
+            Some(_) => self.spawn_balloon(password_changed_balloon(), None, run),
+            None => {}
         }
         self.balloon_if_due(run);
     }

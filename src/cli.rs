@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 use signin_assistant::config::{Config, ConfigError};
 use signin_assistant::front::{self, AgentChannels};
+use signin_assistant::interactive::InteractiveMethod;
 use signin_assistant::provider::ProviderError;
 
 use crate::commands::{Commands, NotDetermined, UsageError};
@@ -30,13 +31,19 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Sign in once with your password and keep it in the OS keyring.
+    /// Sign in once and keep what lets later checks run in the OS keyring.
     SignIn {
         /// The account (e.g. adele@contoso.com); default: the last one signed in, then [account] username.
         #[arg(long, value_name = "NAME")]
         user: Option<String>,
-        /// Read the password from the first line of standard input.
-        #[arg(long)]
+        /// Entra ID: sign in with the system browser (keeps a refresh token, no password).
+        #[arg(long, group = "method")]
+        browser: bool,
+        /// Entra ID: sign in with a code entered on any device (keeps a refresh token, no password).
+        #[arg(long, group = "method")]
+        device_code: bool,
+        /// Sign in with the password, read from the first line of standard input.
+        #[arg(long, group = "method")]
         password_stdin: bool,
     },
     /// Forget the cached password and token.
@@ -65,6 +72,9 @@ enum Cmd {
         /// Exit after the first balloon.
         #[arg(long)]
         once: bool,
+        /// Sign in with the browser on the demo's sign-in page (an account with a one-time code).
+        #[arg(long)]
+        browser: bool,
     },
 }
 
@@ -130,22 +140,32 @@ fn init_logging(agent: bool) {
 }
 
 async fn dispatch(cli: Cli, tray_channels: Option<AgentChannels>) -> anyhow::Result<()> {
-    if let Cmd::Demo { once } = cli.command {
+    if let Cmd::Demo { once, browser } = cli.command {
         if cli.config.is_some() {
             return Err(UsageError(
                 "`demo` uses its own configuration; --config does not apply".into(),
             )
             .into());
         }
-        return demo::run(once, tray_channels).await;
+        return demo::run(once, browser, tray_channels).await;
     }
     let config = Config::load(cli.config.as_deref())?;
     let commands = Commands::new(config)?;
     match cli.command {
         Cmd::SignIn {
             user,
+            browser,
+            device_code,
             password_stdin,
-        } => commands.sign_in(user, password_stdin).await,
+        } => {
+            let method =
+                InteractiveMethod::choose(commands.config(), browser, device_code, password_stdin)
+                    .map_err(UsageError)?;
+            match method {
+                Some(method) => commands.sign_in_interactively(user, method).await,
+                None => commands.sign_in(user, password_stdin).await,
+            }
+        }
         Cmd::SignOut => commands.sign_out().await,
         Cmd::Check { json, no_notify } => commands.check(json, !no_notify).await,
         Cmd::Status { json } => commands.status(json),

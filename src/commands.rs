@@ -13,6 +13,7 @@ use signin_assistant::config::Config;
 use signin_assistant::credentials::{CredentialCache, Secret};
 use signin_assistant::desktop::{Patience, RealDesktop};
 use signin_assistant::front::{self, AgentChannels};
+use signin_assistant::interactive::{self, AccountHint, InteractiveMethod, SignInError};
 use signin_assistant::policy::{Finding, PasswordState};
 use signin_assistant::provider::Provider;
 use signin_assistant::report::{self, Report};
@@ -60,6 +61,11 @@ impl Commands {
             .filter(|a| !a.trim().is_empty())
     }
 
+    /// The effective configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// The routine over the configured endpoint.
     fn routine(self, patience: Patience) -> anyhow::Result<RealRoutine> {
         Ok(Routine {
@@ -86,6 +92,53 @@ impl Commands {
         }
         let saved = routine.update(|s| s.record_finding(&account, finding, Utc::now()));
         println!("Signed in as {account}; the password is kept in the OS keyring.");
+        let report = report::build(&routine.config, &saved, Some(&account), Utc::now(), None);
+        print(&routine.config, &report, &saved, false);
+        determined(&report)
+    }
+
+    /// `sign-in` with the browser or a device code: the account comes from the sign-in itself;
+    /// `--user` or `[account] username`, when given, must be that account.
+    pub async fn sign_in_interactively(
+        self,
+        user: Option<String>,
+        method: InteractiveMethod,
+    ) -> anyhow::Result<()> {
+        let last = self.state_file.load().account;
+        let required = user
+            .or_else(|| self.config.account.username.clone())
+            .filter(|a| !a.trim().is_empty());
+        let routine = self.routine(Patience::OneShot)?;
+        let hint = AccountHint {
+            required: required.as_deref(),
+            hint: last.as_deref(),
+        };
+        let ui = interactive::Console::new(&routine.config);
+        let (config, provider, cache) = (&routine.config, &routine.provider, &routine.cache);
+        let signed_in =
+            interactive::sign_in_interactively(config, provider, cache, method, hint, &ui).await;
+        let (account, finding) = match signed_in {
+            Ok(signed_in) => signed_in,
+            Err(SignInError::AcceptedWithoutFacts { account, source }) => {
+                routine.update(|s| {
+                    if s.account.as_deref() != Some(account.as_str()) {
+                        s.account = Some(account.clone());
+                        s.finding = None;
+                        s.checked_at = None;
+                    }
+                    s.record_failure(&source.to_string(), Utc::now());
+                });
+                return Err(SignInError::AcceptedWithoutFacts { account, source }.into());
+            }
+            Err(e) => {
+                eprintln!("Sign-in failed: {e}.");
+                return Err(NotDetermined.into());
+            }
+        };
+        let saved = routine.update(|s| s.record_finding(&account, finding, Utc::now()));
+        println!(
+            "Signed in as {account}; the refresh token is kept in the OS keyring (no password)."
+        );
         let report = report::build(&routine.config, &saved, Some(&account), Utc::now(), None);
         print(&routine.config, &report, &saved, false);
         determined(&report)

@@ -64,6 +64,20 @@ pub enum ProviderKind {
     Ldap,
 }
 
+/// How a person signs in to Entra ID (`[entra] sign_in`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInMethod {
+    /// The system browser, authorization code with PKCE (RFC 8252): works with MFA and
+    /// passwordless sign-in.
+    Browser,
+    /// A code to enter on another device (RFC 8628): for SSH sessions and machines without a
+    /// browser.
+    DeviceCode,
+    /// The resource owner password grant: only where the tenant allows it (no MFA).
+    Password,
+}
+
 /// Which directory server rules to apply over LDAP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -131,7 +145,7 @@ section!(ProviderConfig, ProviderLayer, "provider" {
 });
 
 section!(EntraConfig, EntraLayer, "entra" {
-    /// Tenant id or verified domain.
+    /// Tenant id or verified domain; unset means `organizations` (any work or school account).
     tenant: Option<String> = None,
     /// Public client application id.
     client_id: Option<String> = None,
@@ -141,6 +155,10 @@ section!(EntraConfig, EntraLayer, "entra" {
     timeout_secs: u64 = 20,
     /// Longest `Retry-After` the agent waits for inside one check.
     max_retry_after_secs: u64 = 30,
+    /// How "Sign in" signs in: the browser, a device code, or the password grant.
+    sign_in: SignInMethod = SignInMethod::Browser,
+    /// How long the browser sign-in waits for the browser to come back.
+    browser_timeout_secs: u64 = 300,
 });
 
 section!(LdapConfig, LdapLayer, "ldap" {
@@ -314,7 +332,7 @@ impl Config {
         }
         // (key, value, least, most): the bounds keep every later date and duration computation
         // far from overflow, and catch typos such as minutes written as seconds.
-        let ranges: [(&str, i128, i128, i128); 8] = [
+        let ranges: [(&str, i128, i128, i128); 9] = [
             (
                 "policy.max_age_days",
                 self.policy.max_age_days.into(),
@@ -353,6 +371,12 @@ impl Config {
                 3600,
             ),
             ("ldap.timeout_secs", self.ldap.timeout_secs.into(), 1, 600),
+            (
+                "entra.browser_timeout_secs",
+                self.entra.browser_timeout_secs.into(),
+                1,
+                3600,
+            ),
         ];
         for (key, value, least, most) in ranges {
             if value < least || value > most {

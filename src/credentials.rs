@@ -158,6 +158,10 @@ impl CredentialCache {
         self.set(&self.refresh_service(), account, token)
     }
 
+    pub fn forget_password(&self, account: &str) -> Result<(), KeyringError> {
+        self.delete(&self.service.clone(), account)
+    }
+
     pub fn forget_refresh_token(&self, account: &str) -> Result<(), KeyringError> {
         self.delete(&self.refresh_service(), account)
     }

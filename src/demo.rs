@@ -2,7 +2,9 @@
 //! of the user's. It starts the Entra emulator with a demo account whose password expires in 10
 //! days, uses a temporary profile and a keyring service of its own (in memory when no keyring is
 //! reachable), signs in, shows the status and the balloon, then runs the agent (with its tray icon
-//! when a tray host is there) until Ctrl-C or "Quit".
+//! when a tray host is there) until Ctrl-C or "Quit". With `--browser` the demo account has
+//! multi-factor authentication and the person signs in on the emulator's page in the real
+//! browser, as with a real tenant.
 
 use chrono::Utc;
 
@@ -11,8 +13,9 @@ use signin_assistant::clock::SystemClock;
 use signin_assistant::config::Config;
 use signin_assistant::credentials::{CredentialCache, Secret};
 use signin_assistant::desktop::{Patience, RealDesktop};
-use signin_assistant::emulator::{Emulator, Scenario};
+use signin_assistant::emulator::{Emulator, Scenario, DEFAULT_ONE_TIME_CODE};
 use signin_assistant::front::{self, AgentChannels};
+use signin_assistant::interactive::{self, AccountHint, InteractiveMethod};
 use signin_assistant::provider::Provider;
 use signin_assistant::routine::Routine;
 use signin_assistant::state::{BalloonOutcome, StateFile};
@@ -24,11 +27,18 @@ use crate::commands::RealRoutine;
 const DEMO_SERVICE: &str = "signin-assistant-demo";
 const DEMO_DAYS: i64 = 10;
 
-pub async fn run(once: bool, tray_channels: Option<AgentChannels>) -> anyhow::Result<()> {
+pub async fn run(
+    once: bool,
+    browser: bool,
+    tray_channels: Option<AgentChannels>,
+) -> anyhow::Result<()> {
     let profile = tempfile::Builder::new()
         .prefix("signin-assistant-demo-")
         .tempdir()?;
-    let scenario = Scenario::expires_in_days(DEMO_DAYS);
+    let mut scenario = Scenario::expires_in_days(DEMO_DAYS);
+    if browser {
+        scenario = scenario.with_mfa(DEFAULT_ONE_TIME_CODE);
+    }
     let emulator = Emulator::start(scenario.clone()).await?;
     let config = demo_config(&emulator, &scenario);
     let cache = demo_keyring().await;
@@ -56,6 +66,12 @@ pub async fn run(once: bool, tray_channels: Option<AgentChannels>) -> anyhow::Re
             format!("OS keyring, service `{DEMO_SERVICE}` (removed at exit)")
         }
     );
+    if browser {
+        println!(
+            "  sign-in page:      user name {}, password {}, one-time code {}",
+            scenario.username, scenario.password, DEFAULT_ONE_TIME_CODE
+        );
+    }
     let routine = Routine {
         desktop: RealDesktop::from_config(&config, Patience::Agent),
         config,
@@ -64,7 +80,7 @@ pub async fn run(once: bool, tray_channels: Option<AgentChannels>) -> anyhow::Re
         state_file,
         clock: SystemClock,
     };
-    let outcome = sign_in_and_run(&scenario, routine, once, tray_channels).await;
+    let outcome = sign_in_and_run(&scenario, routine, (once, browser), tray_channels).await;
     // Whatever happened, nothing of the demo stays in the keyring.
     account::sign_out(&cache, &scenario.username).await?;
     emulator.shutdown().await;
@@ -77,13 +93,26 @@ pub async fn run(once: bool, tray_channels: Option<AgentChannels>) -> anyhow::Re
 async fn sign_in_and_run(
     scenario: &Scenario,
     routine: RealRoutine,
-    once: bool,
+    (once, browser): (bool, bool),
     tray_channels: Option<AgentChannels>,
 ) -> anyhow::Result<()> {
     println!("\nSigning in…");
     let account = scenario.username.as_str();
-    let password = Secret::new(scenario.password.clone());
-    let finding = account::sign_in(&routine.provider, &routine.cache, account, &password).await?;
+    let finding = if browser {
+        let hint = AccountHint {
+            required: Some(account),
+            hint: None,
+        };
+        let ui = interactive::Console::new(&routine.config);
+        let (config, provider, cache) = (&routine.config, &routine.provider, &routine.cache);
+        let method = InteractiveMethod::Browser;
+        interactive::sign_in_interactively(config, provider, cache, method, hint, &ui)
+            .await?
+            .1
+    } else {
+        let password = Secret::new(scenario.password.clone());
+        account::sign_in(&routine.provider, &routine.cache, account, &password).await?
+    };
     let saved = routine.update(|s| s.record_finding(account, finding, Utc::now()));
     let status = routine.status(&saved, Some(account));
     let status_report = report::build(&routine.config, &saved, Some(account), Utc::now(), None);

@@ -36,6 +36,8 @@ pub mod emulator;
 pub mod events;
 pub mod front;
 pub mod instance;
+pub mod interactive;
+pub mod loopback;
 pub mod notify;
 pub mod paths;
 pub mod policy;

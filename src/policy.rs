@@ -110,6 +110,12 @@ pub enum SignInReason {
     Disabled,
     AccountExpired,
     ConsentMissing,
+    /// The endpoint wants an interactive step the password grant cannot do (an external
+    /// challenge, registering for MFA, a terms-of-use page): sign in with the browser.
+    InteractionRequired,
+    /// The refresh token was refused (password changed, sessions revoked, expired) and no
+    /// password is kept to fall back on.
+    SessionEnded,
 }
 
 impl SignInReason {
@@ -122,15 +128,43 @@ impl SignInReason {
                 "your password was changed; sign in with the new one"
             }
             SignInReason::MfaRequired => {
-                "your organisation requires multi-factor authentication for this sign-in; ask your IT desk to allow it for signin-assistant"
+                "your organisation requires multi-factor authentication, which the password sign-in cannot do; sign in with the browser: run `signin-assistant sign-in --browser` (or choose \"Sign in with browser…\" in the tray)"
             }
             SignInReason::Locked => "your account is locked; wait or ask your IT desk to unlock it",
             SignInReason::Disabled => "your account is disabled; contact your IT desk",
             SignInReason::AccountExpired => "your account has expired; contact your IT desk",
             SignInReason::ConsentMissing => {
-                "your organisation has not yet approved signin-assistant (admin consent missing); contact your IT desk"
+                "signin-assistant has not been approved (consent is missing); sign in with the browser to approve it: run `signin-assistant sign-in --browser` (or choose \"Sign in with browser…\" in the tray); if it says an admin must approve, contact your IT desk"
+            }
+            SignInReason::InteractionRequired => {
+                "your organisation requires an extra step the password sign-in cannot do; sign in with the browser: run `signin-assistant sign-in --browser` (or choose \"Sign in with browser…\" in the tray)"
+            }
+            SignInReason::SessionEnded => {
+                "your password was changed or your session ended; sign in again"
             }
         }
+    }
+}
+
+impl SignInReason {
+    /// Only an interactive sign-in (browser or device code) can fix it: the tray offers the
+    /// browser sign-in directly for these.
+    pub fn needs_browser(self) -> bool {
+        matches!(
+            self,
+            SignInReason::MfaRequired
+                | SignInReason::ConsentMissing
+                | SignInReason::InteractionRequired
+        )
+    }
+
+    /// The credentials that worked stopped working (changed elsewhere, revoked): worth one
+    /// balloon when a check first finds it.
+    pub fn ends_session(self) -> bool {
+        matches!(
+            self,
+            SignInReason::PasswordChangedElsewhere | SignInReason::SessionEnded
+        )
     }
 }
 
@@ -435,6 +469,16 @@ pub fn password_changed_balloon() -> Balloon {
     Balloon {
         title: "Your password was changed".to_string(),
         body: "Sign in with the new one.".to_string(),
+        urgency: Urgency::Normal,
+    }
+}
+
+/// The balloon when a refresh token stopped working and no password is kept (browser or device
+/// code sign-in): the session ended, sign in again.
+pub fn session_ended_balloon() -> Balloon {
+    Balloon {
+        title: "Sign in again".to_string(),
+        body: "Your password was changed or your session ended.".to_string(),
         urgency: Urgency::Normal,
     }
 }

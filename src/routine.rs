@@ -47,13 +47,19 @@ pub struct Checked {
 }
 
 impl Checked {
-    /// The check found, for the first time, that the password was changed elsewhere.
-    pub fn noticed_change_elsewhere(&self, account: &str) -> bool {
-        let changed = Finding::SignInRequired {
-            reason: SignInReason::PasswordChangedElsewhere,
-        };
-        self.saved.finding_for(account) == Some(&changed)
-            && self.previous.as_ref() != Some(&changed)
+    /// The check found, for the first time, that the credentials stopped working: the password
+    /// was changed elsewhere, or the session of a refresh token ended. The reason, for its one
+    /// balloon.
+    pub fn noticed_session_end(&self, account: &str) -> Option<SignInReason> {
+        let now = self.saved.finding_for(account);
+        match now {
+            Some(Finding::SignInRequired { reason })
+                if reason.ends_session() && self.previous.as_ref() != now =>
+            {
+                Some(*reason)
+            }
+            _ => None,
+        }
     }
 }
 

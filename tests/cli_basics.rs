@@ -40,7 +40,7 @@ fn usage_errors_exit_2() {
     let s = Session::start(Keyring::Absent);
     assert_eq!(s.run(&["frobnicate"], "").status.code(), Some(2));
     assert_eq!(s.run(&["check", "--colour"], "").status.code(), Some(2));
-    let path = s.write_config("c.toml", ENTRA);
+    let path = s.write_config("c.toml", &format!("{ENTRA}sign_in = \"password\"\n"));
     let out = s.run_with_config(&path, &["sign-in"], "");
     assert_eq!(
         out.status.code(),

@@ -654,6 +654,8 @@ fn reason_table() {
         SignInReason::Disabled,
         SignInReason::AccountExpired,
         SignInReason::ConsentMissing,
+        SignInReason::InteractionRequired,
+        SignInReason::SessionEnded,
     ];
     let mut cases: Vec<(String, DateTime<Utc>, Finding, Option<String>)> = all_reasons
         .iter()

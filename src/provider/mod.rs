@@ -93,6 +93,12 @@ pub trait IdentityProvider: Send + Sync + 'static {
 
     /// Whether this provider hands out refresh tokens worth keeping.
     fn uses_refresh_tokens(&self) -> bool;
+
+    /// The Entra ID provider, for the browser and device code sign-ins
+    /// ([`crate::interactive`]); `None` for every other kind (and for fakes).
+    fn as_entra(&self) -> Option<&entra::EntraProvider> {
+        None
+    }
 }
 
 /// The configured identity endpoint.
@@ -133,6 +139,13 @@ impl IdentityProvider for Provider {
         match self {
             Provider::Entra(p) => p.refresh(username, refresh_token).await,
             Provider::Ldap(_) => Ok(RefreshOutcome::Revoked),
+        }
+    }
+
+    fn as_entra(&self) -> Option<&entra::EntraProvider> {
+        match self {
+            Provider::Entra(p) => Some(p),
+            Provider::Ldap(_) => None,
         }
     }
 

@@ -9,17 +9,20 @@
 //! developer's own session is touched, and every process it started is killed on drop.
 //!
 //! `Session::start(Keyring::Unlocked)` for the command line, `SessionBuilder::desktop()` for a
-//! full desktop; [`entra`] adds the Entra emulator, [`pinentry`] a scripted password dialog,
-//! [`slapd`] and [`samba`] real directory servers, [`fake_ldap`] a lying one.
+//! full desktop; [`entra`] adds the Entra emulator, [`interactive`] a scripted browser for its
+//! sign-in pages, [`webdriver`] a real headless chromium, [`pinentry`] a scripted password
+//! dialog, [`slapd`] and [`samba`] real directory servers, [`fake_ldap`] a lying one.
 #![allow(dead_code)]
 
 pub mod agent;
 pub mod desktop;
 pub mod entra;
 pub mod fake_ldap;
+pub mod interactive;
 pub mod pinentry;
 pub mod samba;
 pub mod slapd;
+pub mod webdriver;
 
 use std::ffi::OsString;
 use std::fs;
