@@ -168,7 +168,7 @@ async fn dispatch(cli: Cli, tray_channels: Option<AgentChannels>) -> anyhow::Res
         }
         Cmd::SignOut => commands.sign_out().await,
         Cmd::Check { json, no_notify } => commands.check(json, !no_notify).await,
-        Cmd::Status { json } => commands.status(json),
+        Cmd::Status { json } => commands.status(json).await,
         Cmd::Run { no_tray } => commands.run(no_tray, tray_channels).await,
         Cmd::Demo { .. } => unreachable!("handled above"),
     }

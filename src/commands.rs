@@ -7,19 +7,21 @@ use std::path::PathBuf;
 use anyhow::{anyhow, Context};
 use chrono::Utc;
 
+use signin_assistant::account;
 use signin_assistant::agent::Agent;
 use signin_assistant::clock::SystemClock;
 use signin_assistant::config::Config;
+use signin_assistant::control::{self, Answer, Request};
 use signin_assistant::credentials::{CredentialCache, Secret};
 use signin_assistant::desktop::{Patience, RealDesktop};
 use signin_assistant::front::{self, AgentChannels};
+use signin_assistant::instance::{self, LockError};
 use signin_assistant::interactive::{self, AccountHint, InteractiveMethod, SignInError};
 use signin_assistant::policy::{Finding, PasswordState};
 use signin_assistant::provider::Provider;
 use signin_assistant::report::{self, Report};
 use signin_assistant::routine::Routine;
 use signin_assistant::state::{SavedState, StateFile};
-use signin_assistant::{account, instance};
 
 /// An error in how the command was called (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -86,11 +88,16 @@ impl Commands {
         let password = read_password(&account, password_stdin)?;
         let finding =
             account::sign_in(&routine.provider, &routine.cache, &account, &password).await?;
-        if let Finding::SignInRequired { reason } = &finding {
-            eprintln!("Sign-in failed: {}.", reason.explain());
+        // A rejected attempt is remembered too: the status then speaks of this account.
+        let rejected = match &finding {
+            Finding::SignInRequired { reason } => Some(reason.explain()),
+            Finding::Facts(_) => None,
+        };
+        let saved = record_sign_in(&routine, &account, finding).await?;
+        if let Some(reason) = rejected {
+            eprintln!("Sign-in failed: {reason}.");
             return Err(NotDetermined.into());
         }
-        let saved = routine.update(|s| s.record_finding(&account, finding, Utc::now()));
         println!("Signed in as {account}; the password is kept in the OS keyring.");
         let report = report::build(&routine.config, &saved, Some(&account), Utc::now(), None);
         print(&routine.config, &report, &saved, false);
@@ -135,7 +142,7 @@ impl Commands {
                 return Err(NotDetermined.into());
             }
         };
-        let saved = routine.update(|s| s.record_finding(&account, finding, Utc::now()));
+        let saved = record_sign_in(&routine, &account, finding).await?;
         println!(
             "Signed in as {account}; the refresh token is kept in the OS keyring (no password)."
         );
@@ -144,16 +151,25 @@ impl Commands {
         determined(&report)
     }
 
+    /// Removes the account's credentials and forgets the account (through the running agent
+    /// when there is one, so a check in flight cannot store anything afterwards).
     pub async fn sign_out(self) -> anyhow::Result<()> {
         let Some(account) = self.account(None, &self.state_file.load()) else {
             println!("Nobody is signed in.");
             return Ok(());
         };
-        account::sign_out(&self.cache, &account).await?;
-        let mut saved = self.state_file.load();
-        saved.finding = None;
-        saved.checked_at = None;
-        save(&self.state_file, &saved);
+        if let Some(answer) = control::ask(&Request::SignOut).await? {
+            if let Some(error) = answer.error {
+                anyhow::bail!("the running agent could not sign out: {error}");
+            }
+        } else {
+            account::sign_out(&self.cache, &account).await?;
+            let mut saved = self.state_file.load();
+            saved.account = None;
+            saved.finding = None;
+            saved.checked_at = None;
+            save(&self.state_file, &saved);
+        }
         println!("Signed out {account}: nothing of it is left in the keyring.");
         Ok(())
     }
@@ -165,6 +181,9 @@ impl Commands {
             print(&self.config, &report, &saved, json);
             return Err(NotDetermined.into());
         };
+        if let Some(answer) = control::ask(&Request::Check).await? {
+            return self.print_answer(answer, json);
+        }
         let state_dir = self.state_dir();
         let routine = self.routine(Patience::OneShot)?;
         let checked = routine.check(&account).await;
@@ -190,7 +209,11 @@ impl Commands {
         determined(&report)
     }
 
-    pub fn status(&self, json: bool) -> anyhow::Result<()> {
+    /// The running agent's status when there is one, else the state file's.
+    pub async fn status(&self, json: bool) -> anyhow::Result<()> {
+        if let Some(answer) = control::ask(&Request::Status).await? {
+            return self.print_answer(answer, json);
+        }
         let saved = self.state_file.load();
         let account = self.account(None, &saved);
         let failure = saved
@@ -207,10 +230,34 @@ impl Commands {
         determined(&report)
     }
 
+    /// Prints what the running agent answered; exit 1 when it could not determine a status.
+    fn print_answer(&self, answer: Answer, json: bool) -> anyhow::Result<()> {
+        let Some(report) = answer.report else {
+            anyhow::bail!(
+                "the running agent answered: {}",
+                answer.error.unwrap_or_default()
+            );
+        };
+        print(&self.config, &report, &self.state_file.load(), json);
+        if !answer.ok {
+            return Err(NotDetermined.into());
+        }
+        determined(&report)
+    }
+
     /// The agent; with the tray on its own thread unless `no_tray` or the main thread has it
     /// (`channels`).
     pub async fn run(self, no_tray: bool, channels: Option<AgentChannels>) -> anyhow::Result<()> {
-        let _one_agent = instance::acquire(&self.state_dir())?;
+        let _one_agent = match instance::acquire(&self.state_dir()) {
+            Err(LockError::AlreadyRunning) => {
+                let pid = instance::running_pid(&self.state_dir())
+                    .map(|pid| format!(" (pid {pid})"))
+                    .unwrap_or_default();
+                println!("signin-assistant is already running{pid}.");
+                return Ok(());
+            }
+            other => other?,
+        };
         let account = self.account(None, &self.state_file.load());
         if let Err(e) = account::probe(&self.cache).await {
             tracing::warn!(error = %e, "the keyring is not reachable yet; will retry at each check");
@@ -228,6 +275,23 @@ impl Commands {
             .map(std::path::Path::to_path_buf)
             .unwrap_or_default()
     }
+}
+
+/// Records a sign-in: the running agent does it when there is one (the tray changes at once),
+/// else the state file is updated here. Returns the saved state afterwards.
+async fn record_sign_in(
+    routine: &RealRoutine,
+    account: &str,
+    finding: Finding,
+) -> anyhow::Result<SavedState> {
+    let request = Request::SignedIn {
+        account: account.to_string(),
+        finding: finding.clone(),
+    };
+    if control::ask(&request).await?.is_none() {
+        routine.update(|s| s.record_finding(account, finding, Utc::now()));
+    }
+    Ok(routine.state_file.load())
 }
 
 fn save(state_file: &StateFile, saved: &SavedState) {

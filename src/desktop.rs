@@ -12,7 +12,7 @@ use crate::prompt::{self, PromptError};
 use crate::state::BalloonOutcome;
 
 /// The person's screen.
-pub trait Desktop: Send + Sync + 'static {
+pub trait Desktop: Clone + Send + Sync + 'static {
     /// Shows the balloon, waits until it ends and opens `portal_url` on a click.
     fn show(
         &self,

@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::agent::Agent;
 use crate::clock::Clock;
+use crate::control;
 use crate::desktop::Desktop;
 use crate::events::{Command, View};
 use crate::provider::IdentityProvider;
@@ -38,14 +39,34 @@ pub async fn run_agent<P: IdentityProvider, D: Desktop, C: Clock>(
     channels: Option<AgentChannels>,
 ) -> std::io::Result<()> {
     let front = start(no_tray, channels)?;
+    let (calls_tx, calls) = mpsc::unbounded_channel();
+    let control = listen_for_commands(calls_tx).await;
     agent
-        .run(front.commands, front.views, shutdown::requested())
+        .run(front.commands, calls, front.views, shutdown::requested())
         .await;
+    if let Some(control) = control {
+        // Ends the server; the socket file goes with it.
+        control.abort();
+        let _ = control.await;
+    }
     // The agent has dropped its `View` sender: the tray unregisters its icon and ends.
     if let Some(thread) = front.tray {
         let _ = tokio::task::spawn_blocking(move || thread.join()).await;
     }
     Ok(())
+}
+
+/// Opens the control channel for the command line, where this system has one.
+async fn listen_for_commands(
+    calls: mpsc::UnboundedSender<control::Call>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    match control::listen(calls).await {
+        Ok(server) => Some(server),
+        Err(e) => {
+            tracing::warn!(error = %e, "no control channel: commands will not reach this agent");
+            None
+        }
+    }
 }
 
 fn start(no_tray: bool, channels: Option<AgentChannels>) -> std::io::Result<Front> {

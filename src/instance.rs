@@ -4,6 +4,7 @@
 //! same lock to learn that an agent is running, and leave the balloons to it.
 
 use std::fs::{File, OpenOptions};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Held by the running agent for its whole life.
@@ -58,10 +59,24 @@ fn try_acquire(state_dir: &Path) -> Result<AgentLock, LockError> {
         .open(&path)
         .map_err(io)?;
     match file.try_lock() {
-        Ok(()) => Ok(AgentLock { _file: file }),
+        Ok(()) => {
+            // Which process holds it, for "already running (pid N)"; best effort.
+            let _ = file.set_len(0);
+            let _ = (&file).write_all(std::process::id().to_string().as_bytes());
+            Ok(AgentLock { _file: file })
+        }
         Err(std::fs::TryLockError::WouldBlock) => Err(LockError::AlreadyRunning),
         Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
     }
+}
+
+/// The process id the running agent wrote into its lock file.
+pub fn running_pid(state_dir: &Path) -> Option<u32> {
+    std::fs::read_to_string(lock_path(state_dir))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Whether an agent is running for this user (its lock is held).

@@ -30,6 +30,7 @@ pub mod account;
 pub mod agent;
 pub mod clock;
 pub mod config;
+pub mod control;
 pub mod credentials;
 pub mod desktop;
 pub mod emulator;

@@ -2,7 +2,7 @@
 //! read in a terminal, and the one-line summary of the tray tooltip.
 
 use chrono::{DateTime, Local, TimeZone, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::policy::{evaluate, in_days, PasswordState, Status};
@@ -10,7 +10,7 @@ use crate::portal;
 use crate::state::SavedState;
 
 /// The documented `--json` object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     pub account: Option<String>,
     pub state: PasswordState,

@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::*;
 use crate::config::Config;
+use crate::control::{Answer, Call, Request};
 use crate::credentials::{CredentialCache, Secret};
 use crate::policy::{Deadline, Facts, PasswordState, Source};
 use crate::prompt::PromptError;
@@ -131,6 +132,7 @@ struct Harness {
     cache: CredentialCache,
     state_file: StateFile,
     commands: mpsc::UnboundedSender<Command>,
+    calls: mpsc::UnboundedSender<Call>,
     views: watch::Receiver<View>,
     stop: Option<oneshot::Sender<()>>,
     agent: tokio::task::JoinHandle<()>,
@@ -151,8 +153,11 @@ impl Harness {
             cache.store_password(ACCOUNT, &Secret::new("pw")).unwrap();
         }
         let state_file = StateFile::at(dir.path().join("state.json"));
+        let mut config = Config::default();
+        // The tray's "Sign in…" asks for the password (the browser needs a real Entra ID).
+        config.entra.sign_in = crate::config::SignInMethod::Password;
         let routine = Routine {
-            config: Config::default(),
+            config,
             provider: endpoint.clone(),
             cache: cache.clone(),
             state_file: state_file.clone(),
@@ -160,10 +165,11 @@ impl Harness {
             clock,
         };
         let (commands, commands_rx) = mpsc::unbounded_channel();
+        let (calls, calls_rx) = mpsc::unbounded_channel();
         let (views_tx, views) = watch::channel(View::initial());
         let (stop, stopped) = oneshot::channel::<()>();
         let agent = Agent::new(routine, Some(ACCOUNT.to_string()));
-        let agent = tokio::spawn(agent.run(commands_rx, views_tx, async {
+        let agent = tokio::spawn(agent.run(commands_rx, calls_rx, views_tx, async {
             let _ = stopped.await;
         }));
         Harness {
@@ -172,6 +178,7 @@ impl Harness {
             cache,
             state_file,
             commands,
+            calls,
             views,
             stop: Some(stop),
             agent,
@@ -181,6 +188,13 @@ impl Harness {
 
     fn send(&self, command: Command) {
         self.commands.send(command).unwrap();
+    }
+
+    /// Sends a control request as a command line would, and waits for the answer.
+    async fn ask(&self, request: Request) -> Answer {
+        let (reply, answer) = oneshot::channel();
+        self.calls.send(Call { request, reply }).unwrap();
+        answer.await.expect("the agent answers")
     }
 
     fn view(&self) -> View {
@@ -351,7 +365,9 @@ async fn sign_out_during_a_check_leaves_nothing_in_the_keyring() {
     pass(1).await;
     assert!(h.cache.password(ACCOUNT).unwrap().is_none());
     assert!(!h.view().signed_in);
-    assert_eq!(h.view().state, PasswordState::SignInRequired);
+    // The account is forgotten with its credentials.
+    assert_eq!(h.view().state, PasswordState::Unknown);
+    assert_eq!(h.saved().account, None);
     h.stop().await;
 }
 
@@ -399,5 +415,76 @@ async fn an_account_in_its_grace_logins_is_checked_only_when_asked() {
     h.send(Command::CheckNow);
     pass(1).await;
     assert_eq!(h.endpoint.calls(), 2, "Check now still checks");
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_command_line_talks_to_the_running_agent() {
+    let desktop = FakeDesktop {
+        outcome: Some(BalloonOutcome::Dismissed),
+        ..FakeDesktop::default()
+    };
+    let h = Harness::start(at(24, 9, 0), desktop, false);
+    pass(1).await;
+    let status = h.ask(Request::Status).await;
+    assert_eq!(status.report.unwrap().state, PasswordState::SignInRequired);
+    // `sign-in` on the command line stored the password itself and tells the agent.
+    h.cache.store_password("bob", &Secret::new("pw")).unwrap();
+    let answer = h
+        .ask(Request::SignedIn {
+            account: "bob".into(),
+            finding: expires_in(10),
+        })
+        .await;
+    let report = answer.report.unwrap();
+    assert_eq!(report.account.as_deref(), Some("bob"));
+    assert_eq!(report.state, PasswordState::Warning);
+    pass(1).await;
+    assert_eq!(
+        h.view().state,
+        PasswordState::Warning,
+        "the tray changed at once"
+    );
+    assert_eq!(h.desktop.titles().len(), 1, "today's balloon");
+    // `check` is answered when the check has ended; a failure keeps the last status.
+    h.endpoint.answer(Err("refused".into()));
+    let answer = h.ask(Request::Check).await;
+    assert!(!answer.ok);
+    assert!(answer.error.unwrap().contains("refused"));
+    assert_eq!(answer.report.unwrap().state, PasswordState::Warning);
+    h.endpoint.answer(Ok(expires_in(30)));
+    let answer = h.ask(Request::Check).await;
+    assert!(answer.ok);
+    assert_eq!(answer.report.unwrap().state, PasswordState::Ok);
+    // `sign-out` removes the credentials and forgets the account.
+    let answer = h.ask(Request::SignOut).await;
+    assert_eq!(answer.report.unwrap().account, None);
+    assert!(h.cache.password("bob").unwrap().is_none());
+    let answer = h.ask(Request::Quit).await;
+    assert!(answer.ok);
+    tokio::time::timeout(Duration::from_secs(1), h.agent)
+        .await
+        .expect("quit over the control channel stops the agent")
+        .unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rejected_sign_in_from_the_command_line_is_about_that_account() {
+    let h = Harness::start(at(24, 9, 0), FakeDesktop::default(), true);
+    h.endpoint.answer(Ok(expires_in(30)));
+    pass(1).await;
+    let rejected = Finding::SignInRequired {
+        reason: SignInReason::Rejected,
+    };
+    let answer = h
+        .ask(Request::SignedIn {
+            account: "bob".into(),
+            finding: rejected,
+        })
+        .await;
+    let report = answer.report.unwrap();
+    assert_eq!(report.account.as_deref(), Some("bob"));
+    assert_eq!(report.state, PasswordState::SignInRequired);
+    assert!(!h.view().signed_in);
     h.stop().await;
 }

@@ -59,6 +59,17 @@ impl AgentProcess<'_> {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The agent's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills the agent with SIGKILL, as a crash would end it: nothing of it runs to clean up.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Waits until the log contains `text`.
     pub fn wait_for_log(&self, text: &str) {
         self.session

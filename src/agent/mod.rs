@@ -10,16 +10,17 @@ use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, Local, Utc};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::account;
 use crate::clock::Clock;
+use crate::control::{Answer, Calls};
 use crate::desktop::Desktop;
 use crate::events::{Command, View};
 use crate::policy::{
-    balloon_for, password_changed_balloon, session_ended_balloon, sign_in_failed_balloon,
-    signed_in_balloon, Balloon, Finding, SignInReason, Urgency,
+    balloon_for, password_changed_balloon, session_ended_balloon, Balloon, Finding, SignInReason,
+    Urgency,
 };
 use crate::provider::IdentityProvider;
 use crate::report;
@@ -27,13 +28,15 @@ use crate::routine::{Checked, Routine};
 use crate::schedule::{self, Cadence, CheckNow, Dice, Timetable};
 use crate::state::{BalloonOutcome, SavedState};
 
+mod accounts;
+mod calls;
 #[cfg(test)]
 mod tests;
 
-/// The agent: the routine it performs, the account it watches and its timings.
+/// The agent: the routine it performs, the account it starts with and its timings.
 pub struct Agent<P, D, C> {
     routine: Arc<Routine<P, D, C>>,
-    account: Option<String>,
+    first_account: Option<String>,
     cadence: Cadence,
     /// Stop after the first daily balloon has finished (the demo's `--once`).
     pub stop_after_first_balloon: bool,
@@ -52,7 +55,10 @@ enum Done {
         outcome: BalloonOutcome,
     },
     SignIn(SignInOutcome),
-    SignOut,
+    SignOut {
+        /// A command that asked for the sign-out waits for this answer.
+        reply: Option<oneshot::Sender<Answer>>,
+    },
 }
 
 /// How "Sign in…" from the tray ended.
@@ -60,14 +66,18 @@ enum Done {
 enum SignInOutcome {
     /// The person closed the dialog: nothing changes.
     Cancelled,
-    /// The endpoint accepted the password (it is in the keyring now).
-    Accepted(Finding),
+    /// The endpoint accepted the sign-in of `account` (its credentials are in the keyring now).
+    Accepted { account: String, finding: Finding },
+    /// The credentials of `account` are kept, but the deadline could not be learned now.
+    AcceptedWithoutFacts { account: String, error: String },
     /// Why it did not work, in words for the person.
     Failed(String),
 }
 
 /// What the loop keeps between events.
 struct Running {
+    /// The account watched: the last one signed in, else `[account] username`.
+    account: Option<String>,
     saved: SavedState,
     timetable: Timetable,
     /// When the daily balloon now on screen was recorded (no second one until it ends).
@@ -75,6 +85,8 @@ struct Running {
     /// Credentials are cached (the menu offers "Sign out").
     signed_in: bool,
     check: Option<JoinHandle<()>>,
+    /// Commands waiting for the check in flight.
+    check_waiters: Vec<oneshot::Sender<Answer>>,
     sign_in: Option<JoinHandle<()>>,
     /// Where tasks report back.
     done: mpsc::UnboundedSender<Done>,
@@ -91,7 +103,7 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
         Agent {
             cadence: Cadence::every(std::time::Duration::from_secs(interval)),
             routine: Arc::new(routine),
-            account,
+            first_account: account,
             stop_after_first_balloon: false,
         }
     }
@@ -100,6 +112,7 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
     pub async fn run(
         self,
         mut commands: mpsc::UnboundedReceiver<Command>,
+        mut calls: Calls,
         views: watch::Sender<View>,
         shutdown: impl Future<Output = ()>,
     ) {
@@ -107,15 +120,17 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
         let (done, mut reports) = mpsc::unbounded_channel();
         let clock = &self.routine.clock;
         let mut run = Running {
+            account: self.first_account.clone(),
             saved: self.routine.state_file.load(),
             timetable: Timetable::start(clock.now(), clock.today()),
             daily_showing: None,
             signed_in: false,
             check: None,
+            check_waiters: Vec::new(),
             sign_in: None,
             done,
         };
-        tracing::info!(account = ?self.account, "agent started");
+        tracing::info!(account = ?run.account, "agent started");
         loop {
             views.send_if_modified(|shown| replace_if_changed(shown, self.view(&run)));
             let now = clock.now();
@@ -128,6 +143,11 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
                         break;
                     }
                     self.on_command(command, &mut run);
+                }
+                Some(call) = calls.recv() => {
+                    if self.on_call(call, &mut run) {
+                        break;
+                    }
                 }
                 Some(done) = reports.recv() => {
                     if self.on_done(done, &mut run) {
@@ -148,7 +168,7 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
     /// about to change the status.
     fn on_wake(&self, run: &mut Running) {
         let clock = &self.routine.clock;
-        let finding = self
+        let finding = run
             .account
             .as_deref()
             .and_then(|a| run.saved.finding_for(a));
@@ -180,7 +200,7 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             Command::CheckNow => self.start_check(run),
             Command::ShowStatus => self.show_status(run),
             Command::OpenPortal => crate::portal::open(&self.routine.portal_url(&run.saved)),
-            Command::SignOut => self.start_sign_out(run),
+            Command::SignOut => self.start_sign_out(run, None),
             Command::SignIn if run.sign_in.is_some() => {
                 tracing::info!("the sign-in dialog is already open");
             }
@@ -204,10 +224,7 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
                 return daily.is_some() && self.stop_after_first_balloon;
             }
             Done::SignIn(outcome) => self.on_signed_in(outcome, run),
-            Done::SignOut => {
-                run.signed_in = false;
-                run.saved = self.routine.state_file.load();
-            }
+            Done::SignOut { reply } => self.on_signed_out(reply, run),
         }
         false
     }
@@ -217,10 +234,14 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
         if run.check.is_some() {
             return;
         }
-        let Some(account) = self.account.clone() else {
-            tracing::warn!("no account configured: run `signin-assistant sign-in --user NAME`");
+        let Some(account) = run.account.clone() else {
+            tracing::info!("nobody is signed in yet: nothing to check");
             let now = self.routine.clock.now();
             schedule::after_check(&mut run.timetable, now, true, &self.cadence, dice());
+            for waiter in std::mem::take(&mut run.check_waiters) {
+                let report = self.report(run);
+                let _ = waiter.send(Answer::failed("nobody is signed in".into(), Some(report)));
+            }
             return;
         };
         let routine = Arc::clone(&self.routine);
@@ -244,17 +265,25 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
         let wait = schedule::after_check(&mut run.timetable, now, succeeded, &self.cadence, dice());
         match &checked.failure {
             None => {
-                tracing::info!(state = ?self.routine.status(&checked.saved, self.account.as_deref()).state, "checked")
+                tracing::info!(state = ?self.routine.status(&checked.saved, run.account.as_deref()).state, "checked")
             }
             Some(error) => {
                 tracing::warn!(error = %error, retry_in_secs = wait.as_secs(), "check failed; keeping the last known status")
             }
         }
-        let noticed = self
+        let noticed = run
             .account
             .as_deref()
             .and_then(|a| checked.noticed_session_end(a));
         run.saved = checked.saved;
+        for waiter in std::mem::take(&mut run.check_waiters) {
+            let report = self.report(run);
+            let answer = match &checked.failure {
+                None => Answer::with_report(report),
+                Some(failure) => Answer::failed(failure.clone(), Some(report)),
+            };
+            let _ = waiter.send(answer);
+        }
         match noticed {
             Some(SignInReason::SessionEnded) => {
                 self.spawn_balloon(session_ended_balloon(), None, run)
@@ -265,98 +294,12 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
         self.balloon_if_due(run);
     }
 
-    /// Sign-out as a task: a check in flight is stopped first, so it cannot store a fresh token
-    /// after the credentials were removed.
-    fn start_sign_out(&self, run: &mut Running) {
-        let Some(account) = self.account.clone() else {
-            return;
-        };
-        let check = run.check.take();
-        let routine = Arc::clone(&self.routine);
-        let done = run.done.clone();
-        tokio::spawn(async move {
-            if let Some(check) = check {
-                check.abort();
-                let _ = check.await;
-            }
-            if let Err(e) = account::sign_out(&routine.cache, &account).await {
-                tracing::warn!(error = %e, "sign-out failed");
-            }
-            routine.update(|s| {
-                s.account = Some(account.clone());
-                s.finding = Some(Finding::SignInRequired {
-                    reason: SignInReason::NoCredentials,
-                });
-            });
-            let _ = done.send(Done::SignOut);
-        });
-    }
-
-    /// "Sign in…" from the tray, as a task: the desktop's password dialog, then one
-    /// authentication attempt (an accepted password is kept in the keyring by
-    /// [`account::sign_in`]). The loop goes on while the dialog is open.
-    fn start_sign_in(&self, run: &mut Running) {
-        let Some(account) = self.account.clone() else {
-            tracing::warn!("no account configured: run `signin-assistant sign-in --user NAME`");
-            return;
-        };
-        let routine = Arc::clone(&self.routine);
-        let done = run.done.clone();
-        run.sign_in = Some(tokio::spawn(async move {
-            let outcome = sign_in_from_desktop(&routine, &account).await;
-            let _ = done.send(Done::SignIn(outcome));
-        }));
-    }
-
-    /// Shows how "Sign in…" ended; an accepted sign-in is kept.
-    fn on_signed_in(&self, outcome: SignInOutcome, run: &mut Running) {
-        run.sign_in = None;
-        match outcome {
-            SignInOutcome::Cancelled => tracing::info!("sign-in cancelled"),
-            SignInOutcome::Failed(reason) => {
-                tracing::warn!(reason = %reason, "sign-in failed");
-                self.spawn_balloon(sign_in_failed_balloon(&reason), None, run);
-            }
-            SignInOutcome::Accepted(finding) => self.keep_sign_in(finding, run),
-        }
-    }
-
-    /// Records the new finding and shows it: "Signed in" with the status, which counts as
-    /// today's balloon when the password is in the warning window.
-    fn keep_sign_in(&self, finding: Finding, run: &mut Running) {
-        let Some(account) = self.account.as_deref() else {
-            return;
-        };
-        tracing::info!("signed in from the desktop");
-        let now = self.routine.clock.now();
-        run.saved = self
-            .routine
-            .update(|s| s.record_finding(account, finding, now));
-        run.signed_in = true;
-        let status = self.routine.status(&run.saved, Some(account));
-        let balloon = signed_in_balloon(&status, &report::summary(&status, &Local));
-        let due = run.daily_showing.is_none()
-            && self
-                .routine
-                .due_balloon(&run.saved, Some(account))
-                .is_some();
-        let daily = due.then(|| self.routine.record_daily(&balloon));
-        if daily.is_some() {
-            run.daily_showing = daily;
-            run.saved = self.routine.state_file.load();
-        }
-        self.spawn_balloon(balloon, daily, run);
-    }
-
     /// Shows today's balloon if one is due and none is on screen.
     fn balloon_if_due(&self, run: &mut Running) {
         if run.daily_showing.is_some() {
             return;
         }
-        let Some(balloon) = self
-            .routine
-            .due_balloon(&run.saved, self.account.as_deref())
-        else {
+        let Some(balloon) = self.routine.due_balloon(&run.saved, run.account.as_deref()) else {
             return;
         };
         let shown_at = self.routine.record_daily(&balloon);
@@ -367,7 +310,7 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
 
     /// The status balloon asked for with a click on the tray icon (not counted as the daily one).
     fn show_status(&self, run: &Running) {
-        let status = self.routine.status(&run.saved, self.account.as_deref());
+        let status = self.routine.status(&run.saved, run.account.as_deref());
         let balloon = balloon_for(&status).unwrap_or_else(|| Balloon {
             title: report::summary(&status, &Local),
             body: status
@@ -393,34 +336,30 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
         });
     }
 
+    /// The status as `status --json` prints it, with why the last check failed when it did.
+    fn report(&self, run: &Running) -> crate::report::Report {
+        let failure = run
+            .saved
+            .failure_since_last_finding()
+            .map(|error| format!("the last check failed ({error})"));
+        report::build(
+            &self.routine.config,
+            &run.saved,
+            run.account.as_deref(),
+            self.routine.clock.now(),
+            failure.as_deref(),
+        )
+    }
+
     /// What the front ends show now.
     fn view(&self, run: &Running) -> View {
-        let status = self.routine.status(&run.saved, self.account.as_deref());
+        let status = self.routine.status(&run.saved, run.account.as_deref());
         View::of(
             &status,
             report::summary(&status, &Local),
             run.signed_in,
             run.saved.failure_since_last_finding().is_some(),
         )
-    }
-}
-
-/// The desktop's password dialog, then one authentication attempt.
-async fn sign_in_from_desktop<P: IdentityProvider, D: Desktop, C: Clock>(
-    routine: &Routine<P, D, C>,
-    account: &str,
-) -> SignInOutcome {
-    let password = match routine.desktop.ask_password(account).await {
-        Ok(Some(password)) if !password.is_empty() => password,
-        Ok(_) => return SignInOutcome::Cancelled,
-        Err(e) => return SignInOutcome::Failed(e.to_string()),
-    };
-    match account::sign_in(&routine.provider, &routine.cache, account, &password).await {
-        Ok(Finding::SignInRequired { reason }) => {
-            SignInOutcome::Failed(reason.explain().to_string())
-        }
-        Ok(finding) => SignInOutcome::Accepted(finding),
-        Err(e) => SignInOutcome::Failed(e.to_string()),
     }
 }
 

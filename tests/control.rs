@@ -1,0 +1,200 @@
+//! The command line and the running agent, through the real binary: one agent per user, its
+//! control socket (who may talk to it, a socket left by a crash), the CLI's changes visible in
+//! the agent at once, sign-out during a slow check, and which account the status is about.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use signin_assistant::emulator::{Misbehaviour, Scenario};
+use support::entra::EntraFixture;
+use support::{json_of, stderr};
+
+fn socket(f: &EntraFixture) -> PathBuf {
+    f.session.path("run/signin-assistant/control.sock")
+}
+
+fn mode(path: &PathBuf) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn status(f: &EntraFixture) -> serde_json::Value {
+    json_of(&f.run(&["status", "--json"], ""))
+}
+
+#[test]
+fn a_second_run_says_which_agent_runs_and_exits_0() {
+    let f = EntraFixture::start(Scenario::expires_in_days(30));
+    f.must_sign_in();
+    let agent = f.session.start_agent("first", &f.config, &["--no-tray"]);
+    agent.wait_for_log("agent started");
+    let out = f.run(&["run", "--no-tray"], "");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("already running (pid "), "{text}");
+    let pid = agent.pid().to_string();
+    assert!(text.contains(&pid), "{text} should name {pid}");
+}
+
+#[test]
+fn the_socket_is_private_and_a_crashed_agents_socket_is_replaced() {
+    let f = EntraFixture::start(Scenario::expires_in_days(30));
+    f.must_sign_in();
+    let agent = f.session.start_agent("first", &f.config, &["--no-tray"]);
+    agent.wait_for_log("agent started");
+    let path = socket(&f);
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(&path.parent().unwrap().to_path_buf()), 0o700);
+    agent.kill();
+    assert!(path.exists(), "a killed agent leaves its socket");
+    // Without an agent the commands work alone, even with the dead socket there.
+    let out = f.run(&["status", "--json"], "");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let again = f.session.start_agent("second", &f.config, &["--no-tray"]);
+    again.wait_for_log("agent started");
+    assert!(
+        again.log().contains("replacing a control socket"),
+        "{}",
+        again.log()
+    );
+    f.session.wait_until("the new agent answers", || {
+        status(&f)["state"] == "ok" && f.run(&["status"], "").status.code() == Some(0)
+    });
+}
+
+#[test]
+fn another_user_cannot_talk_to_the_agent() {
+    let f = EntraFixture::start(Scenario::expires_in_days(30));
+    f.must_sign_in();
+    let agent = f.session.start_agent("a", &f.config, &["--no-tray"]);
+    agent.wait_for_log("agent started");
+    let path = socket(&f);
+    // Let "nobody" reach the runtime directory, so only the agent's own protections count.
+    for dir in [f.session.root().to_path_buf(), f.session.path("run")] {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711)).unwrap();
+    }
+    let as_nobody = |what: &str| {
+        let script = format!(
+            "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ntry:\n s.connect({:?})\n s.sendall(b'{{\"version\":1,\"request\":\"status\"}}\\n')\n sys.stdout.write(s.recv(65536).decode() or 'closed')\nexcept OSError as e:\n sys.stdout.write('refused: %s' % e)\n",
+            path.to_str().unwrap()
+        );
+        let out = std::process::Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "/usr/bin/python3",
+                "-c",
+                &script,
+            ])
+            .output()
+            .expect("run setpriv (util-linux)");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            !text.is_empty(),
+            "{what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !text.contains("\"ok\""),
+            "{what}: nobody got an answer: {text}"
+        );
+        text
+    };
+    let text = as_nobody("directory 0700");
+    assert!(text.contains("refused"), "{text}");
+    // Even with the directory and the socket opened up, the agent refuses another user.
+    std::fs::set_permissions(
+        path.parent().unwrap(),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+    // The agent closes the connection unanswered (the peer sees the end or a broken pipe).
+    as_nobody("socket opened up");
+    agent.wait_for_log("refused a control connection from another user");
+}
+
+#[test]
+fn command_line_changes_show_in_the_agent_at_once() {
+    let f = EntraFixture::start(Scenario::expires_in_days(10));
+    let agent = f.session.start_agent("a", &f.config, &["--no-tray"]);
+    agent.wait_for_log("agent started");
+    f.must_sign_in();
+    agent.wait_for_log("signed in");
+    // The agent answers status now: the sign-in is there without waiting for a check.
+    let json = status(&f);
+    assert_eq!(json["state"], "warning", "{json}");
+    assert_eq!(json["account"], "adele@contoso.com");
+    let out = f.run(&["check", "--json"], "");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(json_of(&out)["state"], "warning");
+    let out = f.run(&["sign-out"], "");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    agent.wait_for_log("signed out");
+    assert_eq!(f.cached_password(), None);
+    let json = status(&f);
+    assert_ne!(json["state"], "warning", "{json}");
+}
+
+#[test]
+fn sign_out_during_a_slow_check_leaves_nothing_in_the_keyring() {
+    let f = EntraFixture::start(Scenario::expires_in_days(10));
+    f.must_sign_in();
+    assert!(f.cached_refresh_token().is_some());
+    let agent = f.session.start_agent("a", &f.config, &["--no-tray"]);
+    agent.wait_for_log("checked");
+    let slow = Scenario {
+        misbehaviour: Some(Misbehaviour::Delay(Duration::from_secs(2))),
+        ..f.emulator.scenario()
+    };
+    f.emulator.set_scenario(slow);
+    let checking = {
+        let mut command = f.session.command(support::BIN);
+        command
+            .arg("--config")
+            .arg(&f.config)
+            .args(["check", "--json"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        command.spawn().unwrap()
+    };
+    f.session
+        .wait_until("the check reached the endpoint", || f.token_requests() >= 3);
+    let out = f.run(&["sign-out"], "");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Past the delay: whatever the endpoint answers now, nothing comes back into the keyring.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(f.cached_password(), None);
+    assert_eq!(f.cached_refresh_token(), None);
+    let mut checking = checking;
+    let _ = checking.wait();
+    drop(agent);
+}
+
+#[test]
+fn the_status_is_about_the_last_sign_in_and_sign_out_forgets_it() {
+    let f = EntraFixture::start(Scenario::expires_in_days(30));
+    f.must_sign_in();
+    assert_eq!(status(&f)["account"], "adele@contoso.com");
+    let out = f.run(
+        &["sign-in", "--user", "bob@contoso.com", "--password-stdin"],
+        "wrong\n",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let json = status(&f);
+    assert_eq!(json["account"], "bob@contoso.com", "{json}");
+    assert_eq!(json["state"], "sign_in_required");
+    assert!(
+        json["reason"].as_str().unwrap().contains("not accepted"),
+        "{json}"
+    );
+    let out = f.run(&["sign-out"], "");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Forgotten: back to [account] username, not checked since.
+    let json = status(&f);
+    assert_eq!(json["account"], "adele@contoso.com", "{json}");
+    assert_eq!(json["state"], "unknown", "{json}");
+}
