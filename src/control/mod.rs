@@ -9,7 +9,7 @@
 //!
 //! The transport is a Unix domain socket, mode 0600, in a 0700 directory under
 //! `$XDG_RUNTIME_DIR` (else the state directory), see `unix.rs`; the server also refuses peers of
-//! another user. Other systems have no control channel yet: the commands then work alone, as
+//! another user. Windows has no control channel yet (a named pipe is to come): the commands then work alone, as
 //! when no agent runs.
 
 #[cfg(unix)]
