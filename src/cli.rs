@@ -25,6 +25,8 @@ use signin_assistant::{instance, session, shutdown};
 
 use crate::demo;
 
+mod change_password;
+
 #[derive(Parser)]
 #[command(
     name = "signin-assistant",
@@ -52,6 +54,8 @@ enum Cmd {
     },
     /// Forget the cached password and token.
     SignOut,
+    /// Change the password in the directory (LDAP/AD) and in the keyring; Entra: open the portal.
+    ChangePassword(change_password::Args),
     /// Ask the identity endpoint now, show the balloon if due and print the status.
     Check {
         #[arg(long)]
@@ -234,6 +238,7 @@ async fn dispatch(cli: Cli, tray_channels: Option<AgentChannels>) -> anyhow::Res
             password_stdin,
         } => commands.sign_in(user, password_stdin).await,
         Cmd::SignOut => commands.sign_out().await,
+        Cmd::ChangePassword(args) => change_password::run(&commands.config, args).await,
         Cmd::Check { json, no_notify } => commands.check(json, !no_notify).await,
         Cmd::Status { json } => commands.status(json),
         Cmd::Run { no_tray } => commands.run(no_tray, tray_channels).await,

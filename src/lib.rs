@@ -12,6 +12,7 @@ pub mod emulator;
 pub mod events;
 pub mod instance;
 pub mod notify;
+pub mod password_change;
 pub mod paths;
 pub mod policy;
 pub mod portal;
