@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use chrono::{Local, TimeZone, Utc};
 
-use crate::config::{ChangeMode, Config, Origin, ProviderKind};
+use crate::config::{ChangeMode, Config, PortalConfig, ProviderKind};
 use crate::credentials::{CredentialCache, KeyringError, Secret};
 use crate::policy::{evaluate, Balloon, Finding, State, Status, Urgency};
 use crate::portal;
@@ -44,8 +44,9 @@ pub enum Route {
 
 /// The route for this configuration: Entra ID always uses the portal (changing the password
 /// needs admin-consented permissions); LDAP/AD use `[ldap] change`, and when that is not set,
-/// here unless an admin configured `[portal] url`. `offered_portal` is the page the endpoint
-/// named with the last status (used when trusted, see [`portal::choose`]).
+/// here unless `[portal] url` names a page other than the built-in default (Microsoft's, which
+/// cannot change an on-premises password). `offered_portal` is the page the endpoint named with
+/// the last status (used when trusted, see [`portal::choose`]).
 pub fn route(config: &Config, offered_portal: Option<&str>) -> Route {
     let portal = || Route::Portal(portal::choose(config, offered_portal));
     if config.provider.kind != ProviderKind::Ldap {
@@ -54,7 +55,7 @@ pub fn route(config: &Config, offered_portal: Option<&str>) -> Route {
     match config.ldap.change {
         Some(ChangeMode::Here) => Route::Here,
         Some(ChangeMode::Portal) => portal(),
-        None if config.origin("portal.url") == Origin::Default => Route::Here,
+        None if config.portal.url == PortalConfig::default().url => Route::Here,
         None => portal(),
     }
 }
@@ -408,6 +409,11 @@ mod tests {
             route(&with_portal, None),
             Route::Portal("https://id.example.com/pw".into())
         );
+        // Microsoft's page written out (as in the documented example file) is no portal of one's own.
+        let default_written = config(
+            "[provider]\nkind = \"ldap\"\n[portal]\nurl = \"https://passwordreset.microsoftonline.com/\"\n",
+        );
+        assert_eq!(route(&default_written, None), Route::Here);
         let here_anyway = config(
             "[provider]\nkind = \"ldap\"\n[ldap]\nchange = \"here\"\n[portal]\nurl = \"https://id.example.com/pw\"\n",
         );

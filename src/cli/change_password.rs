@@ -104,6 +104,10 @@ fn report(outcome: Interaction) -> anyhow::Result<()> {
             eprintln!("signin-assistant: {e}");
             Err(NotDetermined.into())
         }
+        Interaction::Failed(e @ ChangeFailure::Dialog(_)) => {
+            eprintln!("The password was not changed: {e}. Without a dialog, run the command in a terminal or use --password-stdin.");
+            Err(NotDetermined.into())
+        }
         Interaction::Failed(e) => {
             eprintln!("The password was not changed: {e}.");
             Err(NotDetermined.into())

@@ -105,12 +105,12 @@ pub async fn ask_password_change(
     #[cfg(target_os = "macos")]
     {
         let _ = config;
-        in_steps(request, super::macos::ask).await
+        in_steps(request).await
     }
     #[cfg(target_os = "windows")]
     {
         let _ = config;
-        in_steps(request, super::windows::ask).await
+        in_steps(request).await
     }
     #[cfg(not(any(target_os = "macos", target_os = "windows")))]
     {
@@ -119,16 +119,22 @@ pub async fn ask_password_change(
     }
 }
 
+/// One dialog of the sign-in kind (osascript on macOS, the credential dialog on Windows).
+#[cfg(any(target_os = "macos", target_os = "windows"))]
+async fn ask(request: &Request) -> Result<Option<Secret>, PromptError> {
+    #[cfg(target_os = "macos")]
+    {
+        super::macos::ask(request).await
+    }
+    #[cfg(target_os = "windows")]
+    {
+        super::windows::ask(request).await
+    }
+}
+
 /// The change as three dialogs of the sign-in kind: current, new, new again.
 #[cfg(any(target_os = "macos", target_os = "windows"))]
-async fn in_steps<F, Fut>(
-    request: &ChangeRequest,
-    ask: F,
-) -> Result<Option<ChangeAnswers>, PromptError>
-where
-    F: Fn(&Request) -> Fut,
-    Fut: std::future::Future<Output = Result<Option<Secret>, PromptError>>,
-{
+async fn in_steps(request: &ChangeRequest) -> Result<Option<ChangeAnswers>, PromptError> {
     let mut first = request.current();
     if let Some(problem) = &request.problem {
         first.description = format!("{problem}\n\n{}", first.description);
