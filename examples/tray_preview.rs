@@ -11,7 +11,7 @@ use std::io::BufRead;
 
 use chrono::{Duration, Utc};
 use signin_assistant::events::View;
-use signin_assistant::policy::State;
+use signin_assistant::policy::PasswordState;
 use signin_assistant::tray::run_tray;
 use tokio::sync::{mpsc, watch};
 
@@ -19,43 +19,49 @@ fn view_for(line: &str) -> Option<View> {
     let mut words = line.split_whitespace();
     let (state, urgent, days, summary, signed_in) = match words.next()? {
         "ok" => (
-            State::Ok,
+            PasswordState::Ok,
             false,
             Some(40),
             "Password expires in 40 days (Mon 12 Jan)",
             true,
         ),
         "never" => (
-            State::NeverExpires,
+            PasswordState::NeverExpires,
             false,
             None,
             "Password never expires",
             true,
         ),
         "warning" => (
-            State::Warning,
+            PasswordState::Warning,
             false,
             Some(10),
             "Password expires in 10 days (Thu 4 Dec)",
             true,
         ),
         "urgent" => (
-            State::Warning,
+            PasswordState::Warning,
             true,
             Some(2),
             "Password expires in 2 days (Wed 26 Nov)",
             true,
         ),
-        "expired" => (State::Expired, true, Some(0), "Password expired", true),
+        "expired" => (
+            PasswordState::Expired,
+            true,
+            Some(0),
+            "Password expired",
+            true,
+        ),
         "signin" => (
-            State::SignInRequired,
+            PasswordState::SignInRequired,
             false,
             None,
             "Sign in required",
             false,
         ),
         "unknown" => (
-            State::Unknown,
+            PasswordState::Unknown,
             false,
             None,
             "Checking your password…",
@@ -76,6 +82,7 @@ fn view_for(line: &str) -> Option<View> {
         summary: summary.to_string(),
         signed_in,
         autostart,
+        stale: false,
     })
 }
 

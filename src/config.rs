@@ -1,4 +1,5 @@
-//! Layered configuration: built-in defaults < system file (admins) < user file < `--config FILE`.
+//! Layered configuration: built-in defaults < system file (admins) < user file, where `--config
+//! FILE` takes the place of the user file.
 //!
 //! Admins deploy `/etc/signin-assistant/config.toml` to thousands of desktops, so every value
 //! remembers where it came from and every error names the file, the line and the key. The keys
@@ -61,6 +62,20 @@ impl fmt::Display for Origin {
 pub enum ProviderKind {
     Entra,
     Ldap,
+}
+
+/// How a person signs in to Entra ID (`[entra] sign_in`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInMethod {
+    /// The system browser, authorization code with PKCE (RFC 8252): works with MFA and
+    /// passwordless sign-in.
+    Browser,
+    /// A code to enter on another device (RFC 8628): for SSH sessions and machines without a
+    /// browser.
+    DeviceCode,
+    /// The resource owner password grant: only where the tenant allows it (no MFA).
+    Password,
 }
 
 /// Which directory server rules to apply over LDAP.
@@ -140,7 +155,7 @@ section!(ProviderConfig, ProviderLayer, "provider" {
 });
 
 section!(EntraConfig, EntraLayer, "entra" {
-    /// Tenant id or verified domain.
+    /// Tenant id or verified domain; unset means `organizations` (any work or school account).
     tenant: Option<String> = None,
     /// Public client application id.
     client_id: Option<String> = None,
@@ -150,6 +165,10 @@ section!(EntraConfig, EntraLayer, "entra" {
     timeout_secs: u64 = 20,
     /// Longest `Retry-After` the agent waits for inside one check.
     max_retry_after_secs: u64 = 30,
+    /// How "Sign in" signs in: the browser, a device code, or the password grant.
+    sign_in: SignInMethod = SignInMethod::Browser,
+    /// How long the browser sign-in waits for the browser to come back.
+    browser_timeout_secs: u64 = 300,
 });
 
 section!(LdapConfig, LdapLayer, "ldap" {
@@ -173,9 +192,9 @@ section!(LdapConfig, LdapLayer, "ldap" {
 });
 
 section!(PolicyConfig, PolicyLayer, "policy" {
-    max_age_days: i64 = 90,
-    warning_days: i64 = 14,
-    urgent_days: i64 = 3,
+    max_age_days: i64 = Policy::DEFAULT.max_age_days,
+    warning_days: i64 = Policy::DEFAULT.warning_days,
+    urgent_days: i64 = Policy::DEFAULT.urgent_days,
     balloon_timeout_secs: u64 = 5,
 });
 
@@ -327,16 +346,11 @@ impl Config {
             check_web_url(url).map_err(|m| self.error_at(key, m))?;
         }
         if let Some(url) = &self.ldap.url {
-            if !matches!(url.scheme(), "ldap" | "ldaps") || url.host_str().is_none() {
-                return Err(self.error_at(
-                    "ldap.url",
-                    "must be ldap://host[:port] or ldaps://host[:port]",
-                ));
-            }
+            check_ldap_url(url).map_err(|m| self.error_at("ldap.url", m))?;
         }
         // (key, value, least, most): the bounds keep every later date and duration computation
         // far from overflow, and catch typos such as minutes written as seconds.
-        let ranges: [(&str, i128, i128, i128); 8] = [
+        let ranges: [(&str, i128, i128, i128); 9] = [
             (
                 "policy.max_age_days",
                 self.policy.max_age_days.into(),
@@ -375,6 +389,12 @@ impl Config {
                 3600,
             ),
             ("ldap.timeout_secs", self.ldap.timeout_secs.into(), 1, 600),
+            (
+                "entra.browser_timeout_secs",
+                self.entra.browser_timeout_secs.into(),
+                1,
+                3600,
+            ),
         ];
         for (key, value, least, most) in ranges {
             if value < least || value > most {
@@ -402,13 +422,25 @@ pub fn check_web_url(url: &Url) -> Result<(), String> {
     }
 }
 
-/// Whether the URL's host is this machine.
+/// `ldap://host[:port]` or `ldaps://host[:port]`.
+pub fn check_ldap_url(url: &Url) -> Result<(), String> {
+    if matches!(url.scheme(), "ldap" | "ldaps") && url.host_str().is_some() {
+        Ok(())
+    } else {
+        Err("must be ldap://host[:port] or ldaps://host[:port]".into())
+    }
+}
+
+/// Whether the URL's host is this machine. For schemes the url crate does not know (`ldap:`),
+/// `127.0.0.1` stays a domain name, so the host text is parsed here.
 pub fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
     }
 }
 

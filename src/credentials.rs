@@ -6,7 +6,6 @@
 //! Secret Service on Linux and BSD, the Credential Manager on Windows and the Keychain on macOS;
 //! the demo uses its own service names, or an in-memory store when no keyring is reachable.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
@@ -85,7 +84,9 @@ impl From<keyring_core::Error> for KeyringError {
 enum Backend {
     /// Opened on first use and re-opened after a failure (the keyring may start after the agent).
     Os(Arc<Mutex<Option<Arc<CredentialStore>>>>),
-    Memory(Arc<Mutex<HashMap<(String, String), Secret>>>),
+    /// A store given by the caller: keyring-core's in-memory mock for the demo without a keyring,
+    /// and for tests.
+    Given(Arc<CredentialStore>),
 }
 
 /// The account's cached password and refresh token.
@@ -118,16 +119,23 @@ impl CredentialCache {
         self.get(&self.service.clone(), "probe").map(drop)
     }
 
-    /// A store that lives only in this process (the demo, when no keyring is reachable).
+    /// A store that lives only in this process (the demo, when no keyring is reachable; tests).
     pub fn in_memory(service: &str) -> CredentialCache {
+        let store: Arc<CredentialStore> =
+            keyring_core::mock::Store::new().expect("the in-memory store cannot fail to start");
+        CredentialCache::with_store(store, service)
+    }
+
+    /// The cache over a given keyring-core store.
+    pub fn with_store(store: Arc<CredentialStore>, service: &str) -> CredentialCache {
         CredentialCache {
-            backend: Backend::Memory(Arc::default()),
+            backend: Backend::Given(store),
             service: service.to_string(),
         }
     }
 
     pub fn is_in_memory(&self) -> bool {
-        matches!(self.backend, Backend::Memory(_))
+        matches!(self.backend, Backend::Given(_))
     }
 
     fn refresh_service(&self) -> String {
@@ -150,6 +158,10 @@ impl CredentialCache {
         self.set(&self.refresh_service(), account, token)
     }
 
+    pub fn forget_password(&self, account: &str) -> Result<(), KeyringError> {
+        self.delete(&self.service.clone(), account)
+    }
+
     pub fn forget_refresh_token(&self, account: &str) -> Result<(), KeyringError> {
         self.delete(&self.refresh_service(), account)
     }
@@ -161,42 +173,36 @@ impl CredentialCache {
     }
 
     fn get(&self, service: &str, account: &str) -> Result<Option<Secret>, KeyringError> {
-        match &self.backend {
-            Backend::Memory(map) => Ok(lock(map).get(&key(service, account)).cloned()),
-            Backend::Os(slot) => {
-                on_os_entry(slot, service, account, |entry| match entry.get_password() {
-                    Ok(value) => Ok(Some(Secret::new(value))),
-                    Err(keyring_core::Error::NoEntry) => Ok(None),
-                    Err(e) => Err(e),
-                })
-            }
-        }
+        self.on_entry(service, account, |entry| match entry.get_password() {
+            Ok(value) => Ok(Some(Secret::new(value))),
+            Err(keyring_core::Error::NoEntry) => Ok(None),
+            Err(e) => Err(e),
+        })
     }
 
     fn set(&self, service: &str, account: &str, secret: &Secret) -> Result<(), KeyringError> {
-        match &self.backend {
-            Backend::Memory(map) => {
-                lock(map).insert(key(service, account), secret.clone());
-                Ok(())
-            }
-            Backend::Os(slot) => on_os_entry(slot, service, account, |entry| {
-                entry.set_password(secret.expose())
-            }),
-        }
+        self.on_entry(service, account, |entry| {
+            entry.set_password(secret.expose())
+        })
     }
 
     fn delete(&self, service: &str, account: &str) -> Result<(), KeyringError> {
+        self.on_entry(service, account, |entry| match entry.delete_credential() {
+            Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
+            Err(e) => Err(e),
+        })
+    }
+
+    /// Runs `op` on the entry in this cache's store.
+    fn on_entry<T>(
+        &self,
+        service: &str,
+        account: &str,
+        op: impl FnOnce(&Entry) -> keyring_core::Result<T>,
+    ) -> Result<T, KeyringError> {
         match &self.backend {
-            Backend::Memory(map) => {
-                lock(map).remove(&key(service, account));
-                Ok(())
-            }
-            Backend::Os(slot) => on_os_entry(slot, service, account, |entry| {
-                match entry.delete_credential() {
-                    Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
-                    Err(e) => Err(e),
-                }
-            }),
+            Backend::Os(slot) => on_os_entry(slot, service, account, op),
+            Backend::Given(store) => Ok(op(&Entry::new_in_store(store, service, account)?)?),
         }
     }
 }
@@ -229,10 +235,6 @@ fn os_store(
     let store = open_os_store()?;
     *slot = Some(store.clone());
     Ok(store)
-}
-
-fn key(service: &str, account: &str) -> (String, String) {
-    (service.to_string(), account.to_string())
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -1,11 +1,11 @@
-//! The messages between the agent and its front ends (tray, control socket).
+//! The messages between the agent and its front ends (today the tray).
 //!
 //! Front ends never call into the agent: they send a [`Command`] and watch a [`View`], so the
 //! GUI event loop and the async agent stay on their own threads.
 
 use chrono::{DateTime, Utc};
 
-use crate::policy::State;
+use crate::policy::{PasswordState, Status};
 
 /// What a person asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +29,7 @@ pub enum Command {
 /// What the front ends show.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct View {
-    pub state: State,
+    pub state: PasswordState,
     /// In the last `urgent_days` before the deadline (or expired).
     pub urgent: bool,
     pub expires_at: Option<DateTime<Utc>>,
@@ -40,4 +40,41 @@ pub struct View {
     /// Whether credentials are cached (the menu offers "Sign out" rather than "Sign in…").
     pub signed_in: bool,
     pub autostart: Option<bool>,
+    /// The last check failed: what is shown is the last known status.
+    pub stale: bool,
+}
+
+impl View {
+    /// The view before the first check.
+    pub fn initial() -> View {
+        View {
+            state: PasswordState::Unknown,
+            urgent: false,
+            expires_at: None,
+            days_left: None,
+            summary: "Checking your password…".into(),
+            signed_in: false,
+            autostart: None,
+            stale: false,
+        }
+    }
+
+    /// The view of `status`; `summary` is its one line, marked when `stale`.
+    pub fn of(status: &Status, summary: String, signed_in: bool, stale: bool) -> View {
+        let summary = if stale {
+            format!("{summary} (the last check failed)")
+        } else {
+            summary
+        };
+        View {
+            state: status.state,
+            urgent: status.urgent,
+            expires_at: status.expires_at,
+            days_left: status.days_left,
+            summary,
+            signed_in,
+            autostart: None,
+            stale,
+        }
+    }
 }

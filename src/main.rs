@@ -1,6 +1,7 @@
 //! The `signin-assistant` binary: parses the command line and turns the outcome into an exit code.
 
 mod cli;
+mod commands;
 mod demo;
 
 fn main() -> std::process::ExitCode {

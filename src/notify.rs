@@ -25,20 +25,32 @@ pub struct Notifier {
 impl Notifier {
     /// Shows the balloon, waits for its outcome and opens `portal_url` on a click.
     pub async fn show(&self, balloon: &Balloon, portal_url: &str) -> BalloonOutcome {
-        let outcome = match platform::show(balloon, self).await {
-            Ok(outcome) => outcome,
-            Err(e) => {
-                tracing::warn!(error = %e, "no notification server; showing the balloon on stderr");
-                eprintln!(
-                    "\n*** {} ***\n{}\n{}\n",
-                    balloon.title, balloon.body, portal_url
-                );
-                BalloonOutcome::Console
-            }
-        };
+        let outcome = self
+            .show_with_action(balloon, "Change password", portal_url)
+            .await;
         if outcome == BalloonOutcome::Clicked {
             portal::open(portal_url);
         }
+        outcome
+    }
+
+    /// Shows a balloon whose click (`action` names it) the caller acts on, e.g. the device code
+    /// balloon, whose click opens the sign-in page. Without a notification server the balloon
+    /// and `link` go to stderr.
+    pub async fn show_with_action(
+        &self,
+        balloon: &Balloon,
+        action: &str,
+        link: &str,
+    ) -> BalloonOutcome {
+        let outcome = match platform::show(balloon, action, self).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                tracing::warn!(error = %e, "no notification server; showing the balloon on stderr");
+                eprintln!("\n*** {} ***\n{}\n{}\n", balloon.title, balloon.body, link);
+                BalloonOutcome::Console
+            }
+        };
         tracing::info!(title = %balloon.title, outcome = ?outcome, "balloon finished");
         outcome
     }
@@ -50,6 +62,21 @@ impl Notifier {
     }
 }
 
+/// Whether a desktop session is there to show balloons (an SSH session has none): on Linux and
+/// BSD an X or Wayland display; Windows and macOS always have one.
+pub fn desktop_present() -> bool {
+    #[cfg(all(unix, not(target_os = "macos")))]
+    {
+        ["DISPLAY", "WAYLAND_DISPLAY"]
+            .iter()
+            .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
+    }
+    #[cfg(any(windows, target_os = "macos"))]
+    {
+        true
+    }
+}
+
 #[cfg(all(unix, not(target_os = "macos")))]
 mod platform {
     //! Freedesktop notifications over D-Bus: actions and close reasons arrive as signals.
@@ -58,6 +85,7 @@ mod platform {
 
     pub async fn show(
         balloon: &Balloon,
+        action: &str,
         notifier: &Notifier,
     ) -> Result<BalloonOutcome, notify_rust::error::Error> {
         let timeout = notifier.timeout_for(balloon);
@@ -67,7 +95,7 @@ mod platform {
             .summary(&balloon.title)
             .body(&balloon.body)
             .icon("dialog-password")
-            .action("default", "Change password")
+            .action("default", action)
             .hint(Hint::Category("im".into()))
             .urgency(match balloon.urgency {
                 Urgency::Normal => notify_rust::Urgency::Normal,
@@ -85,7 +113,7 @@ mod platform {
                     BalloonOutcome::Clicked
                 }
                 NotificationResponse::Closed(CloseReason::Dismissed) => BalloonOutcome::Dismissed,
-                NotificationResponse::Closed(CloseReason::Expired) => BalloonOutcome::Expired,
+                NotificationResponse::Closed(CloseReason::Expired) => BalloonOutcome::TimedOut,
                 _ => BalloonOutcome::Closed,
             }
         });
@@ -97,7 +125,7 @@ mod platform {
                     .is_err()
                 {
                     handle.close_async().await;
-                    return Ok(BalloonOutcome::Expired);
+                    return Ok(BalloonOutcome::TimedOut);
                 }
             }
             // A balloon that stays is still not waited for forever: a server that restarts or drops
@@ -126,6 +154,7 @@ mod platform {
 
     pub async fn show(
         balloon: &Balloon,
+        _action: &str,
         _notifier: &Notifier,
     ) -> Result<BalloonOutcome, notify_rust::error::Error> {
         Notification::new()

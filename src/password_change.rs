@@ -13,18 +13,20 @@
 //! Entra ID accounts, and LDAP accounts whose admin chose the portal, change it on the web:
 //! [`route`] says which. The tray and the balloon call [`change_interactively`].
 
+use std::future::Future;
 use std::time::Duration;
 
 use chrono::{Local, TimeZone, Utc};
 
 use crate::config::{ChangeMode, Config, PortalConfig, ProviderKind};
 use crate::credentials::{CredentialCache, KeyringError, Secret};
-use crate::policy::{evaluate, Balloon, Finding, State, Status, Urgency};
+use crate::desktop::RealDesktop;
+use crate::policy::{evaluate, Balloon, Finding, PasswordState, Status, Urgency};
 use crate::portal;
-use crate::prompt::change::{ask_password_change, ChangeRequest};
+use crate::prompt::change::{ask_password_change, ChangeAnswers, ChangeRequest};
 use crate::prompt::PromptError;
 use crate::provider::ldap::change::{ChangeError, ChangedVia};
-use crate::provider::{Provider, ProviderError};
+use crate::provider::{IdentityProvider, ProviderError};
 use crate::state::StateFile;
 
 /// How long a keyring call may take before the keyring counts as unavailable.
@@ -158,12 +160,31 @@ where
     Tz::Offset: std::fmt::Display,
 {
     match (status.state, status.expires_at) {
-        (State::Ok | State::Warning, Some(at)) => format!(
+        (PasswordState::Ok | PasswordState::Warning, Some(at)) => format!(
             "Password changed — good until {}",
             at.with_timezone(tz).format("%a %-d %b %Y")
         ),
-        (State::NeverExpires, _) => "Password changed — it does not expire".to_string(),
+        (PasswordState::NeverExpires, _) => "Password changed — it does not expire".to_string(),
         _ => "Password changed".to_string(),
+    }
+}
+
+/// The change-password dialog: a seam, so the flow runs with a scripted dialog in tests. The
+/// real one is the desktop's ([`RealDesktop`]: pinentry, osascript, the credential dialog).
+pub trait ChangeDialog: Send + Sync {
+    /// Asks for the current and the new password; `None` when the person cancelled.
+    fn ask_change(
+        &self,
+        request: &ChangeRequest,
+    ) -> impl Future<Output = Result<Option<ChangeAnswers>, PromptError>> + Send;
+}
+
+impl ChangeDialog for RealDesktop {
+    fn ask_change(
+        &self,
+        request: &ChangeRequest,
+    ) -> impl Future<Output = Result<Option<ChangeAnswers>, PromptError>> + Send {
+        ask_password_change(request, &self.prompt)
     }
 }
 
@@ -178,12 +199,14 @@ pub enum Interaction {
 
 /// The whole change from the desktop: the dialog (asked again with the directory's reason when
 /// it refuses, at most three times), the change, the keyring and the new status. For the tray's
-/// "Change password…" and a click on the balloon when [`route`] says [`Route::Here`].
+/// "Change password…" and a click on the balloon when [`route`] says [`Route::Here`]; `dialog`
+/// is the desktop's ([`RealDesktop`]).
 pub async fn change_interactively(
     config: &Config,
-    provider: &Provider,
+    provider: &impl IdentityProvider,
     cache: &CredentialCache,
     state_file: &StateFile,
+    dialog: &impl ChangeDialog,
     account: &str,
 ) -> Interaction {
     let mut problem = None;
@@ -192,7 +215,7 @@ pub async fn change_interactively(
             account: account.to_string(),
             problem: problem.take(),
         };
-        let answers = match ask_password_change(&request, &config.prompt).await {
+        let answers = match dialog.ask_change(&request).await {
             Ok(Some(answers)) => answers,
             Ok(None) => return Interaction::Cancelled,
             Err(e) => return Interaction::Failed(ChangeFailure::Dialog(e)),
@@ -223,17 +246,17 @@ pub async fn change_interactively(
 /// and saves the status read with it.
 pub async fn change(
     config: &Config,
-    provider: &Provider,
+    provider: &impl IdentityProvider,
     cache: &CredentialCache,
     state_file: &StateFile,
     account: &str,
     current: &Secret,
     new: &Secret,
 ) -> Result<Changed, ChangeFailure> {
-    let Provider::Ldap(ldap) = provider else {
+    let Some(ldap) = provider.as_ldap() else {
         return Err(ChangeFailure::UsePortal(portal::choose(
             config,
-            state_file.load().offered_portal_url.as_deref(),
+            state_file.load().offered_portal_url(),
         )));
     };
     // The keyring must be able to take the new password before the directory gets it.
@@ -265,7 +288,7 @@ pub async fn change(
 
 /// After a request whose answer was lost: the change happened if the new password signs in.
 async fn confirm(
-    provider: &Provider,
+    provider: &impl IdentityProvider,
     account: &str,
     new: &Secret,
     detail: String,
@@ -310,7 +333,7 @@ async fn keep_new(
 /// next check think the password was changed elsewhere.
 async fn recheck(
     config: &Config,
-    provider: &Provider,
+    provider: &impl IdentityProvider,
     state_file: &StateFile,
     account: &str,
     new: &Secret,
@@ -433,7 +456,7 @@ mod tests {
     fn the_balloon_says_until_when() {
         let at = Utc.with_ymd_and_hms(2026, 12, 4, 10, 0, 0).unwrap();
         let status = Status {
-            state: State::Ok,
+            state: PasswordState::Ok,
             expires_at: Some(at),
             days_left: Some(90),
             urgent: false,
@@ -445,7 +468,7 @@ mod tests {
             "Password changed — good until Fri 4 Dec 2026"
         );
         let never = Status {
-            state: State::NeverExpires,
+            state: PasswordState::NeverExpires,
             expires_at: None,
             ..status.clone()
         };
@@ -478,6 +501,21 @@ mod tests {
             sentence("the new password was refused: it is too short"),
             "The new password was refused: it is too short."
         );
+    }
+
+    /// The agent runs the flow in a task of its own: its future must be `Send`.
+    #[allow(dead_code)]
+    fn the_flow_can_run_in_a_task(
+        config: &Config,
+        provider: &crate::provider::Provider,
+        cache: &CredentialCache,
+        state_file: &StateFile,
+        desktop: &RealDesktop,
+    ) {
+        fn send<T: Send>(_: T) {}
+        send(change_interactively(
+            config, provider, cache, state_file, desktop, "alice",
+        ));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! reads the clock, the network or a file: `now` is always an argument, so every rule is
 //! table-tested, including DST changes, leap days, time zones and a clock that goes backwards.
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A validity this long or longer means "never" (2147483647 is the usual sentinel).
@@ -82,6 +82,22 @@ pub struct Facts {
     pub grace_logins_left: Option<u32>,
 }
 
+impl Facts {
+    /// Facts with only a deadline and its source; the optional parts are set with struct update
+    /// syntax (`Facts { note: Some(..), ..Facts::new(deadline, source) }`).
+    pub fn new(deadline: Deadline, source: Source) -> Facts {
+        Facts {
+            deadline,
+            warning_days: None,
+            source,
+            changed_at: None,
+            portal_url: None,
+            note: None,
+            grace_logins_left: None,
+        }
+    }
+}
+
 /// Why there are no usable credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -94,6 +110,12 @@ pub enum SignInReason {
     Disabled,
     AccountExpired,
     ConsentMissing,
+    /// The endpoint wants an interactive step the password grant cannot do (an external
+    /// challenge, registering for MFA, a terms-of-use page): sign in with the browser.
+    InteractionRequired,
+    /// The refresh token was refused (password changed, sessions revoked, expired) and no
+    /// password is kept to fall back on.
+    SessionEnded,
 }
 
 impl SignInReason {
@@ -106,15 +128,43 @@ impl SignInReason {
                 "your password was changed; sign in with the new one"
             }
             SignInReason::MfaRequired => {
-                "your organisation requires multi-factor authentication for this sign-in; ask your IT desk to allow it for signin-assistant"
+                "your organisation requires multi-factor authentication, which the password sign-in cannot do; sign in with the browser: run `signin-assistant sign-in --browser` (or choose \"Sign in with browser…\" in the tray)"
             }
             SignInReason::Locked => "your account is locked; wait or ask your IT desk to unlock it",
             SignInReason::Disabled => "your account is disabled; contact your IT desk",
             SignInReason::AccountExpired => "your account has expired; contact your IT desk",
             SignInReason::ConsentMissing => {
-                "your organisation has not yet approved signin-assistant (admin consent missing); contact your IT desk"
+                "signin-assistant has not been approved (consent is missing); sign in with the browser to approve it: run `signin-assistant sign-in --browser` (or choose \"Sign in with browser…\" in the tray); if it says an admin must approve, contact your IT desk"
+            }
+            SignInReason::InteractionRequired => {
+                "your organisation requires an extra step the password sign-in cannot do; sign in with the browser: run `signin-assistant sign-in --browser` (or choose \"Sign in with browser…\" in the tray)"
+            }
+            SignInReason::SessionEnded => {
+                "your password was changed or your session ended; sign in again"
             }
         }
+    }
+}
+
+impl SignInReason {
+    /// Only an interactive sign-in (browser or device code) can fix it: the tray offers the
+    /// browser sign-in directly for these.
+    pub fn needs_browser(self) -> bool {
+        matches!(
+            self,
+            SignInReason::MfaRequired
+                | SignInReason::ConsentMissing
+                | SignInReason::InteractionRequired
+        )
+    }
+
+    /// The credentials that worked stopped working (changed elsewhere, revoked): worth one
+    /// balloon when a check first finds it.
+    pub fn ends_session(self) -> bool {
+        matches!(
+            self,
+            SignInReason::PasswordChangedElsewhere | SignInReason::SessionEnded
+        )
     }
 }
 
@@ -134,20 +184,26 @@ pub struct Policy {
     pub urgent_days: i64,
 }
 
+impl Policy {
+    /// The product's defaults: 90-day passwords, warned about from 14 days before, insistently
+    /// in the last 3.
+    pub const DEFAULT: Policy = Policy {
+        max_age_days: 90,
+        warning_days: 14,
+        urgent_days: 3,
+    };
+}
+
 impl Default for Policy {
     fn default() -> Self {
-        Policy {
-            max_age_days: 90,
-            warning_days: 14,
-            urgent_days: 3,
-        }
+        Policy::DEFAULT
     }
 }
 
 /// The states a person (and an admin's script) sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum State {
+pub enum PasswordState {
     Ok,
     Warning,
     Expired,
@@ -159,7 +215,7 @@ pub enum State {
 /// The evaluated password status at one instant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
-    pub state: State,
+    pub state: PasswordState,
     pub expires_at: Option<DateTime<Utc>>,
     pub days_left: Option<i64>,
     /// Inside the last `urgent_days` of the warning window.
@@ -172,7 +228,7 @@ impl Status {
     /// The status before anything was ever determined.
     pub fn unknown(reason: Option<String>) -> Status {
         Status {
-            state: State::Unknown,
+            state: PasswordState::Unknown,
             expires_at: None,
             days_left: None,
             urgent: false,
@@ -224,7 +280,7 @@ pub fn evaluate(now: DateTime<Utc>, finding: &Finding, policy: &Policy) -> Statu
     let facts = match finding {
         Finding::SignInRequired { reason } => {
             return Status {
-                state: State::SignInRequired,
+                state: PasswordState::SignInRequired,
                 expires_at: None,
                 days_left: None,
                 urgent: false,
@@ -240,7 +296,7 @@ pub fn evaluate(now: DateTime<Utc>, finding: &Finding, policy: &Policy) -> Statu
         (Some(note), Some(n)) => Some(format!("{note}; {}", grace_note(n))),
     };
     let base = Status {
-        state: State::Unknown,
+        state: PasswordState::Unknown,
         expires_at: None,
         days_left: None,
         urgent: false,
@@ -249,7 +305,7 @@ pub fn evaluate(now: DateTime<Utc>, finding: &Finding, policy: &Policy) -> Statu
     };
     if facts.deadline == Deadline::ExpiredNow {
         return Status {
-            state: State::Expired,
+            state: PasswordState::Expired,
             days_left: Some(0),
             urgent: true,
             reason: Some(join_reason(
@@ -271,31 +327,44 @@ pub fn evaluate(now: DateTime<Utc>, finding: &Finding, policy: &Policy) -> Statu
         }
         Ok(None) => {
             return Status {
-                state: State::NeverExpires,
+                state: PasswordState::NeverExpires,
                 ..base
             }
         }
         Ok(Some(at)) => at,
     };
+    dated_status(now, expires_at, facts, policy, base)
+}
+
+/// The status of a password with a known deadline: ok, inside the warning window (urgent in its
+/// last days), or expired.
+fn dated_status(
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    facts: &Facts,
+    policy: &Policy,
+    base: Status,
+) -> Status {
+    let note = base.reason.clone();
     let window = facts
         .warning_days
         .filter(|d| *d >= 0)
         .unwrap_or(policy.warning_days);
     let days_left = whole_days_until(now, expires_at);
     let state = if now >= expires_at {
-        State::Expired
+        PasswordState::Expired
     } else if in_last_days(now, expires_at, window) {
-        State::Warning
+        PasswordState::Warning
     } else {
-        State::Ok
+        PasswordState::Ok
     };
     let urgent = match state {
-        State::Expired => true,
-        State::Warning => in_last_days(now, expires_at, policy.urgent_days.min(window)),
+        PasswordState::Expired => true,
+        PasswordState::Warning => in_last_days(now, expires_at, policy.urgent_days.min(window)),
         _ => false,
     };
     let reason = match state {
-        State::Expired => Some(join_reason(
+        PasswordState::Expired => Some(join_reason(
             "your password has expired; change it now",
             note,
         )),
@@ -369,19 +438,15 @@ pub fn balloon_for(status: &Status) -> Option<Balloon> {
         Urgency::Normal
     };
     match status.state {
-        State::Warning => {
-            let when = match status.days_left.unwrap_or(0) {
-                0 => "today".to_string(),
-                1 => "tomorrow".to_string(),
-                n => format!("in {n} days"),
-            };
+        PasswordState::Warning => {
+            let when = in_days(status.days_left.unwrap_or(0));
             Some(Balloon {
                 title: format!("Your password expires {when}"),
                 body: "Click here to change it.".to_string(),
                 urgency,
             })
         }
-        State::Expired => Some(Balloon {
+        PasswordState::Expired => Some(Balloon {
             title: "Your password has expired".to_string(),
             body: "Outlook and other apps will keep asking for it or say 'Access Denied' until you change it. Click here to change it.".to_string(),
             urgency: Urgency::Critical,
@@ -390,11 +455,30 @@ pub fn balloon_for(status: &Status) -> Option<Balloon> {
     }
 }
 
+/// "today", "tomorrow", "in 10 days": when the deadline comes, as balloons and tooltips say it.
+pub fn in_days(days: i64) -> String {
+    match days {
+        0 => "today".to_string(),
+        1 => "tomorrow".to_string(),
+        n => format!("in {n} days"),
+    }
+}
+
 /// The balloon that says the password was changed elsewhere, shown once when that is noticed.
 pub fn password_changed_balloon() -> Balloon {
     Balloon {
         title: "Your password was changed".to_string(),
         body: "Sign in with the new one.".to_string(),
+        urgency: Urgency::Normal,
+    }
+}
+
+/// The balloon when a refresh token stopped working and no password is kept (browser or device
+/// code sign-in): the session ended, sign in again.
+pub fn session_ended_balloon() -> Balloon {
+    Balloon {
+        title: "Sign in again".to_string(),
+        body: "Your password was changed or your session ended.".to_string(),
         urgency: Urgency::Normal,
     }
 }
@@ -441,18 +525,17 @@ pub fn sign_in_failed_balloon(reason: &str) -> Balloon {
     }
 }
 
-/// The balloon due at `now_local`, if any: at most one per local calendar day while the password
-/// is in the warning window or expired. `last_shown` is the local date of the last balloon.
+/// The balloon due on the local day `today`, if any: at most one per local calendar day while the
+/// password is in the warning window or expired. `last_shown` is the local date of the last balloon.
 ///
 /// A clock that went backwards must not bring a second balloon for a day already served; but a
 /// `last_shown` more than a day in the future can only come from a clock that was wrong then, and
 /// must not silence the warnings for good.
-pub fn balloon_due<Tz: TimeZone>(
-    now_local: &DateTime<Tz>,
+pub fn balloon_due(
+    today: NaiveDate,
     status: &Status,
     last_shown: Option<NaiveDate>,
 ) -> Option<Balloon> {
-    let today = now_local.date_naive();
     let already_served = match last_shown {
         None => false,
         Some(last) => last >= today && (last - today).num_days() <= 1,

@@ -5,15 +5,15 @@ use chrono::{DateTime, Local, TimeZone, Utc};
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::policy::{evaluate, State, Status};
+use crate::policy::{evaluate, in_days, PasswordState, Status};
 use crate::portal;
 use crate::state::SavedState;
 
 /// The documented `--json` object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StatusReport {
+pub struct Report {
     pub account: Option<String>,
-    pub state: State,
+    pub state: PasswordState,
     pub expires_at: Option<String>,
     pub days_left: Option<i64>,
     pub checked_at: Option<String>,
@@ -45,7 +45,7 @@ pub fn build(
     account: Option<&str>,
     now: DateTime<Utc>,
     failure: Option<&str>,
-) -> StatusReport {
+) -> Report {
     let status = current_status(config, saved, account, now);
     let has_finding = account.and_then(|a| saved.finding_for(a)).is_some();
     let reason = match (failure, status.reason) {
@@ -58,7 +58,7 @@ pub fn build(
         (Some(failure), _) => Some(failure.to_string()),
         (None, reason) => reason,
     };
-    StatusReport {
+    Report {
         account: account.map(str::to_string),
         state: status.state,
         expires_at: status.expires_at.map(rfc3339),
@@ -66,7 +66,7 @@ pub fn build(
         checked_at: saved.checked_at.filter(|_| has_finding).map(rfc3339),
         source: status.source,
         reason,
-        portal_url: portal::choose(config, saved.offered_portal_url.as_deref()),
+        portal_url: portal::choose(config, saved.offered_portal_url()),
     }
 }
 
@@ -81,23 +81,18 @@ where
 {
     let date = |at: DateTime<Utc>| at.with_timezone(tz).format("%a %-d %b").to_string();
     match (status.state, status.expires_at, status.days_left) {
-        (State::Warning | State::Ok, Some(at), Some(days)) => {
-            let when = match days {
-                0 => "today".to_string(),
-                1 => "tomorrow".to_string(),
-                n => format!("in {n} days"),
-            };
-            format!("Password expires {when} ({})", date(at))
+        (PasswordState::Warning | PasswordState::Ok, Some(at), Some(days)) => {
+            format!("Password expires {} ({})", in_days(days), date(at))
         }
-        (State::Expired, _, _) => "Password expired".to_string(),
-        (State::NeverExpires, _, _) => "Password never expires".to_string(),
-        (State::SignInRequired, _, _) => "Sign in required".to_string(),
+        (PasswordState::Expired, _, _) => "Password expired".to_string(),
+        (PasswordState::NeverExpires, _, _) => "Password never expires".to_string(),
+        (PasswordState::SignInRequired, _, _) => "Sign in required".to_string(),
         _ => "Password status unknown".to_string(),
     }
 }
 
 /// The text `status` and `check` print for a person.
-pub fn human(report: &StatusReport, status: &Status) -> String {
+pub fn human(report: &Report, status: &Status) -> String {
     let mut out = String::new();
     if let Some(account) = &report.account {
         out.push_str(&format!("Account:  {account}\n"));
@@ -115,7 +110,10 @@ pub fn human(report: &StatusReport, status: &Status) -> String {
     if let Some(checked) = &report.checked_at {
         out.push_str(&format!("Checked:  {checked}\n"));
     }
-    if matches!(status.state, State::Warning | State::Expired) {
+    if matches!(
+        status.state,
+        PasswordState::Warning | PasswordState::Expired
+    ) {
         out.push_str(&format!("Change it: {}\n", report.portal_url));
     }
     out
@@ -130,15 +128,10 @@ mod tests {
     fn saved(deadline: Deadline) -> SavedState {
         SavedState {
             account: Some("adele@contoso.com".into()),
-            finding: Some(Finding::Facts(Facts {
+            finding: Some(Finding::Facts(Facts::new(
                 deadline,
-                warning_days: None,
-                source: Source::GraphDomainPolicy,
-                changed_at: None,
-                portal_url: None,
-                note: None,
-                grace_logins_left: None,
-            })),
+                Source::GraphDomainPolicy,
+            ))),
             checked_at: Some(Utc.with_ymd_and_hms(2026, 11, 24, 8, 0, 0).unwrap()),
             ..SavedState::default()
         }
@@ -185,7 +178,7 @@ mod tests {
             now,
             Some("could not reach x"),
         );
-        assert_eq!(report.state, State::NeverExpires);
+        assert_eq!(report.state, PasswordState::NeverExpires);
         assert!(report
             .reason
             .unwrap()
@@ -197,7 +190,7 @@ mod tests {
             now,
             Some("could not reach x"),
         );
-        assert_eq!(report.state, State::Unknown);
+        assert_eq!(report.state, PasswordState::Unknown);
         assert_eq!(report.reason.as_deref(), Some("could not reach x"));
         assert_eq!(report.checked_at, None);
     }

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::policy::{balloon_due, Balloon, Finding, Status};
@@ -20,8 +20,9 @@ pub enum BalloonOutcome {
     Clicked,
     /// Closed with X.
     Dismissed,
-    /// Ignored: it went away by itself.
-    Expired,
+    /// Ignored: it went away by itself after its timeout.
+    #[serde(alias = "expired")]
+    TimedOut,
     /// Closed by the agent or the notification server for another reason.
     Closed,
     /// No notification server: the text went to stderr.
@@ -53,9 +54,6 @@ pub struct SavedState {
     /// When that determination was made.
     #[serde(default)]
     pub checked_at: Option<DateTime<Utc>>,
-    /// The portal URL offered by the endpoint with the last determination, if any.
-    #[serde(default)]
-    pub offered_portal_url: Option<String>,
     /// The last failed attempt and why (the determination above is kept).
     #[serde(default)]
     pub last_error: Option<String>,
@@ -68,10 +66,6 @@ pub struct SavedState {
 impl SavedState {
     /// Keeps a new determination (and the portal the endpoint offered with it).
     pub fn record_finding(&mut self, account: &str, finding: Finding, now: DateTime<Utc>) {
-        self.offered_portal_url = match &finding {
-            Finding::Facts(facts) => facts.portal_url.clone(),
-            Finding::SignInRequired { .. } => None,
-        };
         self.account = Some(account.to_string());
         self.finding = Some(finding);
         self.checked_at = Some(now);
@@ -85,36 +79,52 @@ impl SavedState {
         self.last_error_at = Some(now);
     }
 
-    /// Today's balloon for `status`, unless one was already shown this local day.
-    pub fn due_balloon<Tz: TimeZone>(
-        &self,
-        now_local: &DateTime<Tz>,
-        status: &Status,
-    ) -> Option<Balloon> {
-        balloon_due(
-            now_local,
-            status,
-            self.last_balloon.as_ref().map(|b| b.date),
-        )
+    /// Why the saved finding may be out of date: the last check failed after it was made.
+    pub fn failure_since_last_finding(&self) -> Option<&str> {
+        match (&self.last_error, self.last_error_at, self.checked_at) {
+            (Some(error), Some(failed), checked) if checked.is_none_or(|c| failed > c) => {
+                Some(error)
+            }
+            _ => None,
+        }
+    }
+
+    /// The change-password page the endpoint offered with the last finding, if any.
+    pub fn offered_portal_url(&self) -> Option<&str> {
+        match &self.finding {
+            Some(Finding::Facts(facts)) => facts.portal_url.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Today's balloon for `status`, unless one was already shown on the local day `today`.
+    pub fn due_balloon(&self, today: NaiveDate, status: &Status) -> Option<Balloon> {
+        balloon_due(today, status, self.last_balloon.as_ref().map(|b| b.date))
     }
 
     /// Notes today's balloon before it is shown, so a crash or a restart cannot show it twice.
-    pub fn record_daily_balloon<Tz: TimeZone>(
+    pub fn record_daily_balloon(
         &mut self,
-        now_local: &DateTime<Tz>,
+        today: NaiveDate,
+        now: DateTime<Utc>,
         balloon: &Balloon,
     ) {
         self.last_balloon = Some(BalloonRecord {
-            date: now_local.date_naive(),
-            shown_at: now_local.with_timezone(&Utc),
+            date: today,
+            shown_at: now,
             title: balloon.title.clone(),
             outcome: None,
         });
     }
 
-    /// Notes how today's balloon ended.
-    pub fn record_balloon_outcome(&mut self, outcome: BalloonOutcome) {
-        if let Some(record) = self.last_balloon.as_mut() {
+    /// Notes how the daily balloon shown at `shown_at` ended (a later balloon's record is left
+    /// alone: yesterday's balloon closing late must not speak for today's).
+    pub fn record_balloon_outcome(&mut self, shown_at: DateTime<Utc>, outcome: BalloonOutcome) {
+        if let Some(record) = self
+            .last_balloon
+            .as_mut()
+            .filter(|r| r.shown_at == shown_at)
+        {
             record.outcome = Some(outcome);
         }
     }
@@ -218,15 +228,10 @@ mod tests {
     fn sample() -> SavedState {
         SavedState {
             account: Some("adele@contoso.com".into()),
-            finding: Some(Finding::Facts(Facts {
-                deadline: Deadline::Never,
-                warning_days: None,
-                source: Source::GraphPasswordPolicies,
-                changed_at: None,
-                portal_url: None,
-                note: None,
-                grace_logins_left: None,
-            })),
+            finding: Some(Finding::Facts(Facts::new(
+                Deadline::Never,
+                Source::GraphPasswordPolicies,
+            ))),
             checked_at: Some(Utc::now()),
             ..SavedState::default()
         }

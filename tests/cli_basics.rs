@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{json_of, Keyring, Session};
+use support::{json_of, stderr, Keyring, Session};
 
 const ENTRA: &str = "[account]\nusername = \"adele@contoso.com\"\n[entra]\ntenant = \"contoso.onmicrosoft.com\"\nclient_id = \"11111111-2222-3333-4444-555555555555\"\nauthority = \"http://127.0.0.1:9\"\ngraph = \"http://127.0.0.1:9\"\n";
 
@@ -14,9 +14,9 @@ fn config_error_names_file_line_and_key_and_exits_2() {
         "bad.toml",
         "[account]\nusername = \"a@b.c\"\n\n[policy]\nwarning_days = \"two weeks\"\n",
     );
-    let out = s.run(&["--config", path.to_str().unwrap(), "status"], "");
+    let out = s.run_with_config(&path, &["status"], "");
     assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr(&out);
     assert!(err.contains(&format!("{}:5", path.display())), "{err}");
     assert!(err.contains("policy.warning_days"), "{err}");
 }
@@ -30,7 +30,7 @@ fn system_file_errors_are_located_too() {
     );
     let out = s.run(&["status"], "");
     assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr(&out);
     assert!(err.contains("etc/config.toml:2: key `portal.url`"), "{err}");
     assert!(err.contains("loopback"), "{err}");
 }
@@ -40,30 +40,21 @@ fn usage_errors_exit_2() {
     let s = Session::start(Keyring::Absent);
     assert_eq!(s.run(&["frobnicate"], "").status.code(), Some(2));
     assert_eq!(s.run(&["check", "--colour"], "").status.code(), Some(2));
-    let path = s.write_config("c.toml", ENTRA);
-    let out = s.run(&["--config", path.to_str().unwrap(), "sign-in"], "");
+    let path = s.write_config("c.toml", &format!("{ENTRA}sign_in = \"password\"\n"));
+    let out = s.run_with_config(&path, &["sign-in"], "");
     assert_eq!(
         out.status.code(),
         Some(2),
         "no terminal and no --password-stdin"
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--password-stdin"));
+    assert!(stderr(&out).contains("--password-stdin"));
 }
 
 #[test]
 fn missing_keyring_is_explained_with_exit_1_and_json() {
     let s = Session::start(Keyring::Absent);
     let path = s.write_config("c.toml", ENTRA);
-    let out = s.run(
-        &[
-            "--config",
-            path.to_str().unwrap(),
-            "check",
-            "--json",
-            "--no-notify",
-        ],
-        "",
-    );
+    let out = s.run_with_config(&path, &["check", "--json", "--no-notify"], "");
     assert_eq!(out.status.code(), Some(1));
     let json = json_of(&out);
     assert_eq!(json["state"], "unknown");
@@ -71,31 +62,16 @@ fn missing_keyring_is_explained_with_exit_1_and_json() {
         json["reason"].as_str().unwrap().contains("keyring"),
         "{json}"
     );
-    let out = s.run(
-        &[
-            "--config",
-            path.to_str().unwrap(),
-            "sign-in",
-            "--password-stdin",
-        ],
-        "pw\n",
-    );
+    let out = s.run_with_config(&path, &["sign-in", "--password-stdin"], "pw\n");
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("keyring"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(stderr(&out).contains("keyring"), "{}", stderr(&out));
 }
 
 #[test]
 fn status_before_any_check_is_unknown() {
     let s = Session::start(Keyring::Absent);
     let path = s.write_config("c.toml", ENTRA);
-    let out = s.run(
-        &["--config", path.to_str().unwrap(), "status", "--json"],
-        "",
-    );
+    let out = s.run_with_config(&path, &["status", "--json"], "");
     assert_eq!(out.status.code(), Some(1));
     let json = json_of(&out);
     assert_eq!(json["state"], "unknown");

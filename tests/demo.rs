@@ -2,12 +2,12 @@
 
 mod support;
 
-use support::{Keyring, Session};
+use support::{stderr, Keyring, Session};
 
 fn demo(session: &Session) -> (String, String) {
     let out = session.run(&["demo", "--once"], "");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let stderr = stderr(&out);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -55,4 +55,48 @@ fn demo_refuses_a_config_file() {
     let s = Session::start(Keyring::Absent);
     let out = s.run(&["--config", "/etc/passwd", "demo"], "");
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn demo_signs_in_with_the_browser_on_its_own_page() {
+    use signin_assistant::emulator::{Scenario, DEFAULT_ONE_TIME_CODE};
+    use support::interactive::{Person, ScriptedBrowser};
+    let s = Session::start(Keyring::Unlocked);
+    let child = s
+        .command(support::BIN)
+        .args(["demo", "--browser", "--once"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the demo");
+    s.wait_until("the demo to open the browser", || {
+        !s.opened_urls().is_empty()
+    });
+    let url = s.opened_urls()[0].clone();
+    assert!(url.contains("/oauth2/v2.0/authorize?"), "{url}");
+    let account = Scenario::default();
+    let person = Person::SignsIn {
+        username: &account.username,
+        password: &account.password,
+        one_time_code: Some(DEFAULT_ONE_TIME_CODE),
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let page = runtime.block_on(ScriptedBrowser::default().sign_in(&url, person, |u| u));
+    assert!(page.body.contains("Signed in"), "{}", page.body);
+    let out = support::wait_with_timeout(child, std::time::Duration::from_secs(60));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("one-time code 246810"), "{stdout}");
+    assert!(stdout.contains("Password expires in 10 days"), "{stdout}");
+    assert_eq!(
+        s.keyring_lookup("signin-assistant-demo.refresh-token", "adele@contoso.com"),
+        None,
+        "nothing of the demo stays"
+    );
 }

@@ -7,10 +7,7 @@ use std::time::Duration;
 
 use signin_assistant::emulator::{DomainPolicy, Misbehaviour, Scenario, SignInBehaviour, Throttle};
 use support::entra::EntraFixture;
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).to_string()
-}
+use support::stderr;
 
 #[test]
 fn warning_from_token_claims_ten_days() {
@@ -339,15 +336,9 @@ fn unreachable_endpoint_exits_1_with_json() {
         "dead.toml",
         "[account]\nusername = \"adele@contoso.com\"\n[entra]\ntenant = \"contoso.onmicrosoft.com\"\nclient_id = \"x\"\nauthority = \"http://127.0.0.1:1\"\ngraph = \"http://127.0.0.1:1\"\n",
     );
-    let out = f.session.run(
-        &[
-            "--config",
-            config.to_str().unwrap(),
-            "sign-in",
-            "--password-stdin",
-        ],
-        "pw\n",
-    );
+    let out = f
+        .session
+        .run_with_config(&config, &["sign-in", "--password-stdin"], "pw\n");
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("could not reach"), "{}", stderr(&out));
 }
@@ -377,4 +368,33 @@ fn accepted_password_is_kept_when_graph_fails_during_sign_in() {
     let (code, json) = f.check_json();
     assert_eq!(code, Some(0), "{json}");
     assert_eq!(json["state"], "ok");
+}
+
+/// The warning window's edge through the real binary (the deadline computed from Graph's last
+/// change and the domain policy): an hour inside the 14 days is warned about, an hour before it
+/// and 15 days are not. The window starts at the instant 14 days before the deadline, so the
+/// first warning says "13 days".
+#[test]
+fn the_warning_window_starts_fourteen_days_before_the_deadline() {
+    use chrono::{TimeDelta, Utc};
+    let cases = [
+        (TimeDelta::days(14) - TimeDelta::hours(1), "warning", 13),
+        (TimeDelta::days(14) + TimeDelta::hours(1), "ok", 14),
+        (TimeDelta::days(15) + TimeDelta::hours(1), "ok", 15),
+    ];
+    for (left, state, days) in cases {
+        let scenario = Scenario {
+            last_password_change: Utc::now() - TimeDelta::days(90) + left,
+            claims: None,
+            ..Scenario::expires_in_days(30)
+        };
+        let f = EntraFixture::start(scenario);
+        let out = f.sign_in_correctly();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let (code, json) = f.check_json();
+        assert_eq!(code, Some(0));
+        assert_eq!(json["state"], state, "{left:?} left: {json}");
+        assert_eq!(json["days_left"], days, "{json}");
+        assert_eq!(json["source"], "graph_domain_policy");
+    }
 }

@@ -1,22 +1,20 @@
 //! The LDAP provider against a real slapd with the ppolicy overlay (see `support/slapd.rs`):
 //! every kind of user the issue names, over StartTLS and over ldaps with the test CA.
 
-#[path = "support/fake_ldap.rs"]
-mod fake_ldap;
-#[path = "support/slapd.rs"]
-mod slapd;
+mod support;
 
 use std::path::Path;
 
 use chrono::{Duration, Utc};
 use signin_assistant::config::Config;
 use signin_assistant::credentials::Secret;
-use signin_assistant::policy::{self, Deadline, Finding, SignInReason, Source, State};
+use signin_assistant::policy::{self, Deadline, Finding, PasswordState, SignInReason, Source};
 use signin_assistant::provider::ldap::change::{ChangeError, ChangedVia};
 use signin_assistant::provider::ldap::kpasswd::KpasswdError;
 use signin_assistant::provider::ldap::LdapProvider;
 use signin_assistant::provider::{Attempt, ProviderError};
-use slapd::Slapd;
+use support::fake_ldap;
+use support::slapd::{self, Slapd};
 
 /// Starts slapd with one user per case. Change times are set one hour short of whole days so
 /// that the whole days left are exact (e.g. "80 days ago" leaves 10 days, not 9 and 23 hours).
@@ -94,7 +92,11 @@ async fn check_everyone(s: &Slapd, config: &Config) {
     let a = sign_in(&provider, "fresh", "fresh-pw").await;
     assert!(a.password_accepted);
     let st = status(&a);
-    assert_eq!((st.state, st.days_left), (State::Ok, Some(60)), "{a:?}");
+    assert_eq!(
+        (st.state, st.days_left),
+        (PasswordState::Ok, Some(60)),
+        "{a:?}"
+    );
     assert_eq!(st.source, Some(Source::LdapPwdChangedTime));
     assert!(facts(&a).changed_at.is_some());
 
@@ -103,7 +105,7 @@ async fn check_everyone(s: &Slapd, config: &Config) {
     let st = status(&a);
     assert_eq!(
         (st.state, st.days_left),
-        (State::Warning, Some(10)),
+        (PasswordState::Warning, Some(10)),
         "{a:?}"
     );
     assert_eq!(st.source, Some(Source::LdapPpolicyControl));
@@ -116,13 +118,17 @@ async fn check_everyone(s: &Slapd, config: &Config) {
         "an expired but correct password is the user's"
     );
     let st = status(&a);
-    assert_eq!((st.state, st.days_left), (State::Expired, Some(0)), "{a:?}");
+    assert_eq!(
+        (st.state, st.days_left),
+        (PasswordState::Expired, Some(0)),
+        "{a:?}"
+    );
     assert_eq!(st.source, Some(Source::LdapPpolicyControl));
 
     let a = sign_in(&provider, "graced", "graced-pw").await;
     assert!(a.password_accepted);
     let st = status(&a);
-    assert_eq!(st.state, State::Expired, "{a:?}");
+    assert_eq!(st.state, PasswordState::Expired, "{a:?}");
     assert_eq!(facts(&a).grace_logins_left, Some(9));
     assert!(st.reason.unwrap().contains("9 grace logins left"));
 
@@ -131,7 +137,7 @@ async fn check_everyone(s: &Slapd, config: &Config) {
     let st = status(&a);
     assert_eq!(
         (st.state, st.days_left),
-        (State::NeverExpires, None),
+        (PasswordState::NeverExpires, None),
         "{a:?}"
     );
     assert_eq!(st.source, Some(Source::LdapPwdChangedTime));
@@ -141,12 +147,16 @@ async fn check_everyone(s: &Slapd, config: &Config) {
     let f = facts(&a);
     assert_eq!(f.warning_days, Some(5), "{a:?}");
     let st = status(&a);
-    assert_eq!((st.state, st.days_left), (State::Ok, Some(10)), "{a:?}");
+    assert_eq!(
+        (st.state, st.days_left),
+        (PasswordState::Ok, Some(10)),
+        "{a:?}"
+    );
     assert_eq!(st.source, Some(Source::LdapPwdChangedTime));
 
     let a = sign_in(&provider, "wasreset", "wasreset-pw").await;
     assert!(a.password_accepted);
-    assert_eq!(status(&a).state, State::Expired, "{a:?}");
+    assert_eq!(status(&a).state, PasswordState::Expired, "{a:?}");
 
     let a = sign_in(&provider, "locked", "locked-pw").await;
     assert!(!a.password_accepted);
@@ -387,7 +397,7 @@ async fn active_directory_expiry_attributes() {
     let st = policy::evaluate(Utc::now(), &a.finding, &policy);
     assert_eq!(
         (st.state, st.days_left, st.source),
-        (State::Ok, Some(20), Some(Source::AdComputedExpiry))
+        (PasswordState::Ok, Some(20), Some(Source::AdComputedExpiry))
     );
 
     // No computed attribute: pwdLastSet + the domain's maxPwdAge (42 days).
@@ -409,21 +419,25 @@ async fn active_directory_expiry_attributes() {
     let st = policy::evaluate(Utc::now(), &a.finding, &policy);
     assert_eq!(
         (st.state, st.days_left, st.source),
-        (State::Warning, Some(7), Some(Source::AdPwdLastSet))
+        (PasswordState::Warning, Some(7), Some(Source::AdPwdLastSet))
     );
 
     for (uac, computed, expected) in [
         (
             "66048",
             None,
-            (State::NeverExpires, Source::AdAccountControl),
+            (PasswordState::NeverExpires, Source::AdAccountControl),
         ),
         (
             "512",
             Some("9223372036854775807"),
-            (State::NeverExpires, Source::AdComputedExpiry),
+            (PasswordState::NeverExpires, Source::AdComputedExpiry),
         ),
-        ("512", Some("0"), (State::Expired, Source::AdComputedExpiry)),
+        (
+            "512",
+            Some("0"),
+            (PasswordState::Expired, Source::AdComputedExpiry),
+        ),
     ] {
         let mut attrs = vec![
             ("pwdLastSet", filetime(now).to_string()),

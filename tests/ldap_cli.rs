@@ -4,8 +4,6 @@
 //! through the scripted pinentry dialog, with the keyring in step and a canary for leaks.
 //! Each user gets its own isolated session (HOME, D-Bus, gnome-keyring) from `support`.
 
-#[path = "support/slapd.rs"]
-mod slapd;
 mod support;
 
 use std::io::Write;
@@ -13,9 +11,9 @@ use std::process::{Output, Stdio};
 
 use chrono::{Duration, Utc};
 use serde_json::Value;
-use slapd::Slapd;
 use support::pinentry::FakePinentry;
-use support::{json_of, Keyring, Session};
+use support::slapd::{self, Slapd};
+use support::{json_of, stderr, Keyring, Session};
 
 const SERVICE: &str = "signin-assistant";
 
@@ -114,7 +112,7 @@ fn run_users(s: &Slapd, ldap_settings: &str) {
             "{}: sign-in stdout:\n{}\nstderr:\n{}",
             e.uid,
             String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+            stderr(&out)
         );
         assert_eq!(out.status.code(), Some(0), "{said}");
         assert!(
@@ -158,18 +156,12 @@ fn run_users(s: &Slapd, ldap_settings: &str) {
     for (uid, password) in [("locked", "locked-pw"), ("fresh", "wrong-password")] {
         let session = Session::start(Keyring::Unlocked);
         let file = config(&session);
-        let out = session.run(
-            &[
-                "--config",
-                file.to_str().unwrap(),
-                "sign-in",
-                "--user",
-                uid,
-                "--password-stdin",
-            ],
+        let out = session.run_with_config(
+            &file,
+            &["sign-in", "--user", uid, "--password-stdin"],
             &format!("{password}\n"),
         );
-        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        let stderr = stderr(&out);
         assert_eq!(out.status.code(), Some(1), "{uid}: {stderr}");
         assert!(!stderr.contains(password));
         let expected = if uid == "locked" {
@@ -219,18 +211,12 @@ fn cleartext_ldap_off_loopback_is_a_config_error() {
         "config.toml",
         "[provider]\nkind = \"ldap\"\n\n[ldap]\nurl = \"ldap://dc1.example.com\"\nbind = \"{username}\"\nbase = \"dc=example,dc=com\"\n",
     );
-    let out = session.run(
-        &[
-            "--config",
-            file.to_str().unwrap(),
-            "sign-in",
-            "--user",
-            "a@example.com",
-            "--password-stdin",
-        ],
+    let out = session.run_with_config(
+        &file,
+        &["sign-in", "--user", "a@example.com", "--password-stdin"],
         "pw\n",
     );
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("config.toml:5"), "{stderr}");
     assert!(stderr.contains("ldap.url"), "{stderr}");

@@ -12,8 +12,6 @@
 //! controller. It needs root and the Samba packages, and krb5-user for kpasswd (the test fails,
 //! with the install command, without them).
 
-#[path = "support/samba.rs"]
-mod samba;
 mod support;
 
 use std::path::Path;
@@ -21,9 +19,9 @@ use std::process::Output;
 use std::time::Instant;
 
 use chrono::{Duration, Utc};
-use samba::{Samba, UF_ACCOUNTDISABLE, UF_DONT_EXPIRE_PASSWD, UF_NORMAL_ACCOUNT};
 use serde_json::Value;
-use support::{json_of, Keyring, Session};
+use support::samba::{self, Samba, UF_ACCOUNTDISABLE, UF_DONT_EXPIRE_PASSWD, UF_NORMAL_ACCOUNT};
+use support::{json_of, stderr, Keyring, Session};
 
 const SERVICE: &str = "signin-assistant";
 
@@ -115,7 +113,7 @@ fn said(who: &str, out: &std::process::Output, dc: &Samba) -> String {
         "{who}: exit {:?}\nstdout:\n{}\nstderr:\n{}\nsamba log:\n{}",
         out.status.code(),
         String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
+        stderr(out),
         dc.log()
     )
 }
@@ -220,7 +218,7 @@ fn run_users(dc: &Samba, flavor: &str) {
         let user = upn(name);
         let out = sign_in(&session, &cfg, &user, &password);
         let said = said(&who, &out, dc);
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = stderr(&out);
         assert_eq!(out.status.code(), Some(1), "{said}");
         assert!(!stderr.contains(&password), "{said}");
         assert!(stderr.contains(expected), "{said}");

@@ -10,13 +10,14 @@ use zeroize::Zeroizing;
 
 use signin_assistant::config::Config;
 use signin_assistant::credentials::{CredentialCache, Secret};
+use signin_assistant::desktop::{Patience, RealDesktop};
 use signin_assistant::password_change::{self, ChangeFailure, Interaction, Route};
 use signin_assistant::portal;
 use signin_assistant::provider::ldap::change::ChangeError;
 use signin_assistant::provider::{Provider, ProviderError};
 use signin_assistant::state::StateFile;
 
-use super::{NotDetermined, UsageError};
+use crate::commands::{NotDetermined, UsageError};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -43,8 +44,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
                 "which account? use `change-password --user NAME` or set [account] username".into(),
             )
         })?;
-    if let Route::Portal(url) = password_change::route(config, saved.offered_portal_url.as_deref())
-    {
+    if let Route::Portal(url) = password_change::route(config, saved.offered_portal_url()) {
         println!(
             "The password of {account} is changed on the web: {url} (opening it in the browser)"
         );
@@ -74,8 +74,16 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
             Err(e) => Interaction::Failed(e),
         }
     } else {
-        password_change::change_interactively(config, &provider, &cache, &state_file, &account)
-            .await
+        let desktop = RealDesktop::from_config(config, Patience::OneShot);
+        password_change::change_interactively(
+            config,
+            &provider,
+            &cache,
+            &state_file,
+            &desktop,
+            &account,
+        )
+        .await
     };
     report(outcome)
 }

@@ -195,6 +195,157 @@ impl AadError {
         )
     }
 
+    /// The client must not use the device code flow or the password grant: "Allow public client
+    /// flows" is off in the app registration.
+    pub(super) fn public_client_flows_disabled() -> AadError {
+        AadError::new(
+            "invalid_client",
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        )
+    }
+
+    /// Device code flow: the person has not finished on the device login page yet.
+    pub(super) fn authorization_pending() -> AadError {
+        AadError::new(
+            "authorization_pending",
+            70016,
+            "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+        )
+    }
+
+    /// Device code flow: polled faster than the interval (RFC 8628 3.5).
+    pub(super) fn slow_down() -> AadError {
+        AadError::new(
+            "slow_down",
+            70016,
+            "OAuth 2.0 device flow error. Polling too fast; add 5 seconds to the interval.",
+        )
+    }
+
+    pub(super) fn authorization_declined() -> AadError {
+        AadError::new(
+            "authorization_declined",
+            65004,
+            "User declined to consent to access the app.",
+        )
+    }
+
+    pub(super) fn device_code_expired() -> AadError {
+        AadError::new(
+            "expired_token",
+            70019,
+            "Verification code expired. Have the user retry the sign-in.",
+        )
+    }
+
+    pub(super) fn bad_verification_code() -> AadError {
+        AadError::new(
+            "bad_verification_code",
+            70018,
+            "Invalid verification code due to User typing in wrong user code for device code flow.",
+        )
+    }
+
+    pub(super) fn code_invalid() -> AadError {
+        AadError::new(
+            "invalid_grant",
+            70000,
+            "The provided value for the 'code' parameter is not valid.",
+        )
+    }
+
+    pub(super) fn code_redeemed() -> AadError {
+        AadError::new(
+            "invalid_grant",
+            54005,
+            "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.",
+        )
+    }
+
+    pub(super) fn code_expired() -> AadError {
+        AadError::new(
+            "invalid_grant",
+            70008,
+            "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.",
+        )
+    }
+
+    pub(super) fn reply_address_mismatch(given: &str, issued: &str) -> AadError {
+        AadError::new(
+            "invalid_grant",
+            500112,
+            format!(
+                "The reply address '{given}' does not match the reply address '{issued}' provided when requesting Authorization code."
+            ),
+        )
+    }
+
+    pub(super) fn code_verifier_mismatch() -> AadError {
+        AadError::new(
+            "invalid_grant",
+            501481,
+            "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
+        )
+    }
+
+    /// Authorize endpoint: the redirect URI is not registered (shown as a page, not redirected).
+    pub(super) fn redirect_uri_not_registered(redirect_uri: &str, client_id: &str) -> AadError {
+        AadError::new(
+            "invalid_request",
+            50011,
+            format!(
+                "The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{client_id}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal."
+            ),
+        )
+    }
+
+    /// Authorize endpoint: a public client must send a PKCE S256 challenge.
+    pub(super) fn pkce_required() -> AadError {
+        AadError::new(
+            "invalid_request",
+            9002325,
+            "Proof Key for Code Exchange (code_challenge with code_challenge_method S256) is required for this public client.",
+        )
+    }
+
+    pub(super) fn unsupported_response_type(response_type: &str) -> AadError {
+        AadError::new(
+            "unsupported_response_type",
+            700054,
+            format!("response_type '{response_type}' is not enabled for the application."),
+        )
+    }
+
+    /// Authorize endpoint: the person cancelled (or declined consent).
+    pub(super) fn access_denied() -> AadError {
+        AadError::new(
+            "access_denied",
+            65004,
+            "User declined to consent to access the app.",
+        )
+    }
+
+    /// Authorize endpoint: only an admin can consent for this app.
+    pub(super) fn admin_consent_required() -> AadError {
+        AadError::new(
+            "consent_required",
+            90094,
+            "The grant requires admin permission.",
+        )
+    }
+
+    /// `AADSTSn: message`, as shown on an error page or sent as `error_description` in a
+    /// redirect (where Entra adds the trace lines too).
+    pub(super) fn description(&self) -> String {
+        format!("AADSTS{}: {}", self.code, self.message)
+    }
+
+    /// The OAuth `error` value.
+    pub(super) fn error(&self) -> &'static str {
+        self.error
+    }
+
     pub(super) fn response(self, correlation_id: &str) -> HttpResponse {
         let code = self.code;
         let trace_id = jwt::random_guid();

@@ -7,16 +7,27 @@
 //! content type, scopes, bearer tokens), answering with the documented status codes and error
 //! bodies. Point both `[entra] authority` and `[entra] graph` at [`Emulator::base_url`].
 //!
+//! The interactive sign-ins are there too: the authorize endpoint with its HTML sign-in pages
+//! (user name, password, the one-time code of an MFA account, consent), PKCE and redirect URI
+//! checks, and the device code endpoints with their entry page; a person (or a browser driven by
+//! a test) signs in on those pages.
+//!
 //! Module map: `scenario` (what the tenant looks like), `token` (token endpoint), `aadsts` (its
-//! error bodies), `graph` (Graph resources), `jwt` (token encoding). The emulator never records
-//! passwords or tokens: see [`RecordedRequest`].
+//! error bodies), `authorize` (authorize endpoint, sign-in steps, code redemption), `device`
+//! (device code flow), `pages` (the HTML), `graph` (Graph resources), `jwt` (token encoding). The
+//! emulator never records passwords, codes or tokens: see [`RecordedRequest`].
 
 mod aadsts;
+mod authorize;
+mod device;
 mod graph;
 mod jwt;
+mod pages;
 mod scenario;
 mod token;
 
+#[cfg(test)]
+mod interactive_tests;
 #[cfg(test)]
 mod tests;
 
@@ -40,8 +51,8 @@ use url::Url;
 
 pub use jwt::decode_payload as decode_jwt_payload;
 pub use scenario::{
-    DomainPolicy, Misbehaviour, PasswordClaims, Scenario, SignInBehaviour, Throttle,
-    DEFAULT_PASSWORD_CHANGE_URL,
+    DeviceCodeSettings, DomainPolicy, Misbehaviour, PasswordClaims, Scenario, SignInBehaviour,
+    Throttle, DEFAULT_ONE_TIME_CODE, DEFAULT_PASSWORD_CHANGE_URL,
 };
 
 /// A running emulator. Dropping it stops the server; [`Emulator::shutdown`] also waits for it.
@@ -154,6 +165,11 @@ impl Emulator {
         self.shared.lock().requests.clone()
     }
 
+    /// When each device code poll arrived, oldest first (to check the client's interval).
+    pub fn device_code_polls(&self) -> Vec<std::time::Instant> {
+        self.shared.lock().device_polls.clone()
+    }
+
     /// Stops accepting connections, drops open ones and waits for the server task.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
@@ -197,6 +213,16 @@ pub(crate) struct State {
     /// Access tokens issued, with their expiry.
     access_tokens: HashMap<String, DateTime<Utc>>,
     requests: Vec<RecordedRequest>,
+    /// Sign-ins in progress on the pages, by flow id.
+    flows: HashMap<String, authorize::Flow>,
+    /// Authorization codes issued.
+    auth_codes: HashMap<String, authorize::AuthCode>,
+    /// Device codes issued, by device code.
+    device_grants: HashMap<String, device::DeviceGrant>,
+    /// When each device code poll arrived.
+    device_polls: Vec<std::time::Instant>,
+    /// The account consented to the app on the consent page.
+    consented: bool,
 }
 
 impl State {
@@ -208,6 +234,11 @@ impl State {
             refresh_tokens: HashMap::new(),
             access_tokens: HashMap::new(),
             requests: Vec::new(),
+            flows: HashMap::new(),
+            auth_codes: HashMap::new(),
+            device_grants: HashMap::new(),
+            device_polls: Vec::new(),
+            consented: false,
         }
     }
 
@@ -226,6 +257,8 @@ pub(crate) struct RefreshGrant {
     issued_at: DateTime<Utc>,
     revoked_at: Option<DateTime<Utc>>,
     status: RefreshStatus,
+    /// Issued after multi-factor authentication: refreshed tokens say so too.
+    mfa: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -309,17 +342,46 @@ async fn handle(
 async fn route(request: Request<Incoming>, shared: &Shared) -> (HttpResponse, Option<String>) {
     let path = request.uri().path().to_owned();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let method = request.method().clone();
     match segments.as_slice() {
         [tenant, "oauth2", "v2.0", "token"] => {
             let tenant = percent_decode(tenant).unwrap_or_default();
             token::handle(request, &tenant, shared).await
         }
+        [tenant, "oauth2", "v2.0", "authorize"] => {
+            let tenant = percent_decode(tenant).unwrap_or_default();
+            (authorize::start(&request, &tenant, shared), None)
+        }
+        [tenant, "oauth2", "v2.0", "devicecode"] => {
+            let tenant = percent_decode(tenant).unwrap_or_default();
+            (device::start(request, &tenant, shared).await, None)
+        }
+        ["login"] if method == hyper::Method::POST => {
+            (authorize::login(request, shared).await, None)
+        }
+        ["devicelogin"] if method == hyper::Method::POST => {
+            (device::enter_code(request, shared).await, None)
+        }
+        ["devicelogin"] => (device::entry_page(), None),
         ["v1.0", rest @ ..] => (graph::handle(&request, rest, shared), None),
         _ => (
             text_response(StatusCode::NOT_FOUND, "text/plain", "Not Found"),
             None,
         ),
     }
+}
+
+/// Whether `tenant` (the path segment) names the emulated tenant: its domain, its id, or
+/// `organizations`/`common`, which send work and school accounts to their home tenant.
+pub(crate) fn tenant_known(scenario: &Scenario, tenant: &str) -> bool {
+    [
+        scenario.tenant.as_str(),
+        scenario.tenant_id.as_str(),
+        "organizations",
+        "common",
+    ]
+    .iter()
+    .any(|t| tenant.eq_ignore_ascii_case(t))
 }
 
 /// Path and query for the request log, with secret-bearing query values replaced.
@@ -334,6 +396,8 @@ fn redacted_path(path: &str, query: Option<&str>) -> String {
         "code",
         "code_verifier",
         "assertion",
+        "device_code",
+        "otc",
     ];
     let Some(query) = query else {
         return path.to_owned();

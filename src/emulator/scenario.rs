@@ -1,4 +1,5 @@
-//! What the emulated tenant looks like: one tenant, one account, and how the endpoints behave.
+//! What the emulated tenant looks like: one tenant, one account, one app registration, and how
+//! the endpoints behave.
 //!
 //! A [`Scenario`] is plain data with public fields so a test can state exactly the situation it
 //! exercises ("password expires in 3 days", "domain policy is forbidden", "first two Graph calls
@@ -48,6 +49,46 @@ pub struct Scenario {
     pub throttle: Throttle,
     /// A deliberate protocol fault, for client robustness tests.
     pub misbehaviour: Option<Misbehaviour>,
+    /// The one-time code of an account with multi-factor authentication: the sign-in page asks
+    /// for it after the password. An account whose password grant answers
+    /// [`SignInBehaviour::MfaRequired`] is asked for it too ([`DEFAULT_ONE_TIME_CODE`] when `None`).
+    pub one_time_code: Option<String>,
+    /// Redirect URIs registered for the app (platform "Mobile and desktop applications"). A
+    /// loopback one (`http://localhost`, `http://127.0.0.1`) matches any port, as Entra's do.
+    pub redirect_uris: Vec<String>,
+    /// "Allow public client flows": the device code flow and the password grant need it
+    /// (AADSTS7000218 without).
+    pub public_client_flows: bool,
+    /// Whether users may consent to the app themselves; otherwise the sign-in page of an account
+    /// with [`SignInBehaviour::ConsentMissing`] says "Need admin approval".
+    pub user_consent_allowed: bool,
+    /// The device code flow's timing.
+    pub device_code: DeviceCodeSettings,
+}
+
+/// The one-time code of MFA accounts that do not name their own.
+pub const DEFAULT_ONE_TIME_CODE: &str = "246810";
+
+/// Timing of the device code flow (RFC 8628).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceCodeSettings {
+    /// `interval`: seconds between two polls; a faster poll gets `slow_down`.
+    pub interval_secs: u64,
+    /// `expires_in`: how long the codes are valid.
+    pub lifetime_secs: u64,
+    /// The first this-many polls that would be `authorization_pending` get `slow_down` instead.
+    pub slow_down_polls: u32,
+}
+
+impl Default for DeviceCodeSettings {
+    /// Entra's: a poll every 5 s, codes valid for 15 minutes.
+    fn default() -> DeviceCodeSettings {
+        DeviceCodeSettings {
+            interval_secs: 5,
+            lifetime_secs: 900,
+            slow_down_polls: 0,
+        }
+    }
 }
 
 /// The answer to a password grant whose username and password are correct.
@@ -161,6 +202,11 @@ impl Default for Scenario {
             password_change_url: DEFAULT_PASSWORD_CHANGE_URL.to_owned(),
             throttle: Throttle::default(),
             misbehaviour: None,
+            one_time_code: None,
+            redirect_uris: vec!["http://localhost".to_owned()],
+            public_client_flows: true,
+            user_consent_allowed: true,
+            device_code: DeviceCodeSettings::default(),
         }
     }
 }
@@ -208,6 +254,30 @@ impl Scenario {
             password_policies: Some("DisablePasswordExpiration".to_owned()),
             on_premises_sync_enabled: Some(true),
             ..Scenario::default()
+        }
+    }
+
+    /// An account with multi-factor authentication, as most tenants have today: the password
+    /// grant answers AADSTS50076; the browser and device code sign-ins ask for the password and
+    /// then the one-time code [`DEFAULT_ONE_TIME_CODE`]. The password expires in 30 days.
+    pub fn mfa() -> Scenario {
+        Scenario::expires_in_days(30).with_mfa(DEFAULT_ONE_TIME_CODE)
+    }
+
+    /// Requires multi-factor authentication with `one_time_code` (the password grant answers
+    /// AADSTS50076).
+    pub fn with_mfa(mut self, one_time_code: &str) -> Scenario {
+        self.sign_in = SignInBehaviour::MfaRequired(50076);
+        self.one_time_code = Some(one_time_code.to_owned());
+        self
+    }
+
+    /// The one-time code the sign-in page asks for, if the account has MFA.
+    pub fn required_one_time_code(&self) -> Option<&str> {
+        match (&self.one_time_code, &self.sign_in) {
+            (Some(code), _) => Some(code),
+            (None, SignInBehaviour::MfaRequired(_)) => Some(DEFAULT_ONE_TIME_CODE),
+            _ => None,
         }
     }
 

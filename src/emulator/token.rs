@@ -1,7 +1,8 @@
 //! The OAuth2 v2.0 token endpoint: `POST /{tenant}/oauth2/v2.0/token`.
 //!
-//! Supports the two grants the agent uses, resource owner password (`grant_type=password`) and
-//! `refresh_token`, for a public client (no secret). Requests are checked in the order Entra
+//! Supports the grants the agent uses for a public client (no secret): resource owner password
+//! (`grant_type=password`), `refresh_token`, `authorization_code` (redeemed in `authorize`) and
+//! the device code poll (in `device`). Requests are checked in the order Entra
 //! checks them (tenant, method, parameters, client, scope, then the grant) and refused with the
 //! documented AADSTS error body (see `aadsts`). Issued tokens are remembered so that Graph can
 //! check bearer tokens and refresh tokens can be revoked.
@@ -18,9 +19,20 @@ use super::aadsts::AadError;
 use super::jwt;
 use super::scenario::{Misbehaviour, Scenario, SignInBehaviour};
 use super::{
-    json_response, text_response, with_retry_after, HttpResponse, RefreshGrant, RefreshStatus,
-    Shared, State,
+    authorize, device, json_response, tenant_known, text_response, with_retry_after, HttpResponse,
+    RefreshGrant, RefreshStatus, Shared, State,
 };
+
+/// The device code poll's grant type (RFC 8628 3.4).
+const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// What a successful grant issues tokens for.
+pub(super) struct Grant {
+    /// The scope the grant was asked (or authorized) with.
+    pub(super) scope: String,
+    /// Multi-factor authentication was done (the `amr` claim says `mfa`).
+    pub(super) mfa: bool,
+}
 
 /// Microsoft Graph's application id: the audience of Graph access tokens.
 pub(crate) const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
@@ -47,9 +59,7 @@ pub(super) async fn handle(
     if scenario.misbehaviour == Some(Misbehaviour::HtmlError) {
         return (html_error(), None);
     }
-    if !tenant.eq_ignore_ascii_case(&scenario.tenant)
-        && !tenant.eq_ignore_ascii_case(&scenario.tenant_id)
-    {
+    if !tenant_known(&scenario, tenant) {
         return (fail(AadError::tenant_not_found(tenant)), None);
     }
     if request.method() != Method::POST {
@@ -63,17 +73,16 @@ pub(super) async fn handle(
         return (fail(AadError::missing("grant_type")), None);
     };
     let recorded_grant = Some(grant_type.chars().take(64).collect::<String>());
-    let outcome = check_client(&form, &scenario).and_then(|scope| {
-        match grant_type {
-            "password" => password_grant(&form, &scenario),
-            "refresh_token" => refresh_grant(&form, shared, &scenario),
-            other => Err(AadError::unsupported_grant_type(other)),
-        }
-        .map(|()| scope)
+    let outcome = check_client(&form, &scenario).and_then(|()| match grant_type {
+        "password" => password_grant(&form, shared, &scenario),
+        "refresh_token" => refresh_grant(&form, shared, &scenario),
+        "authorization_code" => authorize::redeem(&form, shared),
+        DEVICE_CODE_GRANT => device::redeem(&form, shared, &scenario),
+        other => Err(AadError::unsupported_grant_type(other)),
     });
     let response = match outcome {
-        Ok(scope) => {
-            let body = issue_tokens(&mut shared.lock(), &scenario, scope, &shared.base_url);
+        Ok(grant) => {
+            let body = issue_tokens(&mut shared.lock(), &scenario, &grant, &shared.base_url);
             json_response(StatusCode::OK, &body)
         }
         Err(error) => fail(error),
@@ -81,11 +90,8 @@ pub(super) async fn handle(
     (response, recorded_grant)
 }
 
-/// Checks `client_id`, the absence of a client secret, and `scope`; returns the scope.
-fn check_client<'a>(
-    form: &'a [(String, String)],
-    scenario: &Scenario,
-) -> Result<&'a str, AadError> {
+/// Checks `client_id` and the absence of a client secret.
+fn check_client(form: &[(String, String)], scenario: &Scenario) -> Result<(), AadError> {
     let client_id = field(form, "client_id").ok_or_else(|| AadError::missing("client_id"))?;
     if !client_id.eq_ignore_ascii_case(&scenario.client_id) {
         return Err(AadError::unknown_client(client_id, &scenario.tenant));
@@ -93,24 +99,44 @@ fn check_client<'a>(
     if field(form, "client_secret").is_some() || field(form, "client_assertion").is_some() {
         return Err(AadError::public_client_secret());
     }
-    let scope = field(form, "scope").ok_or_else(|| AadError::missing("scope"))?;
-    if !resource_scopes(scope)
-        .iter()
-        .any(|s| s.eq_ignore_ascii_case("User.Read") || *s == ".default")
-    {
-        return Err(AadError::invalid_scope(scope));
-    }
-    Ok(scope)
+    Ok(())
 }
 
-fn password_grant(form: &[(String, String)], scenario: &Scenario) -> Result<(), AadError> {
+/// The `scope` of a password or refresh-token grant, which must ask for a Graph permission.
+fn required_scope(form: &[(String, String)]) -> Result<String, AadError> {
+    let scope = field(form, "scope").ok_or_else(|| AadError::missing("scope"))?;
+    if !scope_allowed(scope) {
+        return Err(AadError::invalid_scope(scope));
+    }
+    Ok(scope.to_owned())
+}
+
+/// Whether `scope` asks for `User.Read` (or `.default`), which every request of this app must.
+pub(super) fn scope_allowed(scope: &str) -> bool {
+    resource_scopes(scope)
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case("User.Read") || *s == ".default")
+}
+
+fn password_grant(
+    form: &[(String, String)],
+    shared: &Shared,
+    scenario: &Scenario,
+) -> Result<Grant, AadError> {
+    let scope = required_scope(form)?;
+    if !scenario.public_client_flows {
+        return Err(AadError::public_client_flows_disabled());
+    }
+    let consented = shared.lock().consented;
     let username = field(form, "username").ok_or_else(|| AadError::missing("username"))?;
     let password = field(form, "password").ok_or_else(|| AadError::missing("password"))?;
     if !username.eq_ignore_ascii_case(&scenario.username) || password != scenario.password {
         return Err(AadError::invalid_grant(50126, None));
     }
+    let grant = Grant { scope, mfa: false };
     match &scenario.sign_in {
-        SignInBehaviour::Ok => Ok(()),
+        SignInBehaviour::Ok => Ok(grant),
+        SignInBehaviour::ConsentMissing if consented => Ok(grant),
         SignInBehaviour::PasswordExpired => Err(AadError::invalid_grant(
             50055,
             Some("user_password_expired"),
@@ -133,7 +159,8 @@ fn refresh_grant(
     form: &[(String, String)],
     shared: &Shared,
     scenario: &Scenario,
-) -> Result<(), AadError> {
+) -> Result<Grant, AadError> {
+    let scope = required_scope(form)?;
     let token = field(form, "refresh_token").ok_or_else(|| AadError::missing("refresh_token"))?;
     let grant = shared.lock().refresh_tokens.get(token).cloned();
     let Some(grant) = grant else {
@@ -145,14 +172,18 @@ fn refresh_grant(
         RefreshStatus::Active => match scenario.sign_in {
             SignInBehaviour::Disabled => Err(AadError::invalid_grant(50057, None)),
             SignInBehaviour::OtherError(code) => Err(AadError::invalid_grant(code, None)),
-            _ => Ok(()),
+            _ => Ok(Grant {
+                scope,
+                mfa: grant.mfa,
+            }),
         },
     }
 }
 
 /// Issues tokens for the scenario's account and remembers them. The refresh token is issued only
 /// when `offline_access` was asked for and the ID token only for `openid`, as documented.
-fn issue_tokens(state: &mut State, scenario: &Scenario, scope: &str, base_url: &Url) -> Value {
+fn issue_tokens(state: &mut State, scenario: &Scenario, grant: &Grant, base_url: &Url) -> Value {
+    let scope = grant.scope.as_str();
     let now = Utc::now().trunc_subsecs(0);
     let iat = now.timestamp();
     let exp = iat + ACCESS_TOKEN_LIFETIME;
@@ -169,7 +200,12 @@ fn issue_tokens(state: &mut State, scenario: &Scenario, scope: &str, base_url: &
     access.insert("exp".into(), json!(exp));
     access.insert("appid".into(), json!(scenario.client_id));
     access.insert("appidacr".into(), json!("0"));
-    access.insert("amr".into(), json!(["pwd"]));
+    let amr = if grant.mfa {
+        json!(["pwd", "mfa"])
+    } else {
+        json!(["pwd"])
+    };
+    access.insert("amr".into(), amr);
     access.insert("idtyp".into(), json!("user"));
     access.insert("name".into(), json!(scenario.display_name));
     access.insert("oid".into(), json!(scenario.user_id));
@@ -203,30 +239,37 @@ fn issue_tokens(state: &mut State, scenario: &Scenario, scope: &str, base_url: &
                 issued_at: now,
                 revoked_at: None,
                 status: RefreshStatus::Active,
+                mfa: grant.mfa,
             },
         );
         body.insert("refresh_token".into(), json!(refresh_token));
     }
     if has_scope(scope, "openid") {
-        let mut id = Map::new();
-        id.insert("aud".into(), json!(scenario.client_id));
-        id.insert(
-            "iss".into(),
-            json!(format!("{base_url}{}/v2.0", scenario.tenant_id)),
-        );
-        id.insert("iat".into(), json!(iat));
-        id.insert("nbf".into(), json!(iat));
-        id.insert("exp".into(), json!(exp));
-        id.insert("name".into(), json!(scenario.display_name));
-        id.insert("oid".into(), json!(scenario.user_id));
-        id.insert("preferred_username".into(), json!(scenario.username));
-        id.insert("sub".into(), json!(subject(scenario)));
-        id.insert("tid".into(), json!(scenario.tenant_id));
-        id.insert("uti".into(), json!(jwt::random_opaque(22)));
-        id.insert("ver".into(), json!("2.0"));
+        let id = id_token_claims(scenario, iat, exp, base_url);
         body.insert("id_token".into(), json!(jwt::encode(&id)));
     }
     Value::Object(body)
+}
+
+/// The claims of a v2.0 ID token for the scenario's account.
+fn id_token_claims(scenario: &Scenario, iat: i64, exp: i64, base_url: &Url) -> Map<String, Value> {
+    let mut id = Map::new();
+    id.insert("aud".into(), json!(scenario.client_id));
+    id.insert(
+        "iss".into(),
+        json!(format!("{base_url}{}/v2.0", scenario.tenant_id)),
+    );
+    id.insert("iat".into(), json!(iat));
+    id.insert("nbf".into(), json!(iat));
+    id.insert("exp".into(), json!(exp));
+    id.insert("name".into(), json!(scenario.display_name));
+    id.insert("oid".into(), json!(scenario.user_id));
+    id.insert("preferred_username".into(), json!(scenario.username));
+    id.insert("sub".into(), json!(subject(scenario)));
+    id.insert("tid".into(), json!(scenario.tenant_id));
+    id.insert("uti".into(), json!(jwt::random_opaque(22)));
+    id.insert("ver".into(), json!("2.0"));
+    id
 }
 
 /// A stable pairwise-looking subject for the account.
@@ -268,7 +311,7 @@ fn has_scope(scope: &str, wanted: &str) -> bool {
 }
 
 /// The first non-empty value of a form field (Entra treats empty parameters as missing).
-fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(super) fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
     form.iter()
         .find(|(key, value)| key == name && !value.is_empty())
         .map(|(_, value)| value.as_str())
@@ -276,7 +319,9 @@ fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// Reads an `application/x-www-form-urlencoded` body. Entra does not parse other content types,
 /// so it finds no `grant_type` in them: that is the error given.
-async fn read_form(request: Request<Incoming>) -> Result<Vec<(String, String)>, AadError> {
+pub(super) async fn read_form(
+    request: Request<Incoming>,
+) -> Result<Vec<(String, String)>, AadError> {
     let is_form = request
         .headers()
         .get(CONTENT_TYPE)

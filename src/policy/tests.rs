@@ -42,13 +42,8 @@ fn expiry() -> DateTime<Utc> {
 
 fn facts(deadline: Deadline, warning_days: Option<i64>) -> Finding {
     Finding::Facts(Facts {
-        deadline,
         warning_days,
-        source: Source::TokenClaim,
-        changed_at: None,
-        portal_url: None,
-        note: None,
-        grace_logins_left: None,
+        ..Facts::new(deadline, Source::TokenClaim)
     })
 }
 
@@ -87,7 +82,7 @@ struct EvalCase {
     now: DateTime<Utc>,
     finding: Finding,
     policy: Policy,
-    state: State,
+    state: PasswordState,
     expires_at: Option<DateTime<Utc>>,
     days_left: Option<i64>,
     urgent: bool,
@@ -101,7 +96,7 @@ impl EvalCase {
             now,
             finding,
             policy: Policy::default(),
-            state: State::Unknown,
+            state: PasswordState::Unknown,
             expires_at: None,
             days_left: None,
             urgent: false,
@@ -115,7 +110,7 @@ impl EvalCase {
 
     fn want(
         mut self,
-        state: State,
+        state: PasswordState,
         expires_at: Option<DateTime<Utc>>,
         days_left: Option<i64>,
         urgent: bool,
@@ -129,7 +124,7 @@ impl EvalCase {
 }
 
 fn eval_cases() -> Vec<EvalCase> {
-    use State::*;
+    use PasswordState::*;
     let e = expiry();
     let ex = Some(e);
     let change = utc(2027, 3, 17, 12, 0, 0); // + 90 days = expiry()
@@ -659,6 +654,8 @@ fn reason_table() {
         SignInReason::Disabled,
         SignInReason::AccountExpired,
         SignInReason::ConsentMissing,
+        SignInReason::InteractionRequired,
+        SignInReason::SessionEnded,
     ];
     let mut cases: Vec<(String, DateTime<Utc>, Finding, Option<String>)> = all_reasons
         .iter()
@@ -875,7 +872,7 @@ fn balloon_text_table() {
         assert_eq!(got, *want, "{name}: balloon_for({status:?})");
         // With nothing shown yet, the due balloon is exactly this one.
         let local = now.with_timezone(&chrono_tz::Europe::Berlin);
-        let due = balloon_due(&local, &status, None);
+        let due = balloon_due(local.date_naive(), &status, None);
         assert_eq!(
             due,
             balloon_for(&status),
@@ -1248,7 +1245,7 @@ fn balloon_due_table() {
                 c.name
             );
         }
-        let got = balloon_due(&c.now, &c.status, c.last_shown);
+        let got = balloon_due(c.now.date_naive(), &c.status, c.last_shown);
         let want = if c.due { balloon_for(&c.status) } else { None };
         if c.due {
             assert!(
@@ -1428,7 +1425,7 @@ fn one_balloon_per_local_day_walk() {
                 }
             }
             let now = t.with_timezone(&w.tz);
-            if balloon_due(&now, &status, last).is_some() {
+            if balloon_due(now.date_naive(), &status, last).is_some() {
                 shown_on.push(now.date_naive());
                 last = Some(now.date_naive());
             }
@@ -1461,15 +1458,7 @@ fn full_facts() -> Facts {
 
 #[test]
 fn serde_round_trip_table() {
-    let plain = |deadline, source| Facts {
-        deadline,
-        warning_days: None,
-        source,
-        changed_at: None,
-        portal_url: None,
-        note: None,
-        grace_logins_left: None,
-    };
+    let plain = |deadline, source| Facts::new(deadline, source);
     let cases: Vec<(&str, Finding, Vec<&str>)> = vec![
         (
             "facts after change, every field",
@@ -1585,15 +1574,7 @@ fn serde_reads_older_state_table() {
         (
             "facts without optional fields",
             r#"{"finding":"facts","deadline":{"kind":"never"},"source":"ad_account_control"}"#,
-            Finding::Facts(Facts {
-                deadline: Deadline::Never,
-                warning_days: None,
-                source: Source::AdAccountControl,
-                changed_at: None,
-                portal_url: None,
-                note: None,
-                grace_logins_left: None,
-            }),
+            Finding::Facts(Facts::new(Deadline::Never, Source::AdAccountControl)),
         ),
         (
             "facts with explicit nulls",
@@ -1643,17 +1624,17 @@ fn serde_reads_older_state_table() {
 #[test]
 fn state_names_table() {
     let cases = [
-        (State::Ok, "ok"),
-        (State::Warning, "warning"),
-        (State::Expired, "expired"),
-        (State::NeverExpires, "never_expires"),
-        (State::SignInRequired, "sign_in_required"),
-        (State::Unknown, "unknown"),
+        (PasswordState::Ok, "ok"),
+        (PasswordState::Warning, "warning"),
+        (PasswordState::Expired, "expired"),
+        (PasswordState::NeverExpires, "never_expires"),
+        (PasswordState::SignInRequired, "sign_in_required"),
+        (PasswordState::Unknown, "unknown"),
     ];
     for (state, name) in cases {
         let json = serde_json::to_string(&state).unwrap();
         assert_eq!(json, format!("\"{name}\""), "{name}: serde name");
-        let back: State = serde_json::from_str(&json).unwrap();
+        let back: PasswordState = serde_json::from_str(&json).unwrap();
         assert_eq!(back, state, "{name}: round trip");
     }
     for (urgency, name) in [(Urgency::Normal, "normal"), (Urgency::Critical, "critical")] {
@@ -1771,16 +1752,12 @@ fn grace_logins_left_are_told_in_the_reason() {
     ];
     for (note, grace, expected) in cases {
         let finding = Finding::Facts(Facts {
-            deadline: Deadline::ExpiredNow,
-            warning_days: None,
-            source: Source::LdapPpolicyControl,
-            changed_at: None,
-            portal_url: None,
             note: note.map(str::to_string),
             grace_logins_left: grace,
+            ..Facts::new(Deadline::ExpiredNow, Source::LdapPpolicyControl)
         });
         let status = evaluate(expiry(), &finding, &Policy::default());
-        assert_eq!(status.state, State::Expired, "{expected}");
+        assert_eq!(status.state, PasswordState::Expired, "{expected}");
         assert_eq!(status.reason.as_deref(), Some(expected));
     }
 }
@@ -1788,13 +1765,8 @@ fn grace_logins_left_are_told_in_the_reason() {
 #[test]
 fn only_grace_logins_make_rechecking_costly() {
     let grace = Finding::Facts(Facts {
-        deadline: Deadline::ExpiredNow,
-        warning_days: None,
-        source: Source::LdapPpolicyControl,
-        changed_at: None,
-        portal_url: None,
-        note: None,
         grace_logins_left: Some(2),
+        ..Facts::new(Deadline::ExpiredNow, Source::LdapPpolicyControl)
     });
     assert!(recheck_spends_grace_login(Some(&grace)));
     assert!(!recheck_spends_grace_login(Some(&facts(

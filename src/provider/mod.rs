@@ -10,6 +10,8 @@ pub mod entra;
 mod http;
 pub mod ldap;
 
+use std::future::Future;
+
 use crate::config::{Config, ProviderKind};
 use crate::credentials::Secret;
 use crate::policy::{Finding, SignInReason};
@@ -72,6 +74,39 @@ pub enum ProviderError {
     },
 }
 
+/// What the rest of the program needs from an identity endpoint. A seam: the agent and the
+/// account rules are tested against a fake; [`Provider`] is the real one.
+pub trait IdentityProvider: Send + Sync + 'static {
+    /// One authentication attempt with a password.
+    fn authenticate(
+        &self,
+        username: &str,
+        password: &Secret,
+    ) -> impl Future<Output = Result<Attempt, ProviderError>> + Send;
+
+    /// Tries a kept refresh token; providers without refresh tokens say `Revoked`.
+    fn refresh(
+        &self,
+        username: &str,
+        refresh_token: &Secret,
+    ) -> impl Future<Output = Result<RefreshOutcome, ProviderError>> + Send;
+
+    /// Whether this provider hands out refresh tokens worth keeping.
+    fn uses_refresh_tokens(&self) -> bool;
+
+    /// The Entra ID provider, for the browser and device code sign-ins
+    /// ([`crate::interactive`]); `None` for every other kind (and for fakes).
+    fn as_entra(&self) -> Option<&entra::EntraProvider> {
+        None
+    }
+
+    /// The LDAP provider, for changing the password ([`crate::password_change`]); `None` for
+    /// every other kind (and for fakes).
+    fn as_ldap(&self) -> Option<&ldap::LdapProvider> {
+        None
+    }
+}
+
 /// The configured identity endpoint.
 // One per process: the size difference between the variants does not matter.
 #[allow(clippy::large_enum_variant)]
@@ -88,9 +123,10 @@ impl Provider {
             ProviderKind::Ldap => Provider::Ldap(ldap::LdapProvider::new(config)?),
         })
     }
+}
 
-    /// One authentication attempt with a password.
-    pub async fn authenticate(
+impl IdentityProvider for Provider {
+    async fn authenticate(
         &self,
         username: &str,
         password: &Secret,
@@ -101,8 +137,7 @@ impl Provider {
         }
     }
 
-    /// Tries a kept refresh token; providers without refresh tokens say `Revoked`.
-    pub async fn refresh(
+    async fn refresh(
         &self,
         username: &str,
         refresh_token: &Secret,
@@ -113,8 +148,21 @@ impl Provider {
         }
     }
 
-    /// Whether this provider hands out refresh tokens worth keeping.
-    pub fn uses_refresh_tokens(&self) -> bool {
+    fn as_entra(&self) -> Option<&entra::EntraProvider> {
+        match self {
+            Provider::Entra(p) => Some(p),
+            Provider::Ldap(_) => None,
+        }
+    }
+
+    fn as_ldap(&self) -> Option<&ldap::LdapProvider> {
+        match self {
+            Provider::Ldap(p) => Some(p),
+            Provider::Entra(_) => None,
+        }
+    }
+
+    fn uses_refresh_tokens(&self) -> bool {
         matches!(self, Provider::Entra(_))
     }
 }

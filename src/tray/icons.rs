@@ -5,7 +5,7 @@
 //! `include_bytes!`, so the binary needs no icon files at run time.
 
 use crate::events::View;
-use crate::policy::State;
+use crate::policy::PasswordState;
 
 /// One icon of the set; each has its own glyph so none is told apart by colour alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -42,11 +42,11 @@ impl IconKind {
     /// The icon for what the agent last reported.
     pub fn for_view(view: &View) -> IconKind {
         match view.state {
-            State::Ok | State::NeverExpires => IconKind::Ok,
-            State::Warning if view.urgent => IconKind::Urgent,
-            State::Warning => IconKind::Warning,
-            State::Expired => IconKind::Expired,
-            State::SignInRequired | State::Unknown => IconKind::Unknown,
+            PasswordState::Ok | PasswordState::NeverExpires => IconKind::Ok,
+            PasswordState::Warning if view.urgent => IconKind::Urgent,
+            PasswordState::Warning => IconKind::Warning,
+            PasswordState::Expired => IconKind::Expired,
+            PasswordState::SignInRequired | PasswordState::Unknown => IconKind::Unknown,
         }
     }
 
@@ -129,7 +129,7 @@ pub fn rgba(kind: IconKind, size: u32) -> Result<Rgba, String> {
 mod tests {
     use super::*;
 
-    fn view(state: State, urgent: bool) -> View {
+    fn view(state: PasswordState, urgent: bool) -> View {
         View {
             state,
             urgent,
@@ -138,20 +138,21 @@ mod tests {
             summary: String::new(),
             signed_in: true,
             autostart: None,
+            stale: false,
         }
     }
 
     #[test]
     fn each_state_has_its_icon() {
         let cases = [
-            (State::Ok, false, IconKind::Ok),
-            (State::NeverExpires, false, IconKind::Ok),
-            (State::Warning, false, IconKind::Warning),
-            (State::Warning, true, IconKind::Urgent),
-            (State::Expired, true, IconKind::Expired),
-            (State::Expired, false, IconKind::Expired),
-            (State::SignInRequired, false, IconKind::Unknown),
-            (State::Unknown, false, IconKind::Unknown),
+            (PasswordState::Ok, false, IconKind::Ok),
+            (PasswordState::NeverExpires, false, IconKind::Ok),
+            (PasswordState::Warning, false, IconKind::Warning),
+            (PasswordState::Warning, true, IconKind::Urgent),
+            (PasswordState::Expired, true, IconKind::Expired),
+            (PasswordState::Expired, false, IconKind::Expired),
+            (PasswordState::SignInRequired, false, IconKind::Unknown),
+            (PasswordState::Unknown, false, IconKind::Unknown),
         ];
         for (state, urgent, want) in cases {
             assert_eq!(

@@ -91,17 +91,18 @@ impl MenuModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::State;
+    use crate::policy::PasswordState;
 
     fn view(signed_in: bool, autostart: Option<bool>) -> View {
         View {
-            state: State::Ok,
+            state: PasswordState::Ok,
             urgent: false,
             expires_at: None,
             days_left: Some(40),
             summary: "Password expires in 40 days (Mon 12 Jan)".into(),
             signed_in,
             autostart,
+            stale: false,
         }
     }
 

@@ -58,6 +58,11 @@ impl EntraFixture {
         }
     }
 
+    /// The runtime the emulator runs on.
+    pub fn runtime(&self) -> &tokio::runtime::Runtime {
+        &self._runtime
+    }
+
     /// Runs the binary with `--config` and `args`.
     pub fn run(&self, args: &[&str], stdin: &str) -> Output {
         let mut all = vec!["--config", self.config.to_str().expect("utf-8 path")];

@@ -9,13 +9,20 @@
 //! developer's own session is touched, and every process it started is killed on drop.
 //!
 //! `Session::start(Keyring::Unlocked)` for the command line, `SessionBuilder::desktop()` for a
-//! full desktop; [`entra`] adds the Entra emulator, [`pinentry`] a scripted password dialog.
+//! full desktop; [`entra`] adds the Entra emulator, [`interactive`] a scripted browser for its
+//! sign-in pages, [`webdriver`] a real headless chromium, [`pinentry`] a scripted password
+//! dialog, [`slapd`] and [`samba`] real directory servers, [`fake_ldap`] a lying one.
 #![allow(dead_code)]
 
 pub mod agent;
 pub mod desktop;
 pub mod entra;
+pub mod fake_ldap;
+pub mod interactive;
 pub mod pinentry;
+pub mod samba;
+pub mod slapd;
+pub mod webdriver;
 
 use std::ffi::OsString;
 use std::fs;
@@ -340,6 +347,16 @@ impl Session {
     }
 
     /// The binary with `args`, stdin given, run to completion (at most 60 s).
+    /// Runs the binary with `--config config` before `args`.
+    pub fn run_with_config(&self, config: &Path, args: &[&str], stdin: &str) -> Output {
+        let config = config.to_str().expect("a UTF-8 path");
+        let all: Vec<&str> = ["--config", config]
+            .into_iter()
+            .chain(args.iter().copied())
+            .collect();
+        self.run(&all, stdin)
+    }
+
     pub fn run(&self, args: &[&str], stdin: &str) -> Output {
         let mut child = self
             .command(BIN)
@@ -603,6 +620,11 @@ pub fn wait_with_timeout(mut child: Child, limit: Duration) -> Output {
 }
 
 /// The JSON object printed by `--json`.
+/// What the command wrote to stderr, as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 pub fn json_of(out: &Output) -> serde_json::Value {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout

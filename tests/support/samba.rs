@@ -15,17 +15,14 @@
 //! Missing packages fail the test with the install command; nothing is skipped.
 #![allow(dead_code)]
 
-#[path = "slapd.rs"]
-mod slapd;
-
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::slapd::{make_certificates, require, run};
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use slapd::{make_certificates, require, run};
 
 pub const REALM: &str = "example.test";
 pub const BASE: &str = "DC=example,DC=test";

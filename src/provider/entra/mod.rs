@@ -1,7 +1,9 @@
 //! Microsoft Entra ID / Office 365: authenticates at the OAuth2 token endpoint (password or
-//! refresh-token grant) and learns the password's deadline from the token's optional claims or
-//! from Microsoft Graph.
+//! refresh-token grant, or the interactive sign-ins of `browser` and `device_code`) and learns
+//! the password's deadline from the token's optional claims or from Microsoft Graph.
 
+pub mod browser;
+pub mod device_code;
 mod graph;
 mod token;
 
@@ -24,6 +26,8 @@ const GRAPH_ENDPOINT: &str = "Microsoft Graph";
 
 pub struct EntraProvider {
     http: HttpClient,
+    /// `{authority}/{tenant}/oauth2/v2.0/`: the token, authorize and devicecode endpoints.
+    oauth_base: Url,
     token_url: Url,
     graph: Url,
     client_id: String,
@@ -33,22 +37,19 @@ pub struct EntraProvider {
 
 impl EntraProvider {
     pub fn new(config: &Config) -> Result<EntraProvider, ProviderError> {
+        // Unset means any work or school account: its home tenant answers.
         let tenant = config
             .entra
             .tenant
             .as_deref()
-            .filter(|t| !t.trim().is_empty())
-            .ok_or_else(|| {
-                config.error_at(
-                    "entra.tenant",
-                    "is required for [provider] kind = \"entra\"",
-                )
-            })?;
-        if tenant.contains(['/', '?', '#', ' '])
-            || matches!(tenant, "common" | "consumers" | "organizations")
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .unwrap_or(DEFAULT_TENANT);
+        if tenant.contains(['/', '?', '#', ' ', '%', '\\'])
+            || tenant.eq_ignore_ascii_case("consumers")
         {
             return Err(config
-                .error_at("entra.tenant", "must be your tenant id or verified domain (not common/consumers/organizations)")
+                .error_at("entra.tenant", "must be your tenant id, a verified domain or \"organizations\" (personal Microsoft accounts have no directory password)")
                 .into());
         }
         let client_id = config
@@ -62,8 +63,11 @@ impl EntraProvider {
                     "is required for [provider] kind = \"entra\"",
                 )
             })?;
-        let token_url = with_dir(&config.entra.authority)
-            .join(&format!("{tenant}/oauth2/v2.0/token"))
+        let oauth_base = with_dir(&config.entra.authority)
+            .join(&format!("{tenant}/oauth2/v2.0/"))
+            .map_err(|e| config.error_at("entra.tenant", e.to_string()))?;
+        let token_url = oauth_base
+            .join("token")
             .map_err(|e| config.error_at("entra.tenant", e.to_string()))?;
         let http = HttpClient::new(
             Duration::from_secs(config.entra.timeout_secs),
@@ -71,6 +75,7 @@ impl EntraProvider {
         )?;
         Ok(EntraProvider {
             http,
+            oauth_base,
             token_url,
             graph: with_dir(&config.entra.graph),
             client_id,
@@ -85,7 +90,7 @@ impl EntraProvider {
         password: &Secret,
     ) -> Result<Attempt, ProviderError> {
         let form = token::password_form(&self.client_id, username, password);
-        match self.request_tokens(&form).await? {
+        match self.request_tokens(&form, token::classify).await? {
             Ok(tokens) => self.accepted(username, tokens).await,
             Err(TokenFailure::PasswordExpired { change_url }) => Ok(expired_attempt(change_url)),
             Err(TokenFailure::SignIn(reason)) => Ok(Attempt::refused(reason)),
@@ -107,7 +112,7 @@ impl EntraProvider {
         refresh_token: &Secret,
     ) -> Result<RefreshOutcome, ProviderError> {
         let form = token::refresh_form(&self.client_id, refresh_token);
-        let attempt = match self.request_tokens(&form).await? {
+        let attempt = match self.request_tokens(&form, token::classify_refresh).await? {
             Ok(tokens) => self.accepted(username, tokens).await?,
             Err(TokenFailure::RefreshRevoked) => return Ok(RefreshOutcome::Revoked),
             Err(TokenFailure::PasswordExpired { change_url }) => expired_attempt(change_url),
@@ -123,29 +128,62 @@ impl EntraProvider {
         Ok(RefreshOutcome::Accepted(attempt))
     }
 
-    /// Posts a grant; `Ok(Err(..))` is a documented refusal, `Err` a transport or protocol failure.
+    /// Posts a grant; `Ok(Err(..))` is a documented refusal (mapped by `classify`), `Err` a
+    /// transport or protocol failure.
     async fn request_tokens(
         &self,
         form: &[(&str, &str)],
+        classify: fn(&TokenErrorBody) -> TokenFailure,
     ) -> Result<Result<Tokens, TokenFailure>, ProviderError> {
-        let response = self
-            .http
-            .send(TOKEN_ENDPOINT, || {
-                self.http.inner().post(self.token_url.clone()).form(form)
-            })
-            .await?;
-        let status = response.status();
-        let body = read_body(TOKEN_ENDPOINT, response).await?;
+        Ok(self.post_token_form(form).await?.map_err(|e| classify(&e)))
+    }
+
+    /// Posts a form to the token endpoint; `Ok(Err(body))` is the documented error body.
+    async fn post_token_form(
+        &self,
+        form: &[(&str, &str)],
+    ) -> Result<Result<Tokens, TokenErrorBody>, ProviderError> {
+        let url = self.token_url.clone();
+        let (status, body) = self.post_form(TOKEN_ENDPOINT, url, form).await?;
         if status.is_success() {
             return parse_json::<Tokens>(TOKEN_ENDPOINT, &body).map(Ok);
         }
-        match serde_json::from_slice::<TokenErrorBody>(&body) {
-            Ok(error) => Ok(Err(token::classify(&error))),
-            Err(_) => Err(ProviderError::Protocol {
-                endpoint: TOKEN_ENDPOINT.into(),
-                detail: format!("HTTP {} without the documented error body", status.as_u16()),
-            }),
-        }
+        parse_error_body(TOKEN_ENDPOINT, status, &body).map(Err)
+    }
+
+    /// Posts a form and reads the whole answer.
+    async fn post_form(
+        &self,
+        endpoint: &str,
+        url: Url,
+        form: &[(&str, &str)],
+    ) -> Result<(StatusCode, Vec<u8>), ProviderError> {
+        let response = self
+            .http
+            .send(endpoint, || self.http.inner().post(url.clone()).form(form))
+            .await?;
+        let status = response.status();
+        Ok((status, read_body(endpoint, response).await?))
+    }
+
+    /// Names the account the interactive sign-in brought back, from its ID token.
+    fn issued(&self, tokens: Tokens) -> Result<IssuedTokens, InteractiveError> {
+        let account = tokens
+            .id_token
+            .as_ref()
+            .and_then(|id| id_token_account(id.expose(), &self.client_id))
+            .ok_or_else(|| {
+                InteractiveError::Provider(unexpected(
+                    "the sign-in gave no ID token naming the account (preferred_username for this app)",
+                ))
+            })?;
+        Ok(IssuedTokens { account, tokens })
+    }
+
+    /// Learns the deadline with the tokens of an interactive sign-in. The attempt carries the
+    /// refresh token to keep; `AcceptedWithoutFacts` carries it when Graph failed.
+    pub async fn accept(&self, issued: IssuedTokens) -> Result<Attempt, ProviderError> {
+        self.accepted(&issued.account, issued.tokens).await
     }
 
     /// The password (or refresh token) was accepted: learn the deadline.
@@ -168,16 +206,12 @@ impl EntraProvider {
 
     async fn facts(&self, username: &str, access_token: &Secret) -> Result<Facts, ProviderError> {
         if let Some(claims) = graph::password_claims(access_token.expose()) {
+            let deadline = Deadline::At {
+                expires_at: claims.expires_at,
+            };
             return Ok(Facts {
-                deadline: Deadline::At {
-                    expires_at: claims.expires_at,
-                },
-                warning_days: None,
-                source: Source::TokenClaim,
-                changed_at: None,
                 portal_url: claims.change_url,
-                note: None,
-                grace_logins_left: None,
+                ..Facts::new(deadline, Source::TokenClaim)
             });
         }
         let me: graph::Me = match self.graph_get(graph::ME_PATH, access_token).await? {
@@ -200,24 +234,15 @@ impl EntraProvider {
             .then(|| "synced from on-premises Active Directory: the deadline is kept there; use [provider] kind = \"ldap\"".to_string());
         if me.password_never_expires() {
             return Ok(Facts {
-                deadline: Deadline::Never,
-                warning_days: None,
-                source: Source::GraphPasswordPolicies,
                 changed_at,
-                portal_url: None,
                 note: synced_note,
-                grace_logins_left: None,
+                ..Facts::new(Deadline::Never, Source::GraphPasswordPolicies)
             });
         }
         let Some(changed_at) = changed_at else {
             return Ok(Facts {
-                deadline: Deadline::Unknown,
-                warning_days: None,
-                source: Source::GraphConfigPolicy,
-                changed_at: None,
-                portal_url: None,
                 note: Some("Graph did not return lastPasswordChangeDateTime".into()),
-                grace_logins_left: None,
+                ..Facts::new(Deadline::Unknown, Source::GraphConfigPolicy)
             });
         };
         let upn = me.user_principal_name.as_deref().unwrap_or(username);
@@ -225,21 +250,19 @@ impl EntraProvider {
         let validity_days = domain
             .as_ref()
             .and_then(|d| d.password_validity_period_in_days);
+        let source = if validity_days.is_some() {
+            Source::GraphDomainPolicy
+        } else {
+            Source::GraphConfigPolicy
+        };
+        let deadline = Deadline::AfterChange {
+            changed_at,
+            validity_days,
+        };
         Ok(Facts {
-            deadline: Deadline::AfterChange {
-                changed_at,
-                validity_days,
-            },
             warning_days: domain.and_then(|d| d.password_notification_window_in_days),
-            source: if validity_days.is_some() {
-                Source::GraphDomainPolicy
-            } else {
-                Source::GraphConfigPolicy
-            },
             changed_at: Some(changed_at),
-            portal_url: None,
-            note: None,
-            grace_logins_left: None,
+            ..Facts::new(deadline, source)
         })
     }
 
@@ -302,6 +325,100 @@ impl EntraProvider {
     }
 }
 
+/// Tenant used when `[entra] tenant` is unset: any work or school account.
+const DEFAULT_TENANT: &str = "organizations";
+
+/// What an interactive sign-in brought back: the tokens and the account they belong to.
+pub struct IssuedTokens {
+    account: String,
+    tokens: Tokens,
+}
+
+impl IssuedTokens {
+    /// The account signed in: the ID token's `preferred_username`.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+}
+
+/// Why an interactive sign-in (browser or device code) did not bring tokens. Messages are plain
+/// words and never hold codes, verifiers or tokens.
+#[derive(Debug, thiserror::Error)]
+pub enum InteractiveError {
+    /// The person, the tenant or the endpoint said no; nothing is kept.
+    #[error("{0}")]
+    Refused(String),
+    /// Nothing came back in time.
+    #[error("{0}")]
+    TimedOut(String),
+    /// The loopback listener for the browser's answer could not be set up.
+    #[error("cannot listen on this computer's loopback address for the browser's answer: {0}")]
+    Loopback(String),
+    /// This computer could not do its part (e.g. no secure random numbers).
+    #[error("{0}")]
+    System(String),
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+}
+
+impl InteractiveError {
+    /// A refusal of the token endpoint, in words for the person.
+    fn from_failure(failure: TokenFailure) -> InteractiveError {
+        match failure {
+            TokenFailure::SignIn(reason) => InteractiveError::Refused(reason.explain().to_string()),
+            TokenFailure::PasswordExpired { .. } => InteractiveError::Refused(
+                "your password has expired; change it, then sign in again".into(),
+            ),
+            TokenFailure::RefreshRevoked => {
+                InteractiveError::Refused("the sign-in was no longer valid; sign in again".into())
+            }
+            TokenFailure::Other { code, error } => {
+                InteractiveError::Provider(ProviderError::Endpoint {
+                    endpoint: TOKEN_ENDPOINT.into(),
+                    code,
+                    error,
+                })
+            }
+        }
+    }
+}
+
+/// The `preferred_username` of an ID token meant for `client_id`. The signature is not checked:
+/// the token came over TLS straight from the configured authority, in answer to our own request.
+fn id_token_account(id_token: &str, client_id: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct IdClaims {
+        aud: Option<String>,
+        preferred_username: Option<String>,
+    }
+    let payload = id_token.split('.').nth(1)?;
+    let bytes = base64::Engine::decode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        payload.trim_end_matches('='),
+    )
+    .ok()?;
+    let claims: IdClaims = serde_json::from_slice(&bytes).ok()?;
+    if !claims.aud?.eq_ignore_ascii_case(client_id) {
+        return None;
+    }
+    claims
+        .preferred_username
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+}
+
+/// The documented error body of an OAuth endpoint, or a protocol error without it.
+fn parse_error_body(
+    endpoint: &str,
+    status: StatusCode,
+    body: &[u8],
+) -> Result<TokenErrorBody, ProviderError> {
+    serde_json::from_slice::<TokenErrorBody>(body).map_err(|_| ProviderError::Protocol {
+        endpoint: endpoint.into(),
+        detail: format!("HTTP {} without the documented error body", status.as_u16()),
+    })
+}
+
 enum GraphAnswer<T> {
     Ok(T),
     Denied(u16),
@@ -311,13 +428,8 @@ enum GraphAnswer<T> {
 fn expired_attempt(change_url: Option<String>) -> Attempt {
     Attempt {
         finding: Finding::Facts(Facts {
-            deadline: Deadline::ExpiredNow,
-            warning_days: None,
-            source: Source::TokenEndpoint,
-            changed_at: None,
             portal_url: change_url,
-            note: None,
-            grace_logins_left: None,
+            ..Facts::new(Deadline::ExpiredNow, Source::TokenEndpoint)
         }),
         password_accepted: true,
         refresh_token: None,
@@ -393,4 +505,31 @@ fn with_dir(base: &Url) -> Url {
         url.set_path(&format!("{}/", url.path()));
     }
     url
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+
+    use super::*;
+
+    fn id_token(payload: &str) -> String {
+        let enc = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        format!("{}.{}.sig", enc(r#"{"alg":"RS256"}"#), enc(payload))
+    }
+
+    #[test]
+    fn the_account_is_the_preferred_username_of_an_id_token_for_this_app() {
+        let token = id_token(r#"{"aud":"APP","preferred_username":" adele@contoso.com "}"#);
+        assert_eq!(
+            id_token_account(&token, "app").as_deref(),
+            Some("adele@contoso.com")
+        );
+        let other_app = id_token(r#"{"aud":"other","preferred_username":"adele@contoso.com"}"#);
+        assert_eq!(id_token_account(&other_app, "app"), None);
+        assert_eq!(id_token_account(&id_token(r#"{"aud":"app"}"#), "app"), None);
+        let blank = id_token(r#"{"aud":"app","preferred_username":""}"#);
+        assert_eq!(id_token_account(&blank, "app"), None);
+        assert_eq!(id_token_account("not-a-jwt", "app"), None);
+    }
 }

@@ -16,6 +16,9 @@ pub struct Tokens {
     pub access_token: Secret,
     #[serde(default)]
     pub refresh_token: Option<Secret>,
+    /// The OpenID Connect ID token (asked for with `openid`): names the account.
+    #[serde(default)]
+    pub id_token: Option<Secret>,
 }
 
 /// The documented error body of the token endpoint.
@@ -43,10 +46,24 @@ pub enum TokenFailure {
     Other { code: String, error: String },
 }
 
+/// Codes that mean the refresh token (or the session behind it) is no longer valid: revoked
+/// (50173, e.g. after a password change), invalid after a password change or expiry (50133),
+/// expired for inactivity (700082), an expired grant (70008).
+const REFRESH_ENDED: &[u64] = &[50173, 50133, 700082, 70008];
+/// Multi-factor authentication is required (50076, 50079 enrol, 50074 strong auth, 50072
+/// registration required).
+const MFA: &[u64] = &[50076, 50079, 50074, 50072];
+/// Other interactive steps: external security challenge (50158), password or security-info
+/// interrupts (50125, 50203), terms of use (50097 device auth, 530032 security policy).
+const INTERACTION: &[u64] = &[50158, 50125, 50203, 50097, 530032];
+/// Conditional Access blocks (53000-53004): a refusal of this sign-in, not of the session.
+const CONDITIONAL_ACCESS: &[u64] = &[53000, 53001, 53002, 53003, 53004];
+
 /// Maps an error body by its codes and suberror.
 pub fn classify(body: &TokenErrorBody) -> TokenFailure {
     let has = |codes: &[u64]| body.error_codes.iter().any(|c| codes.contains(c));
-    if has(&[50055, 50144]) || body.suberror.as_deref() == Some("user_password_expired") {
+    let suberror = body.suberror.as_deref();
+    if has(&[50055, 50144]) || suberror == Some("user_password_expired") {
         return TokenFailure::PasswordExpired {
             change_url: body.password_change_url.clone(),
         };
@@ -57,12 +74,17 @@ pub fn classify(body: &TokenErrorBody) -> TokenFailure {
         SignInReason::Locked
     } else if has(&[50057]) {
         SignInReason::Disabled
-    } else if has(&[50076, 50079, 50074]) {
+    } else if has(MFA) {
         SignInReason::MfaRequired
-    } else if has(&[65001]) || body.suberror.as_deref() == Some("consent_required") {
+    } else if has(&[65001]) || suberror == Some("consent_required") {
         SignInReason::ConsentMissing
-    } else if has(&[50173, 700082]) {
+    } else if has(REFRESH_ENDED) {
         return TokenFailure::RefreshRevoked;
+    } else if has(INTERACTION)
+        || body.error == "interaction_required"
+        || matches!(suberror, Some("basic_action" | "additional_action"))
+    {
+        SignInReason::InteractionRequired
     } else {
         let code = match body.error_codes.first() {
             Some(code) => format!("AADSTS{code}"),
@@ -74,6 +96,23 @@ pub fn classify(body: &TokenErrorBody) -> TokenFailure {
         };
     };
     TokenFailure::SignIn(reason)
+}
+
+/// Maps the error of a refresh-token grant: as [`classify`], and any other `invalid_grant`
+/// (except a Conditional Access block) means the grant has ended too.
+pub fn classify_refresh(body: &TokenErrorBody) -> TokenFailure {
+    match classify(body) {
+        TokenFailure::Other { .. }
+            if body.error == "invalid_grant"
+                && !body
+                    .error_codes
+                    .iter()
+                    .any(|c| CONDITIONAL_ACCESS.contains(c)) =>
+        {
+            TokenFailure::RefreshRevoked
+        }
+        other => other,
+    }
 }
 
 /// The form of a password grant.
@@ -101,6 +140,38 @@ pub fn refresh_form<'a>(
         ("client_id", client_id),
         ("scope", SCOPE),
         ("refresh_token", refresh_token.expose()),
+    ]
+}
+
+/// The form of an authorization code grant (RFC 6749 4.1.3 with the PKCE `code_verifier`).
+pub fn authorization_code_form<'a>(
+    client_id: &'a str,
+    code: &'a Secret,
+    redirect_uri: &'a str,
+    code_verifier: &'a Secret,
+) -> Vec<(&'static str, &'a str)> {
+    vec![
+        ("grant_type", "authorization_code"),
+        ("client_id", client_id),
+        ("scope", SCOPE),
+        ("code", code.expose()),
+        ("redirect_uri", redirect_uri),
+        ("code_verifier", code_verifier.expose()),
+    ]
+}
+
+/// The grant type of the device code poll (RFC 8628 3.4).
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// The form of a device code poll.
+pub fn device_code_form<'a>(
+    client_id: &'a str,
+    device_code: &'a Secret,
+) -> Vec<(&'static str, &'a str)> {
+    vec![
+        ("grant_type", DEVICE_CODE_GRANT),
+        ("client_id", client_id),
+        ("device_code", device_code.expose()),
     ]
 }
 
@@ -158,7 +229,23 @@ mod tests {
                 Some("consent_required"),
                 TokenFailure::SignIn(SignInReason::ConsentMissing),
             ),
+            (
+                &[50072],
+                None,
+                TokenFailure::SignIn(SignInReason::MfaRequired),
+            ),
+            (
+                &[50158],
+                None,
+                TokenFailure::SignIn(SignInReason::InteractionRequired),
+            ),
+            (
+                &[12345],
+                Some("additional_action"),
+                TokenFailure::SignIn(SignInReason::InteractionRequired),
+            ),
             (&[50173], None, TokenFailure::RefreshRevoked),
+            (&[50133], None, TokenFailure::RefreshRevoked),
             (&[700082], None, TokenFailure::RefreshRevoked),
             (
                 &[53003],
@@ -176,6 +263,42 @@ mod tests {
                 "codes {codes:?} suberror {suberror:?}"
             );
         }
+    }
+
+    #[test]
+    fn interaction_required_error_without_a_known_code() {
+        let parsed: TokenErrorBody =
+            serde_json::from_str(r#"{"error":"interaction_required","error_codes":[99999]}"#)
+                .unwrap();
+        assert_eq!(
+            classify(&parsed),
+            TokenFailure::SignIn(SignInReason::InteractionRequired)
+        );
+    }
+
+    #[test]
+    fn any_other_invalid_grant_ends_a_refresh_token_but_not_conditional_access() {
+        assert_eq!(
+            classify_refresh(&body(&[9002313], None)),
+            TokenFailure::RefreshRevoked
+        );
+        assert_eq!(
+            classify_refresh(&body(&[], None)),
+            TokenFailure::RefreshRevoked
+        );
+        assert!(matches!(
+            classify_refresh(&body(&[53003], None)),
+            TokenFailure::Other { .. }
+        ));
+        assert_eq!(
+            classify_refresh(&body(&[50057], None)),
+            TokenFailure::SignIn(SignInReason::Disabled)
+        );
+        // The password grant keeps unknown invalid_grant codes as they are.
+        assert!(matches!(
+            classify(&body(&[9002313], None)),
+            TokenFailure::Other { .. }
+        ));
     }
 
     #[test]

@@ -123,13 +123,8 @@ pub fn facts(attrs: &AdAttributes) -> Result<Facts, String> {
         Some(v) => Some(filetime_to_utc(v).ok_or("pwdLastSet is out of range")?),
     };
     let with = |deadline, source| Facts {
-        deadline,
-        warning_days: None,
-        source,
         changed_at,
-        portal_url: None,
-        note: None,
-        grace_logins_left: None,
+        ..Facts::new(deadline, source)
     };
     if attrs
         .user_account_control

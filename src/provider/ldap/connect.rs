@@ -14,7 +14,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::{ClientConfig, RootCertStore};
 use url::Url;
 
-use crate::config::{Config, ConfigError};
+use crate::config::{check_ldap_url, is_loopback, Config, ConfigError};
 use crate::provider::ProviderError;
 
 /// Where and how to connect; built once from the configuration.
@@ -46,6 +46,7 @@ impl Endpoint {
                 "is required with [provider] kind = \"ldap\" (ldap://host or ldaps://host)",
             )
         })?;
+        check_ldap_url(&url).map_err(|m| config.error_at("ldap.url", m))?;
         let tls_wanted = match (url.scheme(), ldap.starttls) {
             ("ldaps", true) => {
                 return Err(config.error_at(
@@ -72,12 +73,7 @@ impl Endpoint {
                 }
                 false
             }
-            _ => {
-                return Err(config.error_at(
-                    "ldap.url",
-                    "must be ldap://host[:port] or ldaps://host[:port]",
-                ))
-            }
+            _ => unreachable!("check_ldap_url admits ldap and ldaps only"),
         };
         let tls = if tls_wanted {
             let roots = root_store(ldap.ca_file.as_deref())
@@ -140,19 +136,6 @@ impl Endpoint {
             }
         });
         Ok((ldap, driver))
-    }
-}
-
-/// Whether the URL's host is this machine. `ldap:` is not a "special" URL scheme, so the url
-/// crate leaves `127.0.0.1` as a domain name: parse it here.
-fn is_loopback(url: &Url) -> bool {
-    let Some(host) = url.host_str() else {
-        return false;
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    match host.parse::<std::net::IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
-        Err(_) => host.eq_ignore_ascii_case("localhost"),
     }
 }
 

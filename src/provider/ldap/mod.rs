@@ -215,13 +215,8 @@ impl Inner {
     fn ad_bind_failure(&self, code: u32, text: &str) -> Result<Attempt, ProviderError> {
         let expired = |note: Option<&str>| {
             Ok(accepted(Facts {
-                deadline: Deadline::ExpiredNow,
-                warning_days: None,
-                source: Source::AdBindError,
-                changed_at: None,
-                portal_url: None,
                 note: note.map(str::to_string),
-                grace_logins_left: None,
+                ..Facts::new(Deadline::ExpiredNow, Source::AdBindError)
             }))
         };
         match active_directory::classify(code) {

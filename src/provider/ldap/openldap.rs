@@ -26,13 +26,9 @@ pub enum BindVerdict {
 pub fn bind_verdict(rc: u32, control: &PpolicyResponse, now: DateTime<Utc>) -> BindVerdict {
     let control_facts = |deadline, note, grace_logins_left| {
         Some(Facts {
-            deadline,
-            warning_days: None,
-            source: Source::LdapPpolicyControl,
-            changed_at: None,
-            portal_url: None,
             note,
             grace_logins_left,
+            ..Facts::new(deadline, Source::LdapPpolicyControl)
         })
     };
     match (rc, control.error, control.warning) {
@@ -93,13 +89,9 @@ pub fn entry_facts(attrs: &EntryAttributes) -> Facts {
         }
     };
     Facts {
-        deadline,
         warning_days: warning_days(attrs.expire_warning_secs),
-        source: Source::LdapPwdChangedTime,
         changed_at: attrs.changed_at,
-        portal_url: None,
-        note: None,
-        grace_logins_left: None,
+        ..Facts::new(deadline, Source::LdapPwdChangedTime)
     }
 }
 

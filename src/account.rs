@@ -1,16 +1,18 @@
-//! One determination of the password status with the cached credentials, and one sign-in; the
-//! single place that decides what goes into the keyring.
+//! The rules for one account's credentials: one check with what the keyring holds, one sign-in,
+//! one sign-out; the single place that decides what goes into the keyring.
 //!
 //! Rules: a password is cached only when the endpoint accepted it as the user's (success or
 //! expired); a rejected password is never cached. A cached password that the endpoint rejects
 //! was changed elsewhere: it is removed at once, so periodic checks cannot lock the account out
-//! by retrying it.
+//! by retrying it. The browser and device code sign-ins keep the refresh token only, never a
+//! password ([`keep_refresh_token_only`]); a refresh token the endpoint refuses is removed at
+//! once, and without a password to fall back on the session has ended.
 
 use std::time::Duration;
 
 use crate::credentials::{CredentialCache, KeyringError, Secret};
 use crate::policy::{changed_since, Finding, SignInReason};
-use crate::provider::{Provider, ProviderError, RefreshOutcome};
+use crate::provider::{IdentityProvider, ProviderError, RefreshOutcome};
 
 /// Why no status could be determined.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +21,8 @@ pub enum CheckError {
     Keyring(#[from] KeyringError),
     #[error(transparent)]
     Provider(#[from] ProviderError),
+    #[error("the check did not finish within {0} s")]
+    DeadlineExceeded(u64),
 }
 
 /// How long a keyring call may take before the keyring counts as unavailable.
@@ -94,7 +98,7 @@ async fn keep_despite(
 
 /// One authentication attempt with a password the person typed.
 pub async fn sign_in(
-    provider: &Provider,
+    provider: &impl IdentityProvider,
     cache: &CredentialCache,
     account: &str,
     password: &Secret,
@@ -126,7 +130,7 @@ pub async fn sign_in(
 /// changed elsewhere and the cached one is removed, as when the endpoint rejects it; that
 /// reason then stays until the person signs in.
 pub async fn check(
-    provider: &Provider,
+    provider: &impl IdentityProvider,
     cache: &CredentialCache,
     account: &str,
     previous: Option<&Finding>,
@@ -138,11 +142,16 @@ pub async fn check(
     let no_credentials = Finding::SignInRequired {
         reason: SignInReason::NoCredentials,
     };
-    // Nothing is cached since the change was noticed: that is still the reason to sign in.
-    if finding == no_credentials && previous == Some(&changed_elsewhere) {
-        return Ok(changed_elsewhere);
+    // Nothing is cached since the change (or the end of the session) was noticed: that is still
+    // the reason to sign in.
+    if let Some(Finding::SignInRequired { reason }) = previous {
+        if finding == no_credentials && reason.ends_session() {
+            return Ok(previous.cloned().unwrap_or(finding));
+        }
     }
-    if !changed_since(previous, &finding) {
+    // Without a cached password (browser or device code sign-in) a later change date only means
+    // fresh facts: the refresh token that brought them still works.
+    if seen.is_none() || !changed_since(previous, &finding) {
         return Ok(finding);
     }
     tracing::warn!("the endpoint reports a newer password change: it was changed elsewhere; removing the cached password from the keyring");
@@ -171,7 +180,7 @@ async fn forget_if_unchanged(
 
 /// One determination with what the keyring holds; also returns the cached password it saw.
 async fn determine(
-    provider: &Provider,
+    provider: &impl IdentityProvider,
     cache: &CredentialCache,
     account: &str,
 ) -> Result<(Finding, Option<Secret>), CheckError> {
@@ -203,20 +212,28 @@ async fn determine(
             }
             RefreshOutcome::Revoked => {
                 tracing::info!(
-                    "the refresh token was revoked or expired; trying the cached password"
+                    "the refresh token was revoked or expired; removing it from the keyring"
                 );
+                keyring(cache, {
+                    let account = account.to_string();
+                    move |c| c.forget_refresh_token(&account)
+                })
+                .await?;
                 token_revoked = true;
             }
         }
     }
     let Some(password) = password else {
         let reason = if token_revoked {
-            SignInReason::PasswordChangedElsewhere
+            SignInReason::SessionEnded
         } else {
             SignInReason::NoCredentials
         };
         return Ok((Finding::SignInRequired { reason }, None));
     };
+    if token_revoked {
+        tracing::info!("trying the cached password");
+    }
     let attempt = match provider.authenticate(account, &password).await {
         Ok(attempt) => attempt,
         Err(e) => return Err(keep_despite(cache, account, None, e).await),
@@ -248,10 +265,29 @@ pub async fn sign_out(cache: &CredentialCache, account: &str) -> Result<(), Keyr
     keyring(cache, move |c| c.forget(&account)).await
 }
 
-/// Whether a password is cached for the account.
+/// Whether credentials (a password or a refresh token) are cached for the account.
 pub async fn is_signed_in(cache: &CredentialCache, account: &str) -> Result<bool, KeyringError> {
     let account = account.to_string();
-    keyring(cache, move |c| Ok(c.password(&account)?.is_some())).await
+    keyring(cache, move |c| {
+        Ok(c.password(&account)?.is_some() || c.refresh_token(&account)?.is_some())
+    })
+    .await
+}
+
+/// The keyring rule of the browser and device code sign-ins: the refresh token is kept, and no
+/// password (one kept from an earlier password sign-in of the account is removed).
+pub async fn keep_refresh_token_only(
+    cache: &CredentialCache,
+    account: &str,
+    refresh_token: &Secret,
+) -> Result<(), KeyringError> {
+    let account = account.to_string();
+    let token = refresh_token.clone();
+    keyring(cache, move |c| {
+        c.store_refresh_token(&account, &token)?;
+        c.forget_password(&account)
+    })
+    .await
 }
 
 /// Whether the keyring answers now (bounded in time).

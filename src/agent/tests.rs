@@ -1,0 +1,403 @@
+//! The agent's behaviour over fakes (endpoint, desktop, clock; keyring-core's in-memory store):
+//! days pass in milliseconds on tokio's paused clock.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::*;
+use crate::config::Config;
+use crate::credentials::{CredentialCache, Secret};
+use crate::policy::{Deadline, Facts, PasswordState, Source};
+use crate::prompt::PromptError;
+use crate::provider::{Attempt, ProviderError, RefreshOutcome};
+use crate::state::StateFile;
+
+const ACCOUNT: &str = "adele@contoso.com";
+
+/// An endpoint that answers from a script; an empty script means "hang forever".
+#[derive(Clone, Default)]
+struct FakeEndpoint {
+    answers: Arc<Mutex<VecDeque<Result<Finding, String>>>>,
+    calls: Arc<Mutex<Vec<DateTime<Utc>>>>,
+    clock: FakeClock,
+}
+
+impl FakeEndpoint {
+    fn answer(&self, answer: Result<Finding, String>) {
+        self.answers.lock().unwrap().push_back(answer);
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.lock().unwrap().len()
+    }
+}
+
+impl IdentityProvider for FakeEndpoint {
+    async fn authenticate(&self, _: &str, _: &Secret) -> Result<Attempt, ProviderError> {
+        self.calls.lock().unwrap().push(self.clock.now());
+        let answer = self.answers.lock().unwrap().pop_front();
+        match answer {
+            Some(Ok(finding)) => Ok(Attempt {
+                finding,
+                password_accepted: true,
+                refresh_token: None,
+            }),
+            Some(Err(detail)) => Err(ProviderError::Unreachable {
+                endpoint: "fake".into(),
+                detail,
+            }),
+            None => std::future::pending().await,
+        }
+    }
+
+    async fn refresh(&self, _: &str, _: &Secret) -> Result<RefreshOutcome, ProviderError> {
+        Ok(RefreshOutcome::Revoked)
+    }
+
+    fn uses_refresh_tokens(&self) -> bool {
+        false
+    }
+}
+
+/// A screen that records balloons; they stay until the test ends unless `outcome` is set.
+#[derive(Clone, Default)]
+struct FakeDesktop {
+    shown: Arc<Mutex<Vec<String>>>,
+    outcome: Option<BalloonOutcome>,
+    password: Option<&'static str>,
+}
+
+impl FakeDesktop {
+    fn titles(&self) -> Vec<String> {
+        self.shown.lock().unwrap().clone()
+    }
+}
+
+impl Desktop for FakeDesktop {
+    async fn show(&self, balloon: &Balloon, _: &str) -> BalloonOutcome {
+        self.shown.lock().unwrap().push(balloon.title.clone());
+        match self.outcome {
+            Some(outcome) => outcome,
+            None => std::future::pending().await,
+        }
+    }
+
+    async fn ask_password(&self, _: &str) -> Result<Option<Secret>, PromptError> {
+        Ok(self.password.map(Secret::new))
+    }
+}
+
+/// Wall-clock time that starts at `start` and runs with tokio's (paused) clock; its "local"
+/// day is the UTC day.
+#[derive(Clone)]
+struct FakeClock {
+    start: DateTime<Utc>,
+    began: tokio::time::Instant,
+}
+
+impl Default for FakeClock {
+    fn default() -> Self {
+        FakeClock::at(Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).unwrap())
+    }
+}
+
+impl FakeClock {
+    fn at(start: DateTime<Utc>) -> FakeClock {
+        FakeClock {
+            start,
+            began: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for FakeClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.start + self.began.elapsed()
+    }
+
+    fn today(&self) -> NaiveDate {
+        self.now().date_naive()
+    }
+}
+
+/// A running agent over the fakes.
+struct Harness {
+    endpoint: FakeEndpoint,
+    desktop: FakeDesktop,
+    cache: CredentialCache,
+    state_file: StateFile,
+    commands: mpsc::UnboundedSender<Command>,
+    views: watch::Receiver<View>,
+    stop: Option<oneshot::Sender<()>>,
+    agent: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl Harness {
+    /// Starts the agent at `start` with the password cached (when `signed_in`).
+    fn start(start: DateTime<Utc>, desktop: FakeDesktop, signed_in: bool) -> Harness {
+        let clock = FakeClock::at(start);
+        let endpoint = FakeEndpoint {
+            clock: clock.clone(),
+            ..FakeEndpoint::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CredentialCache::in_memory("test");
+        if signed_in {
+            cache.store_password(ACCOUNT, &Secret::new("pw")).unwrap();
+        }
+        let state_file = StateFile::at(dir.path().join("state.json"));
+        let routine = Routine {
+            config: Config::default(),
+            provider: endpoint.clone(),
+            cache: cache.clone(),
+            state_file: state_file.clone(),
+            desktop: desktop.clone(),
+            clock,
+        };
+        let (commands, commands_rx) = mpsc::unbounded_channel();
+        let (views_tx, views) = watch::channel(View::initial());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let agent = Agent::new(routine, Some(ACCOUNT.to_string()));
+        let agent = tokio::spawn(agent.run(commands_rx, views_tx, async {
+            let _ = stopped.await;
+        }));
+        Harness {
+            endpoint,
+            desktop,
+            cache,
+            state_file,
+            commands,
+            views,
+            stop: Some(stop),
+            agent,
+            _dir: dir,
+        }
+    }
+
+    fn send(&self, command: Command) {
+        self.commands.send(command).unwrap();
+    }
+
+    fn view(&self) -> View {
+        self.views.borrow().clone()
+    }
+
+    fn saved(&self) -> SavedState {
+        self.state_file.load()
+    }
+
+    /// Stops the agent and waits until it has.
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        tokio::time::timeout(Duration::from_secs(5), &mut self.agent)
+            .await
+            .expect("the agent stops at once")
+            .unwrap();
+    }
+}
+
+fn expires_in(days: i64) -> Finding {
+    // Half a day more, so "in N days" does not slip while a test runs.
+    let expires_at = at(24, 21, 0) + chrono::Duration::days(days);
+    Finding::Facts(Facts::new(Deadline::At { expires_at }, Source::TokenClaim))
+}
+
+/// Lets the agent and its tasks run for `secs` of paused time.
+async fn pass(secs: u64) {
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+}
+
+fn at(d: u32, h: u32, m: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_day_clears_a_balloon_still_showing_from_yesterday() {
+    // Balloons stay on screen (nobody acts); the password is in the warning window.
+    let h = Harness::start(at(24, 23, 50), FakeDesktop::default(), true);
+    for _ in 0..4 {
+        h.endpoint.answer(Ok(expires_in(10)));
+    }
+    pass(5).await;
+    assert_eq!(h.desktop.titles().len(), 1, "{:?}", h.desktop.titles());
+    // Past midnight: yesterday's balloon is still on screen, today's comes anyway.
+    pass(20 * 60).await;
+    let titles = h.desktop.titles();
+    assert_eq!(titles.len(), 2, "{titles:?}");
+    assert_eq!(
+        h.saved().last_balloon.unwrap().date,
+        at(25, 0, 0).date_naive()
+    );
+    // And only one on the new day.
+    pass(3 * 3600).await;
+    assert_eq!(h.desktop.titles().len(), 2);
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sign_in_from_the_tray_counts_as_the_days_balloon() {
+    let desktop = FakeDesktop {
+        password: Some("new-pw"),
+        outcome: Some(BalloonOutcome::TimedOut),
+        ..FakeDesktop::default()
+    };
+    let h = Harness::start(at(24, 9, 0), desktop, false);
+    pass(5).await;
+    assert_eq!(h.view().state, PasswordState::SignInRequired);
+    assert!(h.desktop.titles().is_empty());
+    h.endpoint.answer(Ok(expires_in(10)));
+    h.send(Command::SignIn);
+    pass(5).await;
+    assert_eq!(h.desktop.titles(), vec!["Signed in".to_string()]);
+    let record = h
+        .saved()
+        .last_balloon
+        .expect("recorded as the daily balloon");
+    assert_eq!(record.title, "Signed in");
+    assert_eq!(record.date, at(24, 9, 0).date_naive());
+    assert_eq!(record.outcome, Some(BalloonOutcome::TimedOut));
+    assert!(h.cache.password(ACCOUNT).unwrap().is_some());
+    // The regular check later that day brings no second balloon.
+    h.endpoint.answer(Ok(expires_in(10)));
+    pass(5 * 3600).await;
+    assert_eq!(h.desktop.titles().len(), 1, "{:?}", h.desktop.titles());
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_check_keeps_the_last_finding_and_marks_it_stale() {
+    let desktop = FakeDesktop {
+        outcome: Some(BalloonOutcome::Dismissed),
+        ..FakeDesktop::default()
+    };
+    let h = Harness::start(at(24, 9, 0), desktop, true);
+    h.endpoint.answer(Ok(expires_in(10)));
+    pass(5).await;
+    let fresh = h.view();
+    assert_eq!(fresh.state, PasswordState::Warning);
+    assert!(!fresh.stale);
+    h.endpoint.answer(Err("connection refused".into()));
+    h.send(Command::CheckNow);
+    pass(5).await;
+    let stale = h.view();
+    assert_eq!(stale.state, PasswordState::Warning);
+    assert_eq!(stale.days_left, fresh.days_left);
+    assert!(stale.stale);
+    assert!(
+        stale.summary.contains("the last check failed"),
+        "{}",
+        stale.summary
+    );
+    let saved = h.saved();
+    assert_eq!(saved.finding_for(ACCOUNT), Some(&expires_in(10)));
+    assert!(saved
+        .failure_since_last_finding()
+        .unwrap()
+        .contains("connection refused"));
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_loop_answers_while_a_check_hangs_and_quits_at_once() {
+    let desktop = FakeDesktop {
+        outcome: Some(BalloonOutcome::Dismissed),
+        ..FakeDesktop::default()
+    };
+    // No scripted answer: the endpoint never answers.
+    let h = Harness::start(at(24, 9, 0), desktop, true);
+    pass(5).await;
+    assert_eq!(h.endpoint.calls(), 1);
+    h.send(Command::ShowStatus);
+    pass(1).await;
+    assert_eq!(
+        h.desktop.titles().len(),
+        1,
+        "the status balloon came during the check"
+    );
+    h.send(Command::Quit);
+    tokio::time::timeout(Duration::from_secs(1), h.agent)
+        .await
+        .expect("Quit is answered during a hanging check")
+        .unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hanging_check_ends_at_its_deadline_and_is_retried() {
+    let h = Harness::start(at(24, 9, 0), FakeDesktop::default(), true);
+    pass(crate::routine::CHECK_DEADLINE.as_secs() + 5).await;
+    let saved = h.saved();
+    assert!(saved
+        .failure_since_last_finding()
+        .unwrap()
+        .contains("did not finish within"));
+    h.endpoint.answer(Ok(expires_in(30)));
+    pass(65).await;
+    assert_eq!(h.endpoint.calls(), 2, "retried after a minute");
+    assert_eq!(h.view().state, PasswordState::Ok);
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn sign_out_during_a_check_leaves_nothing_in_the_keyring() {
+    let h = Harness::start(at(24, 9, 0), FakeDesktop::default(), true);
+    pass(1).await;
+    assert_eq!(h.endpoint.calls(), 1, "a check is in flight");
+    h.send(Command::SignOut);
+    pass(1).await;
+    assert!(h.cache.password(ACCOUNT).unwrap().is_none());
+    assert!(!h.view().signed_in);
+    assert_eq!(h.view().state, PasswordState::SignInRequired);
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn failures_back_off_and_the_agent_recovers() {
+    let desktop = FakeDesktop {
+        outcome: Some(BalloonOutcome::Dismissed),
+        ..FakeDesktop::default()
+    };
+    let h = Harness::start(at(24, 9, 0), desktop, true);
+    for _ in 0..3 {
+        h.endpoint.answer(Err("refused".into()));
+    }
+    h.endpoint.answer(Ok(expires_in(30)));
+    pass(8 * 60).await;
+    let minutes: Vec<i64> = h
+        .endpoint
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|t| (*t - at(24, 9, 0)).num_minutes())
+        .collect();
+    assert_eq!(minutes, vec![0, 1, 3, 7]);
+    assert_eq!(h.view().state, PasswordState::Ok);
+    assert!(!h.view().stale);
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_account_in_its_grace_logins_is_checked_only_when_asked() {
+    let desktop = FakeDesktop {
+        outcome: Some(BalloonOutcome::Dismissed),
+        ..FakeDesktop::default()
+    };
+    let h = Harness::start(at(24, 9, 0), desktop, true);
+    let in_grace = Finding::Facts(Facts {
+        grace_logins_left: Some(2),
+        ..Facts::new(Deadline::ExpiredNow, Source::LdapPpolicyControl)
+    });
+    h.endpoint.answer(Ok(in_grace.clone()));
+    h.endpoint.answer(Ok(in_grace));
+    pass(10 * 3600).await;
+    assert_eq!(h.endpoint.calls(), 1, "no check by itself");
+    h.send(Command::CheckNow);
+    pass(1).await;
+    assert_eq!(h.endpoint.calls(), 2, "Check now still checks");
+    h.stop().await;
+}

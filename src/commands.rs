@@ -1,0 +1,283 @@
+//! What each command does: sign-in, sign-out, check, status and run, over the shared routine.
+//! `cli.rs` parses and dispatches; this module performs and prints.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+
+use anyhow::{anyhow, Context};
+use chrono::Utc;
+
+use signin_assistant::agent::Agent;
+use signin_assistant::clock::SystemClock;
+use signin_assistant::config::Config;
+use signin_assistant::credentials::{CredentialCache, Secret};
+use signin_assistant::desktop::{Patience, RealDesktop};
+use signin_assistant::front::{self, AgentChannels};
+use signin_assistant::interactive::{self, AccountHint, InteractiveMethod, SignInError};
+use signin_assistant::policy::{Finding, PasswordState};
+use signin_assistant::provider::Provider;
+use signin_assistant::report::{self, Report};
+use signin_assistant::routine::Routine;
+use signin_assistant::state::{SavedState, StateFile};
+use signin_assistant::{account, instance};
+
+/// An error in how the command was called (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// A command that ran but could not determine a status (exit code 1), already reported.
+#[derive(Debug, thiserror::Error)]
+#[error("no status could be determined")]
+pub struct NotDetermined;
+
+/// The routine of the real program: the configured endpoint, the OS keyring, the desktop and
+/// the machine's clock.
+pub type RealRoutine = Routine<Provider, RealDesktop, SystemClock>;
+
+/// What every command but `demo` works with.
+pub struct Commands {
+    config: Config,
+    state_file: StateFile,
+    cache: CredentialCache,
+}
+
+impl Commands {
+    pub fn new(config: Config) -> anyhow::Result<Commands> {
+        let state_file = StateFile::default_location()
+            .ok_or_else(|| anyhow!("cannot find the home directory to keep the state in"))?;
+        Ok(Commands {
+            config,
+            state_file,
+            cache: CredentialCache::os(),
+        })
+    }
+
+    /// The account: the one given, else the last signed in, else `[account] username`.
+    fn account(&self, given: Option<String>, saved: &SavedState) -> Option<String> {
+        given
+            .or_else(|| saved.account.clone())
+            .or_else(|| self.config.account.username.clone())
+            .filter(|a| !a.trim().is_empty())
+    }
+
+    /// The effective configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The routine over the configured endpoint.
+    fn routine(self, patience: Patience) -> anyhow::Result<RealRoutine> {
+        Ok(Routine {
+            provider: Provider::from_config(&self.config)?,
+            desktop: RealDesktop::from_config(&self.config, patience),
+            config: self.config,
+            cache: self.cache,
+            state_file: self.state_file,
+            clock: SystemClock,
+        })
+    }
+
+    pub async fn sign_in(self, user: Option<String>, password_stdin: bool) -> anyhow::Result<()> {
+        let account = self.account(user, &self.state_file.load()).ok_or_else(|| {
+            UsageError("which account? use `sign-in --user NAME` or set [account] username".into())
+        })?;
+        let routine = self.routine(Patience::OneShot)?;
+        let password = read_password(&account, password_stdin)?;
+        let finding =
+            account::sign_in(&routine.provider, &routine.cache, &account, &password).await?;
+        if let Finding::SignInRequired { reason } = &finding {
+            eprintln!("Sign-in failed: {}.", reason.explain());
+            return Err(NotDetermined.into());
+        }
+        let saved = routine.update(|s| s.record_finding(&account, finding, Utc::now()));
+        println!("Signed in as {account}; the password is kept in the OS keyring.");
+        let report = report::build(&routine.config, &saved, Some(&account), Utc::now(), None);
+        print(&routine.config, &report, &saved, false);
+        determined(&report)
+    }
+
+    /// `sign-in` with the browser or a device code: the account comes from the sign-in itself;
+    /// `--user` or `[account] username`, when given, must be that account.
+    pub async fn sign_in_interactively(
+        self,
+        user: Option<String>,
+        method: InteractiveMethod,
+    ) -> anyhow::Result<()> {
+        let last = self.state_file.load().account;
+        let required = user
+            .or_else(|| self.config.account.username.clone())
+            .filter(|a| !a.trim().is_empty());
+        let routine = self.routine(Patience::OneShot)?;
+        let hint = AccountHint {
+            required: required.as_deref(),
+            hint: last.as_deref(),
+        };
+        let ui = interactive::Console::new(&routine.config);
+        let (config, provider, cache) = (&routine.config, &routine.provider, &routine.cache);
+        let signed_in =
+            interactive::sign_in_interactively(config, provider, cache, method, hint, &ui).await;
+        let (account, finding) = match signed_in {
+            Ok(signed_in) => signed_in,
+            Err(SignInError::AcceptedWithoutFacts { account, source }) => {
+                routine.update(|s| {
+                    if s.account.as_deref() != Some(account.as_str()) {
+                        s.account = Some(account.clone());
+                        s.finding = None;
+                        s.checked_at = None;
+                    }
+                    s.record_failure(&source.to_string(), Utc::now());
+                });
+                return Err(SignInError::AcceptedWithoutFacts { account, source }.into());
+            }
+            Err(e) => {
+                eprintln!("Sign-in failed: {e}.");
+                return Err(NotDetermined.into());
+            }
+        };
+        let saved = routine.update(|s| s.record_finding(&account, finding, Utc::now()));
+        println!(
+            "Signed in as {account}; the refresh token is kept in the OS keyring (no password)."
+        );
+        let report = report::build(&routine.config, &saved, Some(&account), Utc::now(), None);
+        print(&routine.config, &report, &saved, false);
+        determined(&report)
+    }
+
+    pub async fn sign_out(self) -> anyhow::Result<()> {
+        let Some(account) = self.account(None, &self.state_file.load()) else {
+            println!("Nobody is signed in.");
+            return Ok(());
+        };
+        account::sign_out(&self.cache, &account).await?;
+        let mut saved = self.state_file.load();
+        saved.finding = None;
+        saved.checked_at = None;
+        save(&self.state_file, &saved);
+        println!("Signed out {account}: nothing of it is left in the keyring.");
+        Ok(())
+    }
+
+    pub async fn check(self, json: bool, notify: bool) -> anyhow::Result<()> {
+        let saved = self.state_file.load();
+        let Some(account) = self.account(None, &saved) else {
+            let report = report::build(&self.config, &saved, None, Utc::now(), None);
+            print(&self.config, &report, &saved, json);
+            return Err(NotDetermined.into());
+        };
+        let state_dir = self.state_dir();
+        let routine = self.routine(Patience::OneShot)?;
+        let checked = routine.check(&account).await;
+        if notify && checked.failure.is_none() {
+            if instance::agent_running(&state_dir) {
+                tracing::info!("the running agent shows the balloons; none from this command");
+            } else {
+                routine.daily_balloon_if_due(&account).await;
+            }
+        }
+        let saved = routine.state_file.load();
+        let report = report::build(
+            &routine.config,
+            &saved,
+            Some(&account),
+            Utc::now(),
+            checked.failure.as_deref(),
+        );
+        print(&routine.config, &report, &saved, json);
+        if checked.failure.is_some() {
+            return Err(NotDetermined.into());
+        }
+        determined(&report)
+    }
+
+    pub fn status(&self, json: bool) -> anyhow::Result<()> {
+        let saved = self.state_file.load();
+        let account = self.account(None, &saved);
+        let failure = saved
+            .failure_since_last_finding()
+            .map(|error| format!("the last check failed ({error})"));
+        let report = report::build(
+            &self.config,
+            &saved,
+            account.as_deref(),
+            Utc::now(),
+            failure.as_deref(),
+        );
+        print(&self.config, &report, &saved, json);
+        determined(&report)
+    }
+
+    /// The agent; with the tray on its own thread unless `no_tray` or the main thread has it
+    /// (`channels`).
+    pub async fn run(self, no_tray: bool, channels: Option<AgentChannels>) -> anyhow::Result<()> {
+        let _one_agent = instance::acquire(&self.state_dir())?;
+        let account = self.account(None, &self.state_file.load());
+        if let Err(e) = account::probe(&self.cache).await {
+            tracing::warn!(error = %e, "the keyring is not reachable yet; will retry at each check");
+        }
+        let agent = Agent::new(self.routine(Patience::Agent)?, account);
+        front::run_agent(agent, no_tray, channels).await?;
+        Ok(())
+    }
+
+    /// The directory of the state file (and of the agent's lock).
+    fn state_dir(&self) -> PathBuf {
+        self.state_file
+            .path()
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default()
+    }
+}
+
+fn save(state_file: &StateFile, saved: &SavedState) {
+    if let Err(e) = state_file.save(saved) {
+        tracing::warn!(error = %e, "could not save the state");
+    }
+}
+
+/// Prints `report` (as JSON, or in words with the status evaluated from `saved`).
+pub fn print(config: &Config, report: &Report, saved: &SavedState, json: bool) {
+    if json {
+        match serde_json::to_string(report) {
+            Ok(text) => println!("{text}"),
+            Err(e) => eprintln!("signin-assistant: cannot print the status: {e}"),
+        }
+    } else {
+        let status = report::current_status(config, saved, report.account.as_deref(), Utc::now());
+        print!("{}", report::human(report, &status));
+    }
+}
+
+/// Exit 0 when the report holds a determined status, else 1 (already printed).
+fn determined(report: &Report) -> anyhow::Result<()> {
+    match report.state {
+        PasswordState::SignInRequired | PasswordState::Unknown => Err(NotDetermined.into()),
+        _ => Ok(()),
+    }
+}
+
+/// The password: one line of stdin with `--password-stdin`, else a no-echo prompt on a terminal.
+fn read_password(account: &str, from_stdin: bool) -> anyhow::Result<Secret> {
+    let password = if from_stdin {
+        let mut line = zeroize::Zeroizing::new(String::new());
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        Secret::new(line.trim_end_matches(['\r', '\n']))
+    } else if std::io::stdin().is_terminal() {
+        Secret::new(
+            rpassword::prompt_password(format!("Password for {account}: "))
+                .context("cannot read the password from the terminal")?,
+        )
+    } else {
+        return Err(
+            UsageError("no terminal to ask for the password: use --password-stdin".into()).into(),
+        );
+    };
+    if password.is_empty() {
+        return Err(UsageError("the password is empty".into()).into());
+    }
+    Ok(password)
+}

@@ -1,0 +1,149 @@
+//! The routine work on one account, written once and used by the one-shot commands, the agent
+//! and the demo alike: check with the cached credentials, record the finding (or the failure)
+//! and save it; show today's balloon when one is due and record how it ended.
+//!
+//! Every change to the saved state is applied to the file as it is on disk at that moment
+//! (load, change, save), so a `check`, `sign-in` or `sign-out` from another process meanwhile is
+//! not overwritten by an older copy.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::account::{self, CheckError};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::credentials::CredentialCache;
+use crate::desktop::Desktop;
+use crate::policy::{Balloon, Finding, SignInReason, Status};
+use crate::portal;
+use crate::provider::IdentityProvider;
+use crate::report;
+use crate::state::{BalloonOutcome, SavedState, StateFile};
+
+/// The longest one check may take, all retries included; then it counts as failed.
+pub const CHECK_DEADLINE: Duration = Duration::from_secs(120);
+
+/// Everything the routine works with: the configuration and the four seams (identity endpoint,
+/// keyring, screen, clock) plus the state file.
+pub struct Routine<P, D, C> {
+    pub config: Config,
+    pub provider: P,
+    pub cache: CredentialCache,
+    pub state_file: StateFile,
+    pub desktop: D,
+    pub clock: C,
+}
+
+/// How one check went.
+#[derive(Debug)]
+pub struct Checked {
+    /// The account's finding before the check.
+    pub previous: Option<Finding>,
+    /// The saved state after the check was recorded.
+    pub saved: SavedState,
+    /// Why no status could be determined (the last finding is kept), in words.
+    pub failure: Option<String>,
+}
+
+impl Checked {
+    /// The check found, for the first time, that the credentials stopped working: the password
+    /// was changed elsewhere, or the session of a refresh token ended. The reason, for its one
+    /// balloon.
+    pub fn noticed_session_end(&self, account: &str) -> Option<SignInReason> {
+        let now = self.saved.finding_for(account);
+        match now {
+            Some(Finding::SignInRequired { reason })
+                if reason.ends_session() && self.previous.as_ref() != now =>
+            {
+                Some(*reason)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl<P: IdentityProvider, D: Desktop, C: Clock> Routine<P, D, C> {
+    /// Applies `change` to the state as it is on disk now, saves it and returns it.
+    pub fn update(&self, change: impl FnOnce(&mut SavedState)) -> SavedState {
+        let mut saved = self.state_file.load();
+        change(&mut saved);
+        if let Err(e) = self.state_file.save(&saved) {
+            tracing::warn!(error = %e, "could not save the state");
+        }
+        saved
+    }
+
+    /// One check of `account` within [`CHECK_DEADLINE`]: the finding, or the failure with the
+    /// last finding kept, is recorded and saved.
+    pub async fn check(&self, account: &str) -> Checked {
+        let previous = self.state_file.load().finding_for(account).cloned();
+        let checked = tokio::time::timeout(
+            CHECK_DEADLINE,
+            account::check(&self.provider, &self.cache, account, previous.as_ref()),
+        )
+        .await
+        .unwrap_or_else(|_| Err(CheckError::DeadlineExceeded(CHECK_DEADLINE.as_secs())));
+        let now = self.clock.now();
+        let (saved, failure) = match checked {
+            Ok(finding) => {
+                let saved = self.update(|s| s.record_finding(account, finding, now));
+                (saved, None)
+            }
+            Err(e) => {
+                let message = e.to_string();
+                let saved = self.update(|s| s.record_failure(&message, now));
+                (saved, Some(message))
+            }
+        };
+        Checked {
+            previous,
+            saved,
+            failure,
+        }
+    }
+
+    /// The status of `account` now, from what is saved.
+    pub fn status(&self, saved: &SavedState, account: Option<&str>) -> Status {
+        report::current_status(&self.config, saved, account, self.clock.now())
+    }
+
+    /// Where a click goes: the endpoint's offer when trusted, else the configured portal.
+    pub fn portal_url(&self, saved: &SavedState) -> String {
+        portal::choose(&self.config, saved.offered_portal_url())
+    }
+
+    /// Today's balloon for `account`, unless one was already shown this local day.
+    pub fn due_balloon(&self, saved: &SavedState, account: Option<&str>) -> Option<Balloon> {
+        saved.due_balloon(self.clock.today(), &self.status(saved, account))
+    }
+
+    /// Notes (and saves) that `balloon` is today's, before it is shown, so a crash or a restart
+    /// cannot show it twice. Returns when it was recorded as shown, which names it later.
+    pub fn record_daily(&self, balloon: &Balloon) -> DateTime<Utc> {
+        let (today, now) = (self.clock.today(), self.clock.now());
+        self.update(|s| s.record_daily_balloon(today, now, balloon));
+        now
+    }
+
+    /// Shows the daily balloon recorded at `shown_at`, waits for its outcome and records it.
+    pub async fn show_daily(
+        &self,
+        balloon: &Balloon,
+        shown_at: DateTime<Utc>,
+        portal_url: &str,
+    ) -> BalloonOutcome {
+        let outcome = self.desktop.show(balloon, portal_url).await;
+        self.update(|s| s.record_balloon_outcome(shown_at, outcome));
+        outcome
+    }
+
+    /// Today's balloon for `account` if due: recorded, shown, its outcome recorded.
+    pub async fn daily_balloon_if_due(&self, account: &str) -> Option<BalloonOutcome> {
+        let saved = self.state_file.load();
+        let balloon = self.due_balloon(&saved, Some(account))?;
+        let shown_at = self.record_daily(&balloon);
+        let portal_url = self.portal_url(&saved);
+        Some(self.show_daily(&balloon, shown_at, &portal_url).await)
+    }
+}

@@ -1,0 +1,230 @@
+//! The schedule's rules, one table per rule.
+
+use super::*;
+use crate::policy::{Deadline, Facts, SignInReason, Source};
+use chrono::TimeZone;
+
+const MIN: u64 = 60;
+const HOUR: u64 = 3600;
+
+fn at(h: u32, m: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 24, h, m, 0).unwrap()
+}
+
+fn day(d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
+}
+
+fn cadence() -> Cadence {
+    Cadence::every(Duration::from_secs(4 * HOUR))
+}
+
+const NO_DICE: Dice = Dice {
+    spread: 0.0,
+    jitter: 0.0,
+};
+
+fn in_grace() -> Finding {
+    Finding::Facts(Facts {
+        grace_logins_left: Some(2),
+        ..Facts::new(Deadline::ExpiredNow, Source::LdapPpolicyControl)
+    })
+}
+
+#[test]
+fn the_first_wake_checks_at_once_and_holds_the_next_until_it_reports() {
+    let mut t = Timetable::start(at(8, 0), day(24));
+    let wake = on_wake(&mut t, at(8, 0), day(24), None, &cadence(), NO_DICE);
+    assert_eq!(
+        wake,
+        Wake {
+            new_day: false,
+            check: CheckNow::Yes
+        }
+    );
+    // A loop that wakes while the check runs does not start another one.
+    assert_eq!(t.next_check, at(12, 0));
+    let again = on_wake(&mut t, at(8, 1), day(24), None, &cadence(), NO_DICE);
+    assert_eq!(again.check, CheckNow::No);
+}
+
+#[test]
+fn a_check_is_due_exactly_at_its_time_and_not_a_second_before() {
+    let cases = [
+        (at(11, 59), CheckNow::No),
+        (at(12, 0), CheckNow::Yes),
+        (at(12, 1), CheckNow::Yes),
+    ];
+    for (now, expected) in cases {
+        let mut t = Timetable {
+            next_check: at(12, 0),
+            failures: 0,
+            day: day(24),
+        };
+        let wake = on_wake(&mut t, now, day(24), None, &cadence(), NO_DICE);
+        assert_eq!(wake.check, expected, "at {now}");
+    }
+}
+
+#[test]
+fn after_a_success_the_next_check_comes_after_the_interval_plus_up_to_ten_percent() {
+    let cases = [
+        (0.0, 4 * HOUR),
+        (0.5, 4 * HOUR + 720),
+        (1.0, 4 * HOUR + 1440),
+    ];
+    for (jitter, expected) in cases {
+        let mut t = Timetable {
+            next_check: at(8, 0),
+            failures: 3,
+            day: day(24),
+        };
+        let dice = Dice {
+            spread: 0.0,
+            jitter,
+        };
+        let wait = after_check(&mut t, at(8, 0), true, &cadence(), dice);
+        assert_eq!(wait.as_secs(), expected, "jitter {jitter}");
+        assert_eq!(t.failures, 0);
+        assert_eq!(t.next_check, at(8, 0) + wait);
+    }
+}
+
+#[test]
+fn out_of_range_dice_stay_inside_the_window() {
+    for roll in [-1.0, 2.0, f64::NAN, f64::INFINITY] {
+        let mut t = Timetable::start(at(8, 0), day(24));
+        let dice = Dice {
+            spread: roll,
+            jitter: roll,
+        };
+        let wait = after_check(&mut t, at(8, 0), true, &cadence(), dice);
+        assert!(wait.as_secs() >= 4 * HOUR && wait.as_secs() <= 4 * HOUR + 1440);
+        let mut t = Timetable {
+            next_check: at(20, 0),
+            failures: 0,
+            day: day(23),
+        };
+        let wake = on_wake(&mut t, at(0, 0), day(24), None, &cadence(), dice);
+        let within = t.next_check > at(0, 0) && t.next_check <= at(0, 10);
+        assert!(wake.check == CheckNow::Yes || within, "{roll}");
+    }
+}
+
+#[test]
+fn failures_back_off_1_2_4_minutes_up_to_the_interval() {
+    let mut t = Timetable::start(at(8, 0), day(24));
+    let waits: Vec<u64> = (0..10)
+        .map(|_| after_check(&mut t, at(8, 0), false, &cadence(), NO_DICE).as_secs() / MIN)
+        .collect();
+    assert_eq!(waits, vec![1, 2, 4, 8, 16, 32, 64, 128, 240, 240]);
+    t.failures = u32::MAX;
+    let wait = after_check(&mut t, at(8, 0), false, &cadence(), NO_DICE);
+    assert_eq!(wait.as_secs(), 4 * HOUR);
+    assert_eq!(t.failures, u32::MAX);
+}
+
+#[test]
+fn a_new_day_brings_the_check_forward_within_the_spread() {
+    // (next check planned, spread roll, expected next check)
+    let cases = [
+        (at(4, 0), 0.0, at(0, 0)),
+        (at(4, 0), 0.5, at(0, 5)),
+        (at(4, 0), 1.0, at(0, 10)),
+        // Already due sooner than the spread: stays.
+        (at(0, 2), 1.0, at(0, 2)),
+    ];
+    for (planned, spread, expected) in cases {
+        let mut t = Timetable {
+            next_check: planned,
+            failures: 0,
+            day: day(23),
+        };
+        let dice = Dice {
+            spread,
+            jitter: 0.0,
+        };
+        let wake = on_wake(&mut t, at(0, 0), day(24), None, &cadence(), dice);
+        assert!(wake.new_day);
+        assert_eq!(t.day, day(24));
+        if expected == at(0, 0) {
+            assert_eq!(wake.check, CheckNow::Yes);
+            // The check runs; the next waits for its outcome.
+            assert_eq!(t.next_check, at(4, 0));
+        } else {
+            assert_eq!(wake.check, CheckNow::No);
+            assert_eq!(t.next_check, expected, "planned {planned}, spread {spread}");
+        }
+    }
+}
+
+#[test]
+fn a_clock_that_goes_back_a_day_is_a_new_day_too() {
+    let mut t = Timetable {
+        next_check: at(12, 0),
+        failures: 0,
+        day: day(25),
+    };
+    let wake = on_wake(&mut t, at(8, 0), day(24), None, &cadence(), NO_DICE);
+    assert!(wake.new_day);
+    assert_eq!(t.day, day(24));
+}
+
+#[test]
+fn an_account_in_its_grace_logins_is_not_checked_by_itself() {
+    let cases = [
+        (Some(in_grace()), CheckNow::SkippedToSaveGraceLogin),
+        (
+            Some(Finding::Facts(Facts::new(
+                Deadline::ExpiredNow,
+                Source::LdapPpolicyControl,
+            ))),
+            CheckNow::Yes,
+        ),
+        (
+            Some(Finding::SignInRequired {
+                reason: SignInReason::NoCredentials,
+            }),
+            CheckNow::Yes,
+        ),
+        (None, CheckNow::Yes),
+    ];
+    for (finding, expected) in cases {
+        let mut t = Timetable::start(at(8, 0), day(24));
+        let wake = on_wake(
+            &mut t,
+            at(8, 0),
+            day(24),
+            finding.as_ref(),
+            &cadence(),
+            NO_DICE,
+        );
+        assert_eq!(wake.check, expected, "{finding:?}");
+        if expected == CheckNow::SkippedToSaveGraceLogin {
+            assert_eq!(t.next_check, at(12, 0));
+        }
+    }
+}
+
+#[test]
+fn the_loop_wakes_at_the_next_check_or_within_a_minute() {
+    let cases = [
+        // (next check, now, expected wake)
+        (at(8, 0), at(8, 0), at(8, 0)),
+        (at(8, 0), at(9, 0), at(9, 0)),
+        (
+            at(8, 0) + Duration::from_secs(30),
+            at(8, 0),
+            at(8, 0) + Duration::from_secs(30),
+        ),
+        (at(12, 0), at(8, 0), at(8, 1)),
+    ];
+    for (next_check, now, expected) in cases {
+        let t = Timetable {
+            next_check,
+            failures: 0,
+            day: day(24),
+        };
+        assert_eq!(wake_at(&t, now, &cadence()), expected, "{next_check} {now}");
+    }
+}
