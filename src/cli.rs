@@ -15,6 +15,8 @@ use signin_assistant::provider::ProviderError;
 use crate::commands::{Commands, NotDetermined, UsageError};
 use crate::demo;
 
+mod change_password;
+
 #[derive(Parser)]
 #[command(
     name = "signin-assistant",
@@ -48,6 +50,8 @@ enum Cmd {
     },
     /// Forget the cached password and token.
     SignOut,
+    /// Change the password in the directory (LDAP/AD) and in the keyring; Entra: open the portal.
+    ChangePassword(change_password::Args),
     /// Ask the identity endpoint now, show the balloon if due and print the status.
     Check {
         #[arg(long)]
@@ -167,6 +171,7 @@ async fn dispatch(cli: Cli, tray_channels: Option<AgentChannels>) -> anyhow::Res
             }
         }
         Cmd::SignOut => commands.sign_out().await,
+        Cmd::ChangePassword(args) => change_password::run(commands.config(), args).await,
         Cmd::Check { json, no_notify } => commands.check(json, !no_notify).await,
         Cmd::Status { json } => commands.status(json).await,
         Cmd::Run { no_tray } => commands.run(no_tray, tray_channels).await,

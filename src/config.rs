@@ -87,6 +87,16 @@ pub enum LdapFlavor {
     Openldap,
 }
 
+/// Where a person changes an LDAP or Active Directory password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeMode {
+    /// In this program's own dialog (`change-password`, the balloon, the tray).
+    Here,
+    /// On the web page `[portal] url`.
+    Portal,
+}
+
 /// Records the origin of every key set by a file.
 #[derive(Debug, Default, Clone)]
 struct Origins(BTreeMap<&'static str, Origin>);
@@ -171,6 +181,14 @@ section!(LdapConfig, LdapLayer, "ldap" {
     ca_file: Option<PathBuf> = None,
     timeout_secs: u64 = 10,
     allow_insecure: bool = false,
+    /// Where the password is changed; unset: here unless `[portal] url` is configured.
+    change: Option<ChangeMode> = None,
+    /// Kerberos realm for changing an expired AD password; unset: from the DC= parts of `base`.
+    kerberos_realm: Option<String> = None,
+    /// The KDC (host or host:port) kpasswd talks to; unset: the system's Kerberos configuration.
+    kdc: Option<String> = None,
+    /// The MIT kpasswd program (a name on PATH or a path).
+    kpasswd: String = "kpasswd".to_string(),
 });
 
 section!(PolicyConfig, PolicyLayer, "policy" {

@@ -40,6 +40,7 @@ pub mod instance;
 pub mod interactive;
 pub mod loopback;
 pub mod notify;
+pub mod password_change;
 pub mod paths;
 pub mod policy;
 pub mod portal;

@@ -98,3 +98,29 @@ fn real_keyring_session_starts() {
         None
     );
 }
+
+#[test]
+fn change_password_uses_the_portal_for_entra_and_when_an_admin_chose_it() {
+    let s = Session::start(Keyring::Absent);
+    let entra = s.write_config("entra.toml", ENTRA);
+    let ldap_portal = s.write_config(
+        "ldap.toml",
+        "[account]\nusername = \"alice\"\n[provider]\nkind = \"ldap\"\n[ldap]\nurl = \"ldap://127.0.0.1:9\"\n\
+         bind = \"uid={username},dc=example,dc=com\"\nbase = \"dc=example,dc=com\"\n\
+         [portal]\nurl = \"https://id.example.com/password\"\n",
+    );
+    for (config, url) in [
+        (&entra, "https://passwordreset.microsoftonline.com/"),
+        (&ldap_portal, "https://id.example.com/password"),
+    ] {
+        let out = s.run(
+            &["--config", config.to_str().unwrap(), "change-password"],
+            "",
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{stdout}");
+        assert!(stdout.contains("is changed on the web"), "{stdout}");
+        assert!(stdout.contains(url), "{stdout}");
+        assert_eq!(s.opened_urls().last().map(String::as_str), Some(url));
+    }
+}

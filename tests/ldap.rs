@@ -9,6 +9,8 @@ use chrono::{Duration, Utc};
 use signin_assistant::config::Config;
 use signin_assistant::credentials::Secret;
 use signin_assistant::policy::{self, Deadline, Finding, PasswordState, SignInReason, Source};
+use signin_assistant::provider::ldap::change::{ChangeError, ChangedVia};
+use signin_assistant::provider::ldap::kpasswd::KpasswdError;
 use signin_assistant::provider::ldap::LdapProvider;
 use signin_assistant::provider::{Attempt, ProviderError};
 use support::fake_ldap;
@@ -249,6 +251,14 @@ async fn scripted<F>(script: F) -> (tempfile::TempDir, LdapProvider)
 where
     F: Fn(&fake_ldap::Request) -> Vec<u8> + Send + Sync + 'static,
 {
+    scripted_with("", script).await
+}
+
+/// [`scripted`] with more `[ldap]` settings.
+async fn scripted_with<F>(extra: &str, script: F) -> (tempfile::TempDir, LdapProvider)
+where
+    F: Fn(&fake_ldap::Request) -> Vec<u8> + Send + Sync + 'static,
+{
     let port = fake_ldap::serve(script).await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("config.toml");
@@ -256,7 +266,7 @@ where
         &file,
         format!(
             "[provider]\nkind = \"ldap\"\n\n[ldap]\nurl = \"ldap://127.0.0.1:{port}\"\n\
-             bind = \"{{username}}\"\nbase = \"dc=corp,dc=example\"\ntimeout_secs = 1\n"
+             bind = \"{{username}}\"\nbase = \"dc=corp,dc=example\"\ntimeout_secs = 1\n{extra}"
         ),
     )
     .unwrap();
@@ -548,4 +558,114 @@ async fn a_silent_server_times_out() {
         "{err}"
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
+}
+
+// ---- Changing the password (the CLI tests cover the rules; these the routes) ----
+
+#[tokio::test]
+async fn change_password_with_auto_flavor_finds_openldap_and_uses_password_modify() {
+    let s = population();
+    let cfg = config(s.dir(), &format!("url = \"{}\"\n", s.ldap_url()));
+    let text = std::fs::read_to_string(&cfg.files[0])
+        .unwrap()
+        .replace("flavor = \"openldap\"", "flavor = \"auto\"");
+    std::fs::write(&cfg.files[0], text).unwrap();
+    let provider = LdapProvider::new(&Config::from_files(&cfg.files).unwrap()).unwrap();
+    let (old, new) = (
+        Secret::new("shortlived-pw"),
+        Secret::new("shortlived-new-pw"),
+    );
+    let via = provider
+        .change_password("shortlived", &old, &new)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", s.log()));
+    assert_eq!(via, ChangedVia::Ldap);
+    assert!(
+        sign_in(&provider, "shortlived", "shortlived-new-pw")
+            .await
+            .password_accepted
+    );
+    assert!(
+        !sign_in(&provider, "shortlived", "shortlived-pw")
+            .await
+            .password_accepted
+    );
+    // Locally refused, before anything is sent.
+    assert!(matches!(
+        provider.change_password("shortlived", &new, &new).await,
+        Err(ChangeError::SameAsCurrent)
+    ));
+    assert!(matches!(
+        provider
+            .change_password("shortlived", &new, &Secret::new(""))
+            .await,
+        Err(ChangeError::EmptyNew)
+    ));
+}
+
+#[tokio::test]
+async fn active_directory_takes_a_new_password_only_over_tls() {
+    let (_d, p) = scripted_with("flavor = \"active-directory\"\n", |req| match req.op {
+        0x60 => bind_reply(req, 0, "", None),
+        _ => Vec::new(),
+    })
+    .await;
+    let err = p
+        .change_password(
+            "alice@corp.example",
+            &Secret::new("Old-pw-1"),
+            &Secret::new("New-pw-2"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ChangeError::NeedsEncryption { .. }), "{err}");
+    assert!(err.to_string().contains("ldaps://"), "{err}");
+}
+
+#[tokio::test]
+async fn an_expired_ad_password_goes_to_kpasswd() {
+    // data 532: the password is right but expired; the KDC route is taken (here without kpasswd).
+    let expired =
+        "80090308: LdapErr: DSID-0C09030B, comment: AcceptSecurityContext error, data 532, v893";
+    let (_d, p) = scripted_with(
+        "kpasswd = \"/nonexistent/kpasswd\"\n",
+        move |req| match req.op {
+            0x60 => bind_reply(req, 49, expired, None),
+            _ => Vec::new(),
+        },
+    )
+    .await;
+    let err = p
+        .change_password(
+            "alice@corp.example",
+            &Secret::new("Old-pw-1"),
+            &Secret::new("New-pw-2"),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ChangeError::Kerberos(KpasswdError::NotInstalled(program)) if program == "/nonexistent/kpasswd"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("krb5-user"), "{err}");
+}
+
+#[tokio::test]
+async fn a_change_without_an_answer_is_unconfirmed_not_refused() {
+    // Bound, then silence after the Password Modify request: it may have been done.
+    let (_d, p) = scripted_with("flavor = \"openldap\"\n", |req| match req.op {
+        0x60 => bind_reply(req, 0, "", None),
+        _ => Vec::new(),
+    })
+    .await;
+    let err = p
+        .change_password(
+            "alice@corp.example",
+            &Secret::new("Old-pw-1"),
+            &Secret::new("New-pw-2"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ChangeError::Unconfirmed { .. }), "{err}");
+    assert!(!err.to_string().contains("pw-"), "{err}");
 }

@@ -1,11 +1,17 @@
 //! The real binary against a real slapd: `sign-in --password-stdin` then `check --json` for every
-//! kind of OpenLDAP user, over StartTLS and over ldaps with the test CA given as `ca_file`.
+//! kind of OpenLDAP user, over StartTLS and over ldaps with the test CA given as `ca_file`; and
+//! `change-password` (Password Modify with the ppolicy control) refused by each rule, accepted,
+//! through the scripted pinentry dialog, with the keyring in step and a canary for leaks.
 //! Each user gets its own isolated session (HOME, D-Bus, gnome-keyring) from `support`.
 
 mod support;
 
+use std::io::Write;
+use std::process::{Output, Stdio};
+
 use chrono::{Duration, Utc};
 use serde_json::Value;
+use support::pinentry::FakePinentry;
 use support::slapd::{self, Slapd};
 use support::{json_of, stderr, Keyring, Session};
 
@@ -214,4 +220,301 @@ fn cleartext_ldap_off_loopback_is_a_config_error() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("config.toml:5"), "{stderr}");
     assert!(stderr.contains("ldap.url"), "{stderr}");
+}
+
+// ----- change-password against slapd ------------------------------------------------------
+
+/// slapd with a strict policy (8 characters, quality checked, the last 3 passwords remembered,
+/// no minimum age) and a slow one (one change a day); `users` under the strict one, their
+/// passwords changed 80 days ago (inside the warning window).
+fn changing_population(users: &[&str]) -> Slapd {
+    let s = Slapd::start();
+    s.add_policy(
+        "strict",
+        &[
+            ("pwdMaxAge", "7776000"),
+            ("pwdExpireWarning", "1209600"),
+            ("pwdMinLength", "8"),
+            ("pwdCheckQuality", "2"),
+            ("pwdInHistory", "3"),
+            ("pwdMinAge", "0"),
+        ],
+    );
+    s.add_policy("slow", &[("pwdMaxAge", "7776000"), ("pwdMinAge", "86400")]);
+    for uid in users {
+        s.add_user(uid, &old_password(uid), Some("strict"));
+        s.set_changed(uid, Utc::now() - Duration::days(80) + Duration::hours(1));
+    }
+    s
+}
+
+fn old_password(uid: &str) -> String {
+    format!("{uid}-Old-pw1")
+}
+
+/// The config for the change tests (StartTLS with the test CA), plus `extra` tables.
+fn change_config(session: &Session, s: &Slapd, extra: &str) -> String {
+    let file = session.write_config(
+        "config.toml",
+        &format!(
+            "[provider]\nkind = \"ldap\"\n\n[ldap]\nurl = \"{}\"\nstarttls = true\nca_file = \"{}\"\n\
+             bind = \"{}\"\nbase = \"{}\"\nflavor = \"openldap\"\ntimeout_secs = 5\n\n{extra}",
+            s.ldap_url(),
+            s.ca_file.display(),
+            slapd::BIND_TEMPLATE,
+            slapd::SUFFIX
+        ),
+    );
+    file.to_str().unwrap().to_string()
+}
+
+/// `change-password --user UID --password-stdin` with the three lines.
+fn change(session: &Session, cfg: &str, uid: &str, lines: [&str; 3]) -> Output {
+    session.run(
+        &[
+            "--config",
+            cfg,
+            "change-password",
+            "--user",
+            uid,
+            "--password-stdin",
+        ],
+        &format!("{}\n{}\n{}\n", lines[0], lines[1], lines[2]),
+    )
+}
+
+fn said(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn check_json(session: &Session, cfg: &str) -> Value {
+    let out = session.run(&["--config", cfg, "check", "--json", "--no-notify"], "");
+    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+    json_of(&out)
+}
+
+/// A fresh password under the strict policy: 90 days, read from pwdChangedTime.
+fn assert_fresh(json: &Value) {
+    assert_eq!(json["state"], "ok", "{json}");
+    let days = json["days_left"].as_i64().unwrap_or_default();
+    assert!((89..=90).contains(&days), "{json}");
+    assert_eq!(json["source"], "ldap_pwd_changed_time", "{json}");
+}
+
+#[test]
+fn change_password_refusals_in_words_then_success_and_the_keyring_follows() {
+    let s = changing_population(&["changer"]);
+    let session = Session::start(Keyring::Unlocked);
+    let cfg = change_config(&session, &s, "");
+    let old = old_password("changer");
+    let new = "Changer-New-pw2";
+    let keyring = || session.keyring_lookup(SERVICE, "changer");
+    let out = session.run(
+        &[
+            "--config",
+            &cfg,
+            "sign-in",
+            "--user",
+            "changer",
+            "--password-stdin",
+        ],
+        &format!("{old}\n"),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+    assert_eq!(check_json(&session, &cfg)["state"], "warning");
+
+    // Too short: refused with the policy's reason and rule; the keyring keeps the old password.
+    let out = change(&session, &cfg, "changer", [&old, "Sh0rt", "Sh0rt"]);
+    let text = said(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{text}\nslapd log:\n{}",
+        s.log()
+    );
+    assert!(text.contains("The password was not changed"), "{text}");
+    assert!(text.contains("it is too short"), "{text}");
+    assert!(text.contains("at least 8 characters"), "{text}");
+    assert_eq!(keyring().as_deref(), Some(old.as_str()));
+
+    // The two entries differ: nothing is sent.
+    let out = change(&session, &cfg, "changer", [&old, new, "something-else"]);
+    assert_eq!(out.status.code(), Some(2), "{}", said(&out));
+    assert!(said(&out).contains("differ"), "{}", said(&out));
+
+    // A good one: changed, and the keyring holds it at once.
+    let out = change(&session, &cfg, "changer", [&old, new, new]);
+    let text = said(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}\nslapd log:\n{}",
+        s.log()
+    );
+    assert!(text.contains("Password changed — good until "), "{text}");
+    assert_eq!(keyring().as_deref(), Some(new));
+    assert_fresh(&check_json(&session, &cfg));
+    assert_eq!(
+        keyring().as_deref(),
+        Some(new),
+        "the check kept the new password"
+    );
+
+    // Back to the old one: in the history.
+    let out = change(&session, &cfg, "changer", [new, &old, &old]);
+    let text = said(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("it was used before"), "{text}");
+    assert!(text.contains("not one of your last 3 passwords"), "{text}");
+
+    // A wrong current password changes nothing either.
+    let out = change(
+        &session,
+        &cfg,
+        "changer",
+        ["not-my-password", "Other-New-pw3", "Other-New-pw3"],
+    );
+    let text = said(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("current password was not accepted"), "{text}");
+    assert_eq!(keyring().as_deref(), Some(new));
+    assert_fresh(&check_json(&session, &cfg));
+    assert!(!text.contains(new) && !text.contains(&old), "{text}");
+}
+
+#[test]
+fn change_password_too_soon_after_the_last_change_is_refused_with_the_rule() {
+    let s = changing_population(&[]);
+    s.add_user("young", "young-Old-pw1", Some("slow"));
+    let session = Session::start(Keyring::Unlocked);
+    let cfg = change_config(&session, &s, "");
+    let out = change(
+        &session,
+        &cfg,
+        "young",
+        ["young-Old-pw1", "Young-New-pw2", "Young-New-pw2"],
+    );
+    let text = said(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{text}\nslapd log:\n{}",
+        s.log()
+    );
+    assert!(text.contains("changed too recently"), "{text}");
+    assert!(text.contains("at most one change every 1 day"), "{text}");
+    assert_eq!(session.keyring_lookup(SERVICE, "young"), None);
+}
+
+#[test]
+fn change_password_in_the_dialog_asks_again_with_the_reason() {
+    let s = changing_population(&["dialog"]);
+    let session = Session::start(Keyring::Unlocked);
+    let pinentry = FakePinentry::in_dir(&session.path("pinentry"), None);
+    let old = old_password("dialog");
+    let new = "Dialog-New-pw2";
+    // First try too short; the dialog comes back with the reason; the second try is good.
+    pinentry.set_replies(&[&old, "Sh0rt", &old, new]);
+    let cfg = change_config(&session, &s, &pinentry.config());
+    // No --password-stdin and no terminal: the desktop's dialog.
+    let out = session.run(
+        &["--config", &cfg, "change-password", "--user", "dialog"],
+        "",
+    );
+    let text = said(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}\npinentry:\n{}",
+        pinentry.log()
+    );
+    assert!(text.contains("Password changed — good until "), "{text}");
+    let log = pinentry.log();
+    assert!(
+        log.contains("SETERROR The new password was refused: it is too short"),
+        "{log}"
+    );
+    assert!(log.contains("SETREPEAT "), "{log}");
+    assert_eq!(log.matches("GETPIN").count(), 4, "{log}");
+    assert!(!log.contains(new) && !log.contains(&old), "{log}");
+    assert_eq!(
+        session.keyring_lookup(SERVICE, "dialog").as_deref(),
+        Some(new)
+    );
+    assert_fresh(&check_json(&session, &cfg));
+}
+
+/// The canary: with the most verbose logging, neither password reaches an output or a file.
+#[test]
+fn change_password_canary_passwords_reach_no_file_and_no_log() {
+    let s = changing_population(&[]);
+    let old = "Canary-Old-5e1b7c";
+    let new = "Canary-New-9a4f2d";
+    s.add_user("canary", old, Some("strict"));
+    let session = Session::start(Keyring::Unlocked);
+    let cfg = change_config(&session, &s, "");
+    let traced = |args: &[&str], stdin: &str| {
+        let mut child = session
+            .command(support::BIN)
+            .args(["--config", &cfg])
+            .args(args)
+            .env("SIGNIN_ASSISTANT_LOG", "trace")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start signin-assistant");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        support::wait_with_timeout(child, std::time::Duration::from_secs(60))
+    };
+    let lines = |a: &str, b: &str| format!("{a}\n{b}\n{b}\n");
+    let outputs = [
+        traced(
+            &["sign-in", "--user", "canary", "--password-stdin"],
+            &format!("{old}\n"),
+        ),
+        traced(&["change-password", "--password-stdin"], &lines(old, "x")),
+        traced(&["change-password", "--password-stdin"], &lines(old, new)),
+        traced(&["check", "--json", "--no-notify"], ""),
+    ];
+    assert_eq!(outputs[0].status.code(), Some(0), "{}", said(&outputs[0]));
+    assert_eq!(outputs[1].status.code(), Some(1), "{}", said(&outputs[1]));
+    assert_eq!(outputs[2].status.code(), Some(0), "{}", said(&outputs[2]));
+    assert_eq!(json_of(&outputs[3])["state"], "ok", "{}", said(&outputs[3]));
+    assert_eq!(
+        session.keyring_lookup(SERVICE, "canary").as_deref(),
+        Some(new)
+    );
+    for out in &outputs {
+        let text = said(out);
+        assert!(
+            text.contains("TRACE") || text.contains("DEBUG"),
+            "trace logging was on: {text}"
+        );
+        assert!(
+            !text.contains(old) && !text.contains(new),
+            "a password was printed:\n{text}"
+        );
+    }
+    let files = session.all_files();
+    assert!(files.iter().any(|p| p.ends_with("state.json")), "{files:?}");
+    for path in files {
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains(old) && !text.contains(new),
+            "a password is in {}",
+            path.display()
+        );
+    }
 }

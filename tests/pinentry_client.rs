@@ -6,6 +6,7 @@ mod support;
 
 use std::path::Path;
 
+use signin_assistant::prompt::change::ChangeRequest;
 use signin_assistant::prompt::{pinentry, PromptError, Request};
 use support::pinentry::FakePinentry;
 
@@ -83,4 +84,81 @@ fn the_configured_program_wins_and_must_exist() {
     );
     let err = pinentry::choose_program(Some("pinentry-does-not-exist")).unwrap_err();
     assert!(err.to_string().contains("pinentry-does-not-exist"), "{err}");
+}
+
+async fn ask_change(fake: &FakePinentry, problem: Option<&str>) -> Option<(String, String)> {
+    let request = ChangeRequest {
+        account: "alice@example.com".into(),
+        problem: problem.map(str::to_string),
+    };
+    pinentry::ask_change(&fake.program(), &request)
+        .await
+        .expect("the dialog works")
+        .map(|a| (a.current.expose().to_string(), a.new.expose().to_string()))
+}
+
+#[tokio::test]
+async fn change_dialog_asks_current_then_new_with_repeat_and_quality() {
+    let fake = FakePinentry::new(None);
+    fake.set_replies(&["old%25pw", "New-Pass-42"]);
+    let answers = ask_change(
+        &fake,
+        Some("The new password was refused: it is too short."),
+    )
+    .await;
+    assert_eq!(
+        answers,
+        Some(("old%pw".to_string(), "New-Pass-42".to_string()))
+    );
+    let log = fake.log();
+    assert!(
+        log.contains("SETERROR The new password was refused: it is too short.\n"),
+        "{log}"
+    );
+    assert!(log.contains("SETPROMPT Current password:\n"), "{log}");
+    assert!(log.contains("SETPROMPT New password:\n"), "{log}");
+    assert!(log.contains("SETREPEAT Repeat:\n"), "{log}");
+    // The quality bar's inquiry was answered with a score, and the PIN was asked twice only.
+    assert!(log.contains("SETQUALITYBAR Quality:\n"), "{log}");
+    assert!(log.contains("\nD 100\nEND\n"), "{log}");
+    assert_eq!(log.matches("GETPIN").count(), 2, "{log}");
+    assert!(
+        !log.contains("New-Pass-42") && !log.contains("old%pw"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn change_dialog_checks_the_repetition_itself_without_a_repeat_field() {
+    let fake = FakePinentry::new(None);
+    fake.without_repeat_field();
+    // The second entry differs: the new password is asked again, with the reason.
+    fake.set_replies(&[
+        "old",
+        "New-Pass-42",
+        "New-Pass-43",
+        "New-Pass-44",
+        "New-Pass-44",
+    ]);
+    let answers = ask_change(&fake, None).await;
+    assert_eq!(
+        answers,
+        Some(("old".to_string(), "New-Pass-44".to_string()))
+    );
+    let log = fake.log();
+    assert_eq!(log.matches("GETPIN").count(), 5, "{log}");
+    assert!(log.contains("SETPROMPT New password again:\n"), "{log}");
+    assert!(
+        log.contains("SETERROR The two entries of the new password differ"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn change_dialog_cancelled_at_any_step_is_none() {
+    for replies in [&["cancel"][..], &["old", "cancel"][..]] {
+        let fake = FakePinentry::new(None);
+        fake.set_replies(replies);
+        assert_eq!(ask_change(&fake, None).await, None, "{replies:?}");
+    }
 }

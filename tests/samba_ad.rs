@@ -3,11 +3,19 @@
 //! --password-stdin` then `check --json`, over ldaps with the test CA as `ca_file`, binding with
 //! the UPN; once with `flavor = "active-directory"` and once with `flavor = "auto"`.
 //!
-//! Samba's ports are fixed (389, 636), so this file has a single test and one domain controller.
-//! It needs root and the Samba packages (the test fails, with the install command, without them).
+//! Then `change-password` on the same domain controller: the AD self-change of `unicodePwd`
+//! refused for complexity and history with the reason, accepted with the keyring in step, and an
+//! expired password changed through MIT kpasswd against Samba's KDC (with a canary on the child's
+//! argv and environment, every file and the trace log).
+//!
+//! Samba's ports are fixed (389, 636, 88, 464), so this file has a single test and one domain
+//! controller. It needs root and the Samba packages, and krb5-user for kpasswd (the test fails,
+//! with the install command, without them).
 
 mod support;
 
+use std::path::Path;
+use std::process::Output;
 use std::time::Instant;
 
 use chrono::{Duration, Utc};
@@ -34,6 +42,8 @@ fn upn(name: &str) -> String {
 /// - expired: password set 70 days ago -> bind fails with data 532
 /// - disabled: ACCOUNTDISABLE -> bind fails with data 533
 /// - locked: a PSO locking after one bad password; the test's bad bind locks it -> data 775
+/// - mover: a strict PSO (complexity, 8 characters, 3 remembered) -> its password is changed
+/// - lapsed: password set 70 days ago -> expired, changed with kpasswd
 fn domain() -> Samba {
     let dc = Samba::start();
     let days = |n: i64| Duration::days(n) + Duration::hours(1);
@@ -47,16 +57,17 @@ fn domain() -> Samba {
         ("expired", normal, false),
         ("disabled", normal | UF_ACCOUNTDISABLE, false),
         ("locked", normal, false),
+        ("mover", normal, false),
+        ("lapsed", normal, false),
     ] {
         dc.add_user(name, &password(name), control, must_change);
     }
     dc.add_pso("ten-days", 1, days(10), 0, "warned");
     dc.add_pso("lock-at-once", 2, days(60), 1, "locked");
-    dc.set_password_at(
-        "expired",
-        &password("expired"),
-        Utc::now() - Duration::days(70),
-    );
+    dc.add_strict_pso("strict", 3, 8, "mover");
+    for name in ["expired", "lapsed"] {
+        dc.set_password_at(name, &password(name), Utc::now() - Duration::days(70));
+    }
     dc
 }
 
@@ -232,4 +243,205 @@ fn every_kind_of_account_on_a_samba_domain_controller() {
     run_users(&dc, "active-directory");
     run_users(&dc, "auto");
     eprintln!("samba: every account checked after {:?}", began.elapsed());
+    change_with_ldap(&dc);
+    change_expired_with_kpasswd(&dc);
+    eprintln!("samba: passwords changed after {:?}", began.elapsed());
+}
+
+// ----- change-password ----------------------------------------------------------------------
+
+/// The config for the change tests: ldaps, the KDC on loopback, and `extra` `[ldap]` keys.
+fn change_config(session: &Session, dc: &Samba, extra: &str) -> String {
+    let file = session.write_config(
+        "config.toml",
+        &format!(
+            "[provider]\nkind = \"ldap\"\n\n[ldap]\nurl = \"{}\"\nca_file = \"{}\"\n\
+             bind = \"{{username}}\"\nbase = \"{}\"\nflavor = \"auto\"\ntimeout_secs = 10\n\
+             kdc = \"127.0.0.1\"\n{extra}",
+            dc.ldaps_url(),
+            dc.ca_file.display(),
+            samba::BASE
+        ),
+    );
+    file.to_str().unwrap().to_string()
+}
+
+/// `change-password --password-stdin` (current, new, new again), with extra environment.
+fn change(
+    session: &Session,
+    cfg: &str,
+    user: &str,
+    current: &str,
+    new: &str,
+    env: &[(&str, &str)],
+) -> Output {
+    use std::io::Write;
+    let mut command = session.command(support::BIN);
+    command
+        .args([
+            "--config",
+            cfg,
+            "change-password",
+            "--user",
+            user,
+            "--password-stdin",
+        ])
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().expect("start signin-assistant");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{current}\n{new}\n{new}\n").as_bytes())
+        .unwrap();
+    support::wait_with_timeout(child, std::time::Duration::from_secs(90))
+}
+
+fn check_json(session: &Session, cfg: &str, dc: &Samba) -> Value {
+    let out = session.run(&["--config", cfg, "check", "--json", "--no-notify"], "");
+    assert_eq!(out.status.code(), Some(0), "{}", said("check", &out, dc));
+    json_of(&out)
+}
+
+/// A password just set under a 60-day policy.
+fn assert_fresh(json: &Value) {
+    assert_eq!(json["state"], "ok", "{json}");
+    let days = json["days_left"].as_i64().unwrap_or_default();
+    assert!((59..=60).contains(&days), "{json}");
+}
+
+/// The AD self-change over ldaps: complexity and history refused with Samba's reason, then a
+/// good password, in the keyring at once, and the next check is ok.
+fn change_with_ldap(dc: &Samba) {
+    let session = Session::start(Keyring::Unlocked);
+    let cfg = change_config(&session, dc, "");
+    let user = upn("mover");
+    let old = password("mover");
+    let new = "Mover-New-Pass-2";
+    let keyring = || session.keyring_lookup(SERVICE, &user);
+    let out = sign_in(&session, &cfg, &user, &old);
+    assert_eq!(out.status.code(), Some(0), "{}", said("mover", &out, dc));
+
+    let out = change(&session, &cfg, &user, &old, "lowercaseletters", &[]);
+    let text = said("mover: complexity", &out, dc);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("it is not complex enough"), "{text}");
+    assert!(
+        text.contains("does not meet the complexity criteria"),
+        "{text}"
+    );
+    assert_eq!(keyring().as_deref(), Some(old.as_str()), "{text}");
+
+    let out = change(&session, &cfg, &user, &old, new, &[]);
+    let text = said("mover: change", &out, dc);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("Password changed — good until "), "{text}");
+    assert_eq!(keyring().as_deref(), Some(new), "{text}");
+    let json = check_json(&session, &cfg, dc);
+    assert_fresh(&json);
+    assert_eq!(json["source"], "ad_computed_expiry", "{json}");
+
+    let out = change(&session, &cfg, &user, new, &old, &[]);
+    let text = said("mover: history", &out, dc);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("it was used before"), "{text}");
+    assert_eq!(keyring().as_deref(), Some(new), "{text}");
+    assert!(!text.contains(new) && !text.contains(&old), "{text}");
+}
+
+/// An expired password cannot bind; kpasswd changes it against Samba's KDC. kpasswd runs behind
+/// a wrapper that records what the child got: argv and environment, from /proc. Everything
+/// runs with trace logging, and neither password may appear anywhere.
+fn change_expired_with_kpasswd(dc: &Samba) {
+    support::require(&[("kpasswd", "krb5-user")]);
+    let real = support::find_on_path("kpasswd").expect("kpasswd");
+    let session = Session::start(Keyring::Unlocked);
+    let record = session.path("kpasswd-record");
+    std::fs::create_dir_all(&record).unwrap();
+    let wrapper = session.path("bin/kpasswd-recorder");
+    support::write_executable(
+        &wrapper,
+        &format!(
+            "#!/bin/sh\ntr '\\0' '\\n' < /proc/$$/cmdline > '{r}/argv'\n\
+             tr '\\0' '\\n' < /proc/$$/environ > '{r}/environ'\nexec '{}' \"$@\"\n",
+            real.display(),
+            r = record.display()
+        ),
+    );
+    let cfg = change_config(
+        &session,
+        dc,
+        &format!("kpasswd = \"{}\"\n", wrapper.display()),
+    );
+    let user = upn("lapsed");
+    let old = password("lapsed");
+    let new = "Lapsed-New-Pass-2";
+    let trace = [("SIGNIN_ASSISTANT_LOG", "trace")];
+
+    let out = sign_in(&session, &cfg, &user, &old);
+    assert_eq!(out.status.code(), Some(0), "{}", said("lapsed", &out, dc));
+    assert_eq!(check_json(&session, &cfg, dc)["state"], "expired");
+
+    let out = change(&session, &cfg, &user, &old, new, &trace);
+    let text = said("lapsed: kpasswd", &out, dc);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("Password changed — good until "), "{text}");
+    assert!(
+        text.contains("TRACE") || text.contains("DEBUG"),
+        "trace logging was on: {text}"
+    );
+    assert!(
+        text.contains("changing the password with kpasswd"),
+        "{text}"
+    );
+    assert_eq!(
+        session.keyring_lookup(SERVICE, &user).as_deref(),
+        Some(new),
+        "{text}"
+    );
+    assert_fresh(&check_json(&session, &cfg, dc));
+
+    let argv = std::fs::read_to_string(record.join("argv")).expect("the wrapper ran");
+    let environ = std::fs::read_to_string(record.join("environ")).unwrap();
+    assert!(argv.ends_with("\nlapsed@EXAMPLE.TEST\n"), "{argv}");
+    let names: Vec<&str> = environ
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, _)| k)
+        .collect();
+    for name in &names {
+        assert!(
+            ["PATH", "LC_ALL", "KRB5CCNAME", "KRB5_CONFIG"].contains(name),
+            "the child got {name} from the environment:\n{environ}"
+        );
+    }
+    assert!(names.contains(&"KRB5_CONFIG"), "{environ}");
+    for (what, text) in [
+        ("argv", &argv),
+        ("environment", &environ),
+        ("output", &text),
+    ] {
+        assert!(
+            !text.contains(new) && !text.contains(&old),
+            "a password is in the child's {what}:\n{text}"
+        );
+    }
+    for path in session.all_files() {
+        assert_no_password(&path, &[&old, new]);
+    }
+}
+
+fn assert_no_password(path: &Path, passwords: &[&str]) {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes);
+    for password in passwords {
+        assert!(
+            !text.contains(password),
+            "a password is in {}",
+            path.display()
+        );
+    }
 }

@@ -20,7 +20,16 @@ pub enum Response {
         code: u32,
         message: String,
     },
-    /// Status (`S`), comments (`#`) and anything we do not act on.
+    /// `INQUIRE KEYWORD data`: the server asks the client; `QUALITY` carries the PIN typed so far.
+    Inquire {
+        keyword: String,
+        data: Zeroizing<Vec<u8>>,
+    },
+    /// A status line `S KEYWORD ...` (e.g. `PIN_REPEATED` before a PIN typed twice).
+    Status {
+        keyword: String,
+    },
+    /// Comments (`#`) and anything we do not act on.
     Other,
 }
 
@@ -31,6 +40,20 @@ impl Response {
             Response::Ok
         } else if let Some(data) = line.strip_prefix(b"D ") {
             Response::Data(percent_decode(data))
+        } else if let Some(rest) = line.strip_prefix(b"S ") {
+            let keyword = rest.split(|b| *b == b' ').next().unwrap_or_default();
+            Response::Status {
+                keyword: String::from_utf8_lossy(keyword).into_owned(),
+            }
+        } else if let Some(rest) = line.strip_prefix(b"INQUIRE ") {
+            let (keyword, data) = match rest.iter().position(|b| *b == b' ') {
+                Some(at) => (&rest[..at], &rest[at + 1..]),
+                None => (rest, &b""[..]),
+            };
+            Response::Inquire {
+                keyword: String::from_utf8_lossy(keyword).into_owned(),
+                data: percent_decode(data),
+            }
         } else if let Some(rest) = line.strip_prefix(b"ERR ") {
             let rest = String::from_utf8_lossy(rest);
             let (code, message) = rest.split_once(' ').unwrap_or((&rest, ""));
@@ -117,7 +140,25 @@ mod tests {
                 message: "Operation cancelled <Pinentry>".into()
             }
         );
-        assert_eq!(Response::parse(b"S PASSWORD_FROM_CACHE"), Response::Other);
+        assert_eq!(
+            Response::parse(b"S PASSWORD_FROM_CACHE"),
+            Response::Status {
+                keyword: "PASSWORD_FROM_CACHE".into()
+            }
+        );
+        assert_eq!(
+            Response::parse(b"S PIN_REPEATED"),
+            Response::Status {
+                keyword: "PIN_REPEATED".into()
+            }
+        );
+        assert_eq!(
+            Response::parse(b"INQUIRE QUALITY ab%25c"),
+            Response::Inquire {
+                keyword: "QUALITY".into(),
+                data: Zeroizing::new(b"ab%c".to_vec())
+            }
+        );
         assert_eq!(Response::parse(b"# comment"), Response::Other);
     }
 

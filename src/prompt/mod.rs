@@ -7,6 +7,7 @@
 //! argv, the environment, a file or a log line.
 
 mod assuan;
+pub mod change;
 pub mod pinentry;
 
 #[cfg(target_os = "macos")]

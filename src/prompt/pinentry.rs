@@ -13,6 +13,7 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use zeroize::Zeroizing;
 
 use super::assuan::{is_cancel, percent_encode, Response};
+use super::change::{quality, ChangeAnswers, ChangeRequest, MAX_MISMATCHES, MISMATCH};
 use super::{PromptError, Request};
 use crate::credentials::Secret;
 
@@ -57,6 +58,25 @@ fn find_program(name: &str) -> Option<PathBuf> {
 
 /// Asks `program` for a password: `Ok(None)` when the person cancels.
 pub async fn ask(program: &Path, request: &Request) -> Result<Option<Secret>, PromptError> {
+    let (mut child, mut session) = start(program)?;
+    let answer = session.converse(request).await;
+    session.bye(&mut child).await;
+    answer
+}
+
+/// Asks `program` for the current and the new password (see [`super::change`]).
+pub async fn ask_change(
+    program: &Path,
+    request: &ChangeRequest,
+) -> Result<Option<ChangeAnswers>, PromptError> {
+    let (mut child, mut session) = start(program)?;
+    let answer = session.converse_change(request).await;
+    session.bye(&mut child).await;
+    answer
+}
+
+/// Runs the program with pipes to talk to it.
+fn start(program: &Path) -> Result<(Child, Session), PromptError> {
     let mut child = Command::new(program)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -67,13 +87,11 @@ pub async fn ask(program: &Path, request: &Request) -> Result<Option<Secret>, Pr
             program: program.display().to_string(),
             source,
         })?;
-    let mut session = Session {
+    let session = Session {
         input: child.stdin.take().expect("stdin is piped"),
         output: BufReader::new(child.stdout.take().expect("stdout is piped")),
     };
-    let answer = session.converse(request).await;
-    session.bye(&mut child).await;
-    answer
+    Ok((child, session))
 }
 
 /// One connection to a pinentry.
@@ -83,13 +101,17 @@ struct Session {
 }
 
 impl Session {
-    async fn converse(&mut self, request: &Request) -> Result<Option<Secret>, PromptError> {
+    async fn greet(&mut self) -> Result<(), PromptError> {
         match tokio::time::timeout(GREETING_TIMEOUT, self.read_response()).await {
-            Ok(Ok(Response::Ok)) => {}
-            Ok(Ok(_)) => return Err(failed("it did not greet with OK")),
-            Ok(Err(e)) => return Err(e),
-            Err(_) => return Err(failed("it did not answer within 10 s")),
+            Ok(Ok(Response::Ok)) => Ok(()),
+            Ok(Ok(_)) => Err(failed("it did not greet with OK")),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(failed("it did not answer within 10 s")),
         }
+    }
+
+    async fn converse(&mut self, request: &Request) -> Result<Option<Secret>, PromptError> {
+        self.greet().await?;
         // Titles and button labels are cosmetic: an old pinentry that lacks one still works.
         self.command("SETTITLE", &request.title, false).await?;
         self.command("SETDESC", &request.description, true).await?;
@@ -98,35 +120,111 @@ impl Session {
         self.get_pin().await
     }
 
-    /// Sends `VERB param` and waits for its OK; an ERR fails only when `required`.
+    /// The change-password conversation: the current password, then the new one, typed twice
+    /// (in pinentry's own repeat field when it has one, else in a second GETPIN checked here).
+    async fn converse_change(
+        &mut self,
+        request: &ChangeRequest,
+    ) -> Result<Option<ChangeAnswers>, PromptError> {
+        self.greet().await?;
+        self.command("SETTITLE", &request.title(), false).await?;
+        self.show(&request.current()).await?;
+        if let Some(problem) = &request.problem {
+            self.command("SETERROR", problem, false).await?;
+        }
+        let Some(current) = self.get_pin().await? else {
+            return Ok(None);
+        };
+        let mut problem = None;
+        for _ in 0..MAX_MISMATCHES {
+            self.show(&request.new_password()).await?;
+            let repeat_field = self.command("SETREPEAT", "Repeat:", false).await?;
+            if repeat_field {
+                self.command("SETREPEATERROR", MISMATCH, false).await?;
+            }
+            self.command("SETQUALITYBAR", "Quality:", false).await?;
+            self.command(
+                "SETQUALITYBAR_TT",
+                "A rough estimate; the directory's rules decide",
+                false,
+            )
+            .await?;
+            if let Some(problem) = problem.take() {
+                self.command("SETERROR", problem, false).await?;
+            }
+            let Some((new, repeated)) = self.get_pin_repeated().await? else {
+                return Ok(None);
+            };
+            if repeated {
+                return Ok(Some(ChangeAnswers { current, new }));
+            }
+            self.show(&request.repeat()).await?;
+            let Some(again) = self.get_pin().await? else {
+                return Ok(None);
+            };
+            if again == new {
+                return Ok(Some(ChangeAnswers { current, new }));
+            }
+            problem = Some(MISMATCH);
+        }
+        Err(failed(
+            "the two entries of the new password differed too often",
+        ))
+    }
+
+    /// The description, prompt and button of one step.
+    async fn show(&mut self, request: &Request) -> Result<(), PromptError> {
+        self.command("SETDESC", &request.description, true).await?;
+        self.command("SETPROMPT", &request.prompt, true).await?;
+        self.command("SETOK", &request.ok, false).await?;
+        Ok(())
+    }
+
+    /// Sends `VERB param` and waits for its OK; an ERR fails only when `required`. Returns
+    /// whether the pinentry took the command.
     async fn command(
         &mut self,
         verb: &str,
         param: &str,
         required: bool,
-    ) -> Result<(), PromptError> {
+    ) -> Result<bool, PromptError> {
         self.send(&format!("{verb} {}\n", percent_encode(param)))
             .await?;
         loop {
             match self.read_response().await? {
-                Response::Ok => return Ok(()),
+                Response::Ok => return Ok(true),
                 Response::Err { message, .. } if required => {
                     return Err(failed(&format!("{verb} was refused: {message}")))
                 }
-                Response::Err { .. } => return Ok(()),
-                Response::Data(_) | Response::Other => {}
+                Response::Err { .. } => return Ok(false),
+                Response::Inquire { .. } => self.send("CAN\n").await?,
+                Response::Data(_) | Response::Status { .. } | Response::Other => {}
             }
         }
     }
 
     async fn get_pin(&mut self) -> Result<Option<Secret>, PromptError> {
+        Ok(self.get_pin_repeated().await?.map(|(pin, _)| pin))
+    }
+
+    /// GETPIN: the PIN (`None` when cancelled) and whether the pinentry had it typed twice.
+    async fn get_pin_repeated(&mut self) -> Result<Option<(Secret, bool)>, PromptError> {
         self.send("GETPIN\n").await?;
         // Room for any PIN up front: growing would leave unwiped copies behind.
         let mut pin = Zeroizing::new(Vec::with_capacity(4096));
+        let mut repeated = false;
         loop {
             match self.read_response().await? {
                 Response::Data(part) => pin.extend_from_slice(&part),
                 Response::Ok => break,
+                Response::Status { keyword } => repeated |= keyword == "PIN_REPEATED",
+                Response::Inquire { keyword, data } => {
+                    let answer = match keyword.as_str() {
+                        "QUALITY" => format!("D {}\nEND\n", quality(&data)),
+                        _ => "END\n".to_string(),
+                    };
+                    self.send(&answer).await?;
+                }
                 Response::Err { code, .. } if is_cancel(code) => return Ok(None),
                 Response::Err { message, .. } => {
                     return Err(failed(&format!("it reported: {message}")))
@@ -136,7 +234,7 @@ impl Session {
         }
         let bytes = std::mem::take(&mut *pin);
         match String::from_utf8(bytes) {
-            Ok(text) => Ok(Some(Secret::new(text))),
+            Ok(text) => Ok(Some((Secret::new(text), repeated))),
             Err(e) => {
                 drop(Zeroizing::new(e.into_bytes()));
                 Err(failed("the password is not valid UTF-8"))

@@ -99,6 +99,12 @@ pub trait IdentityProvider: Send + Sync + 'static {
     fn as_entra(&self) -> Option<&entra::EntraProvider> {
         None
     }
+
+    /// The LDAP provider, for changing the password ([`crate::password_change`]); `None` for
+    /// every other kind (and for fakes).
+    fn as_ldap(&self) -> Option<&ldap::LdapProvider> {
+        None
+    }
 }
 
 /// The configured identity endpoint.
@@ -146,6 +152,13 @@ impl IdentityProvider for Provider {
         match self {
             Provider::Entra(p) => Some(p),
             Provider::Ldap(_) => None,
+        }
+    }
+
+    fn as_ldap(&self) -> Option<&ldap::LdapProvider> {
+        match self {
+            Provider::Ldap(p) => Some(p),
+            Provider::Entra(_) => None,
         }
     }
 

@@ -47,6 +47,18 @@ impl FakePinentry {
         std::fs::write(self.dir.join("reply"), reply).expect("write the pinentry's reply");
     }
 
+    /// One reply per GETPIN of a run, in order (see [`set_reply`](Self::set_reply) for the form).
+    pub fn set_replies(&self, replies: &[&str]) {
+        let mut text = replies.join("\n");
+        text.push('\n');
+        std::fs::write(self.dir.join("replies"), text).expect("write the pinentry's replies");
+    }
+
+    /// Makes it refuse SETREPEAT, as an old pinentry without a repeat field does.
+    pub fn without_repeat_field(&self) {
+        std::fs::write(self.dir.join("norepeat"), "").expect("write the pinentry's flag");
+    }
+
     /// Keeps the dialog open at GETPIN until [`release`](Self::release).
     pub fn hold(&self) {
         std::fs::write(self.dir.join("hold"), "").expect("hold the pinentry");

@@ -4,11 +4,12 @@
 //! domain `EXAMPLE.TEST` (smb.conf, sam.ldb, ...) there without touching /etc/samba or
 //! /var/lib/samba, and the test CA and a server certificate for 127.0.0.1 (made with the `openssl`
 //! CLI, as for slapd) are configured as Samba's TLS files: the certificate Samba generates by
-//! itself has no subjectAltName, which rustls (rightly) refuses. Only the LDAP service runs, in
-//! the foreground with one process, on loopback.
+//! itself has no subjectAltName, which rustls (rightly) refuses. Only the LDAP service and the
+//! KDC (Kerberos, with its change-password service) run, in the foreground with one process, on
+//! loopback.
 //!
-//! Samba's LDAP ports are fixed (389 and 636): starting fails with a clear message when another
-//! program holds them, and two [`Samba`] values must not run at once. Provisioning needs root
+//! Samba's ports are fixed (LDAP 389 and 636, Kerberos 88 and 464): starting fails with a clear
+//! message when another program holds them, and two [`Samba`] values must not run at once. Provisioning needs root
 //! (it stores NT ACLs in `security.*` extended attributes). Samba reads its stdin and stops at
 //! EOF, so it ends with the test process even when [`Drop`] never runs; it is also killed on drop.
 //! Missing packages fail the test with the install command; nothing is skipped.
@@ -36,6 +37,8 @@ const INSTALL: &str = "install with: apt-get install -y --no-install-recommends 
                        samba samba-ad-provision samba-dsdb-modules samba-vfs-modules ldap-utils openssl";
 pub const LDAP_PORT: u16 = 389;
 pub const LDAPS_PORT: u16 = 636;
+pub const KDC_PORT: u16 = 88;
+pub const KPASSWD_PORT: u16 = 464;
 /// FILETIME and AD intervals count 100 ns ticks.
 const TICKS_PER_SEC: i64 = 10_000_000;
 const FILETIME_UNIX_OFFSET_SECS: i64 = 11_644_473_600;
@@ -63,7 +66,8 @@ fn require_free_port(port: u16) {
     if let Err(e) = TcpListener::bind(("127.0.0.1", port)) {
         panic!(
             "127.0.0.1:{port} is not free ({e}); the Samba AD test needs ports {LDAP_PORT} and \
-             {LDAPS_PORT} on loopback: stop the program that holds it (e.g. `ss -ltnp | grep :{port}`)"
+             {LDAPS_PORT} (LDAP) and {KDC_PORT} and {KPASSWD_PORT} (Kerberos) on loopback: stop the \
+             program that holds it (e.g. `ss -ltnup | grep :{port}`)"
         );
     }
 }
@@ -135,8 +139,9 @@ impl Samba {
         }
         require_module("ldb/acl.so", "samba-dsdb-modules");
         require_module("vfs/acl_xattr.so", "samba-vfs-modules");
-        require_free_port(LDAP_PORT);
-        require_free_port(LDAPS_PORT);
+        for port in [LDAP_PORT, LDAPS_PORT, KDC_PORT, KPASSWD_PORT] {
+            require_free_port(port);
+        }
 
         let dir = tempfile::Builder::new()
             .prefix("samba-test")
@@ -163,7 +168,7 @@ impl Samba {
                 .arg(option("netbios name = DC1".into()))
                 .arg(option("interfaces = lo".into()))
                 .arg(option("bind interfaces only = yes".into()))
-                .arg(option("server services = ldap".into()))
+                .arg(option("server services = ldap, kdc".into()))
                 .arg(option(format!(
                     "pid directory = {}",
                     d.join("run").display()
@@ -315,6 +320,24 @@ impl Samba {
              msDS-LockoutObservationWindow: {thirty_minutes}\nmsDS-LockoutDuration: {thirty_minutes}\n\
              msDS-PSOAppliesTo: CN={user},{USERS}\n",
             interval(max_age)
+        ));
+    }
+
+    /// A fine-grained password policy (PSO) for one user with the usual strict rules: complexity
+    /// on, at least `min_length` characters, the last 3 passwords remembered, no minimum age,
+    /// 60-day passwords, no lockout.
+    pub fn add_strict_pso(&self, name: &str, precedence: u32, min_length: u32, user: &str) {
+        let thirty_minutes = interval(chrono::Duration::minutes(30));
+        self.modify(&format!(
+            "dn: CN={name},{PSO_CONTAINER}\nchangetype: add\nobjectClass: msDS-PasswordSettings\n\
+             msDS-PasswordSettingsPrecedence: {precedence}\n\
+             msDS-PasswordReversibleEncryptionEnabled: FALSE\nmsDS-PasswordHistoryLength: 3\n\
+             msDS-PasswordComplexityEnabled: TRUE\nmsDS-MinimumPasswordLength: {min_length}\n\
+             msDS-MinimumPasswordAge: 0\nmsDS-MaximumPasswordAge: {}\n\
+             msDS-LockoutThreshold: 0\n\
+             msDS-LockoutObservationWindow: {thirty_minutes}\nmsDS-LockoutDuration: {thirty_minutes}\n\
+             msDS-PSOAppliesTo: CN={user},{USERS}\n",
+            interval(chrono::Duration::days(60))
         ));
     }
 

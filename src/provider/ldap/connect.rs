@@ -90,6 +90,16 @@ impl Endpoint {
         })
     }
 
+    /// Whether the connection is encrypted (ldaps:// or StartTLS).
+    pub fn encrypted(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// Whether the server is this machine.
+    pub fn on_loopback(&self) -> bool {
+        is_loopback(&self.url)
+    }
+
     /// A name for the server in messages.
     pub fn name(&self) -> String {
         self.url.as_str().trim_end_matches('/').to_string()

@@ -4,12 +4,15 @@
 //!
 //! The rules live in pure submodules that are unit-tested on recorded server answers:
 //! [`ppolicy`] (the bind response control, decoded by hand), [`openldap`] and
-//! [`active_directory`]. [`connect`] owns the transport rules and TLS trust. This module only
-//! talks to the server and glues the answers together. All network work runs in its own task, so
+//! [`active_directory`]. [`connect`] owns the transport rules and TLS trust. [`change`] changes the
+//! password (with [`kpasswd`] for an expired AD one). This module only talks to the server and
+//! glues the answers together. All network work runs in its own task, so
 //! that a panic inside ldap3 on a hostile answer becomes a [`ProviderError`], never a crash.
 
 pub mod active_directory;
+pub mod change;
 pub mod connect;
+pub mod kpasswd;
 pub mod openldap;
 pub mod ppolicy;
 
@@ -47,6 +50,8 @@ struct Inner {
     bind: String,
     base: String,
     flavor: LdapFlavor,
+    /// How an expired AD password is changed.
+    kerberos: kpasswd::Settings,
 }
 
 impl LdapProvider {
@@ -75,6 +80,7 @@ impl LdapProvider {
                 bind,
                 base,
                 flavor: config.ldap.flavor,
+                kerberos: kpasswd::Settings::from_config(config)?,
             }),
         })
     }
@@ -582,6 +588,7 @@ fn printable(text: &str, fallback: &str) -> String {
 /// An entry's text attributes, looked up case-insensitively.
 #[derive(Debug, Default)]
 struct Attributes {
+    dn: String,
     values: HashMap<String, Vec<String>>,
     binary: Vec<String>,
 }
@@ -589,6 +596,7 @@ struct Attributes {
 impl From<SearchEntry> for Attributes {
     fn from(entry: SearchEntry) -> Self {
         Attributes {
+            dn: entry.dn,
             values: entry
                 .attrs
                 .into_iter()
