@@ -13,6 +13,8 @@ use std::sync::{Arc, Mutex};
 use keyring_core::{CredentialStore, Entry};
 use zeroize::Zeroizing;
 
+use crate::untrusted::clean_or;
+
 /// A password or token. `Debug` and `Display` never show it; memory is wiped on drop.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(Zeroizing<String>);
@@ -69,13 +71,13 @@ impl From<keyring_core::Error> for KeyringError {
             keyring_core::Error::NoStorageAccess(_) => KeyringError::Locked,
             keyring_core::Error::NoDefaultStore => KeyringError::Unavailable("no store".into()),
             keyring_core::Error::PlatformFailure(inner) => {
-                KeyringError::Unavailable(inner.to_string())
+                KeyringError::Unavailable(clean_or(&inner.to_string(), "platform failure"))
             }
             // Never echo BadEncoding/BadDataFormat payloads: they hold the secret bytes.
             keyring_core::Error::BadEncoding(_) | keyring_core::Error::BadDataFormat(_, _) => {
                 KeyringError::Failed("a stored secret is not readable text".into())
             }
-            other => KeyringError::Failed(other.to_string()),
+            other => KeyringError::Failed(clean_or(&other.to_string(), "unknown error")),
         }
     }
 }

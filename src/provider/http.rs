@@ -93,7 +93,8 @@ impl HttpClient {
             }
         } else {
             // reqwest errors carry the URL; strip it so no query (or anything else) leaks.
-            let detail = error_chain(&e.without_url());
+            let detail =
+                crate::untrusted::clean_or(&error_chain(&e.without_url()), "the connection failed");
             ProviderError::Unreachable {
                 endpoint: endpoint.to_string(),
                 detail,

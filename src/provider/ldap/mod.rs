@@ -28,6 +28,7 @@ use crate::config::{Config, LdapFlavor};
 use crate::credentials::Secret;
 use crate::policy::{Deadline, Facts, Finding, SignInReason, Source};
 use crate::provider::{Attempt, ProviderError};
+use crate::untrusted::clean_or;
 
 /// LDAP result codes this module tells apart.
 const RC_SUCCESS: u32 = 0;
@@ -177,7 +178,7 @@ impl Inner {
             return Err(ProviderError::Endpoint {
                 endpoint: self.endpoint.name(),
                 code: result.rc.to_string(),
-                error: printable(&result.text, "the bind failed"),
+                error: clean_or(&result.text, "the bind failed"),
             });
         }
         let control = self.ppolicy_control(result)?;
@@ -231,7 +232,7 @@ impl Inner {
             BindCode::Unknown(code) => Err(ProviderError::Endpoint {
                 endpoint: self.endpoint.name(),
                 code: format!("data {code:x}"),
-                error: printable(text, "unknown Active Directory bind error"),
+                error: clean_or(text, "unknown Active Directory bind error"),
             }),
         }
     }
@@ -504,7 +505,7 @@ impl Inner {
                 return Err(ProviderError::Endpoint {
                     endpoint: self.endpoint.name(),
                     code: rc.to_string(),
-                    error: printable(&result.text, "the search failed"),
+                    error: clean_or(&result.text, "the search failed"),
                 })
             }
         }
@@ -525,7 +526,7 @@ impl Inner {
             _ if session.driver_panicked().await => self.undecodable(),
             other => ProviderError::Unreachable {
                 endpoint: self.endpoint.name(),
-                detail: other.to_string(),
+                detail: clean_or(&other.to_string(), "the connection failed"),
             },
         }
     }
@@ -571,16 +572,6 @@ pub fn account_filter(bind_name: &str, username: &str) -> String {
         format!("(userPrincipalName={})", ldap3::ldap_escape(bind_name))
     } else {
         format!("(sAMAccountName={})", ldap3::ldap_escape(username.trim()))
-    }
-}
-
-/// Server text for a message: printable characters only, and not too long.
-fn printable(text: &str, fallback: &str) -> String {
-    let clean: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
-    if clean.trim().is_empty() {
-        fallback.to_string()
-    } else {
-        clean.trim().to_string()
     }
 }
 
@@ -680,13 +671,5 @@ mod tests {
         assert!(attrs.single("two").is_err());
         assert!(attrs.single("huge").is_err());
         assert!(attrs.single("bin").is_err());
-    }
-
-    #[test]
-    fn server_text_is_cleaned() {
-        assert_eq!(printable("data 52e\0\n", "x"), "data 52e");
-        assert_eq!(printable("\u{1b}[31m", "fallback"), "[31m");
-        assert_eq!(printable("", "fallback"), "fallback");
-        assert_eq!(printable(&"a".repeat(1000), "x").len(), 200);
     }
 }
