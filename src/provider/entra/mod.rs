@@ -2,8 +2,8 @@
 //! refresh-token grant) and learns the password's deadline from the token's optional claims or
 //! from Microsoft Graph.
 
-mod graph;
-mod token;
+pub(crate) mod graph;
+pub(crate) mod token;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -62,9 +62,8 @@ impl EntraProvider {
                     "is required for [provider] kind = \"entra\"",
                 )
             })?;
-        let token_url = with_dir(&config.entra.authority)
-            .join(&format!("{tenant}/oauth2/v2.0/token"))
-            .map_err(|e| config.error_at("entra.tenant", e.to_string()))?;
+        let token_url = token_url(&config.entra.authority, tenant)
+            .map_err(|m| config.error_at("entra.tenant", m))?;
         let http = HttpClient::new(
             Duration::from_secs(config.entra.timeout_secs),
             Duration::from_secs(config.entra.max_retry_after_secs),
@@ -386,6 +385,30 @@ fn unexpected(detail: &str) -> ProviderError {
     }
 }
 
+/// `{authority}/{tenant}/oauth2/v2.0/token`, checked after joining: it must obey the same
+/// https/loopback rule as every configured URL and stay on the authority's origin, under its
+/// path. The config loader already refuses tenants that are not a GUID or a domain name; this
+/// is the second lock, on the URL the password is actually sent to.
+fn token_url(authority: &Url, tenant: &str) -> Result<Url, String> {
+    crate::config::check_tenant(tenant)?;
+    let base = with_dir(authority);
+    let url = base
+        .join(&format!("{tenant}/oauth2/v2.0/token"))
+        .map_err(|e| format!("the token endpoint URL cannot be built: {e}"))?;
+    crate::config::check_web_url(&url)?;
+    let expected_path = format!("{}{tenant}/oauth2/v2.0/token", base.path());
+    if url.origin() != base.origin()
+        || !url.path().eq_ignore_ascii_case(&expected_path)
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        return Err(format!(
+            "the token endpoint URL `{url}` would leave the authority `{base}`"
+        ));
+    }
+    Ok(url)
+}
+
 /// A base URL that `join` treats as a directory (keeps any path prefix, e.g. sovereign clouds).
 fn with_dir(base: &Url) -> Url {
     let mut url = base.clone();
@@ -393,4 +416,52 @@ fn with_dir(base: &Url) -> Url {
         url.set_path(&format!("{}/", url.path()));
     }
     url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_url_stays_under_the_authority() {
+        let authority = Url::parse("https://login.microsoftonline.com").unwrap();
+        assert_eq!(
+            token_url(&authority, "contoso.onmicrosoft.com")
+                .unwrap()
+                .as_str(),
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+        );
+        let sovereign = Url::parse("https://login.example.us/prefix").unwrap();
+        assert_eq!(
+            token_url(&sovereign, "4b1f0c51-7a3e-4d2b-9c5e-0e1d2c3b4a59")
+                .unwrap()
+                .as_str(),
+            "https://login.example.us/prefix/4b1f0c51-7a3e-4d2b-9c5e-0e1d2c3b4a59/oauth2/v2.0/token"
+        );
+        for hostile in [
+            "http:evil.example",
+            "\\\\evil.example",
+            "//evil.example",
+            "..",
+            "../other",
+            "a?b",
+            "x#y",
+            "https://evil.example",
+        ] {
+            let err = token_url(&authority, hostile).expect_err(hostile);
+            assert!(!err.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_joined_url_that_leaves_the_authority_is_refused_even_if_the_tenant_looked_fine() {
+        // `Url::join` with an absolute reference: what the URL check exists for.
+        let base = Url::parse("https://login.microsoftonline.com/").unwrap();
+        let moved = base.join("http:evil.example/oauth2/v2.0/token").unwrap();
+        assert_eq!(moved.host_str(), Some("evil.example"));
+        assert!(crate::config::check_web_url(&moved).is_err());
+        let moved = base.join("\\\\evil.example/oauth2/v2.0/token").unwrap();
+        assert_eq!(moved.host_str(), Some("evil.example"));
+        assert_ne!(moved.origin(), base.origin());
+    }
 }
