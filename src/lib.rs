@@ -32,6 +32,9 @@ pub mod config;
 pub mod credentials;
 pub mod emulator;
 pub mod events;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod hardening;
 pub mod instance;
 pub mod notify;
 pub mod paths;
@@ -43,3 +46,4 @@ pub mod report;
 pub mod shutdown;
 pub mod state;
 pub mod tray;
+pub mod untrusted;
