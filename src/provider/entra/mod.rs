@@ -8,6 +8,7 @@ pub(crate) mod token;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use url::Url;
@@ -15,7 +16,7 @@ use url::Url;
 use crate::config::Config;
 use crate::credentials::Secret;
 use crate::policy::{Deadline, Facts, Finding, Source};
-use crate::provider::http::HttpClient;
+use crate::provider::http::{self, HttpClient};
 use crate::provider::{Attempt, ProviderError, RefreshOutcome};
 use token::{TokenErrorBody, TokenFailure, Tokens};
 
@@ -127,18 +128,28 @@ impl EntraProvider {
         &self,
         form: &[(&str, &str)],
     ) -> Result<Result<Tokens, TokenFailure>, ProviderError> {
+        // Built once in a wiped buffer; every retry shares it.
+        let body = http::form_body(form);
         let response = self
             .http
             .send(TOKEN_ENDPOINT, || {
-                self.http.inner().post(self.token_url.clone()).form(form)
+                self.http
+                    .inner()
+                    .post(self.token_url.clone())
+                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(body.clone())
             })
             .await?;
+        drop(body);
         let status = response.status();
+        if status.is_redirection() {
+            return Err(redirected(TOKEN_ENDPOINT, status));
+        }
         let body = read_body(TOKEN_ENDPOINT, response).await?;
         if status.is_success() {
-            return parse_json::<Tokens>(TOKEN_ENDPOINT, &body).map(Ok);
+            return parse_json::<Tokens>(TOKEN_ENDPOINT, body.as_slice()).map(Ok);
         }
-        match serde_json::from_slice::<TokenErrorBody>(&body) {
+        match serde_json::from_slice::<TokenErrorBody>(body.as_slice()) {
             Ok(error) => Ok(Err(token::classify(&error))),
             Err(_) => Err(ProviderError::Protocol {
                 endpoint: TOKEN_ENDPOINT.into(),
@@ -274,16 +285,21 @@ impl EntraProvider {
             .graph
             .join(path)
             .map_err(|e| unexpected(&e.to_string()))?;
+        let authorization = http::bearer(access_token)?;
         let response = self
             .http
             .send(GRAPH_ENDPOINT, || {
                 self.http
                     .inner()
                     .get(url.clone())
-                    .bearer_auth(access_token.expose())
+                    .header(AUTHORIZATION, authorization.clone())
             })
             .await?;
+        drop(authorization);
         let status = response.status();
+        if status.is_redirection() {
+            return Err(redirected(GRAPH_ENDPOINT, status));
+        }
         if matches!(
             status,
             StatusCode::FORBIDDEN | StatusCode::NOT_FOUND | StatusCode::UNAUTHORIZED
@@ -297,7 +313,7 @@ impl EntraProvider {
                 detail: format!("HTTP {}", status.as_u16()),
             });
         }
-        parse_json(GRAPH_ENDPOINT, &body).map(GraphAnswer::Ok)
+        parse_json(GRAPH_ENDPOINT, body.as_slice()).map(GraphAnswer::Ok)
     }
 }
 
@@ -326,11 +342,28 @@ fn expired_attempt(change_url: Option<String>) -> Attempt {
 /// Largest answer we read: the documented bodies are a few kilobytes.
 const MAX_BODY: usize = 1 << 20;
 
+/// A 3xx answer: redirects are never followed (the request carries the password or a token),
+/// so it is reported as what it is.
+fn redirected(endpoint: &str, status: StatusCode) -> ProviderError {
+    ProviderError::Protocol {
+        endpoint: endpoint.into(),
+        detail: format!(
+            "it redirected elsewhere (HTTP {}); redirects are not followed, so nothing was sent there",
+            status.as_u16()
+        ),
+    }
+}
+
+/// Reads the whole answer, at most [`MAX_BODY`], into a buffer that is wiped when dropped.
 async fn read_body(
     endpoint: &str,
     mut response: reqwest::Response,
-) -> Result<Vec<u8>, ProviderError> {
-    let mut body = Vec::new();
+) -> Result<http::WipedBody, ProviderError> {
+    let announced = response.content_length().unwrap_or(0);
+    if announced > MAX_BODY as u64 {
+        return Err(too_large(endpoint));
+    }
+    let mut body = http::WipedBody::with_capacity(announced as usize);
     loop {
         let chunk = response
             .chunk()
@@ -346,13 +379,17 @@ async fn read_body(
         let Some(chunk) = chunk else {
             return Ok(body);
         };
-        if body.len() + chunk.len() > MAX_BODY {
-            return Err(ProviderError::Protocol {
-                endpoint: endpoint.into(),
-                detail: "the answer is larger than 1 MiB".into(),
-            });
+        if body.as_slice().len() + chunk.len() > MAX_BODY {
+            return Err(too_large(endpoint));
         }
-        body.extend_from_slice(&chunk);
+        body.extend(&chunk);
+    }
+}
+
+fn too_large(endpoint: &str) -> ProviderError {
+    ProviderError::Protocol {
+        endpoint: endpoint.into(),
+        detail: "the answer is larger than 1 MiB".into(),
     }
 }
 
