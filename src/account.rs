@@ -24,25 +24,13 @@ pub enum CheckError {
 /// How long a keyring call may take before the keyring counts as unavailable.
 const KEYRING_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// Runs a blocking keyring call off the async threads, bounded in time.
+/// Runs a blocking keyring call off the async threads, bounded in time; while an earlier call
+/// is stuck, fails at once (see `credentials` for what becomes of a late call).
 async fn keyring<T: Send + 'static>(
     cache: &CredentialCache,
     call: impl FnOnce(&CredentialCache) -> Result<T, KeyringError> + Send + 'static,
 ) -> Result<T, KeyringError> {
-    let cache = cache.clone();
-    match tokio::time::timeout(
-        KEYRING_TIMEOUT,
-        tokio::task::spawn_blocking(move || call(&cache)),
-    )
-    .await
-    {
-        Ok(Ok(result)) => result,
-        Ok(Err(e)) => Err(KeyringError::Failed(format!("keyring task failed: {e}"))),
-        Err(_) => Err(KeyringError::Unavailable(format!(
-            "it did not answer within {} s",
-            KEYRING_TIMEOUT.as_secs()
-        ))),
-    }
+    cache.call_bounded(KEYRING_TIMEOUT, call).await
 }
 
 /// Keeps what an accepted attempt brought: the password and the refresh token (or forgets a stale one).
@@ -102,7 +90,7 @@ pub async fn sign_in(
     // Fail before sending anything if the keyring cannot keep the result.
     keyring(cache, {
         let account = account.to_string();
-        move |c| c.password(&account).map(drop)
+        move |c| c.has_password(&account).map(drop)
     })
     .await?;
     let attempt = match provider.authenticate(account, password).await {
@@ -251,7 +239,7 @@ pub async fn sign_out(cache: &CredentialCache, account: &str) -> Result<(), Keyr
 /// Whether a password is cached for the account.
 pub async fn is_signed_in(cache: &CredentialCache, account: &str) -> Result<bool, KeyringError> {
     let account = account.to_string();
-    keyring(cache, move |c| Ok(c.password(&account)?.is_some())).await
+    keyring(cache, move |c| c.has_password(&account)).await
 }
 
 /// Whether the keyring answers now (bounded in time).

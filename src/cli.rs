@@ -2,7 +2,7 @@
 //! returns. Exit codes: 0 a status was determined (whatever the state), 1 it was not (unreachable
 //! endpoint, rejected credentials, keyring unavailable), 2 usage or configuration errors.
 
-use std::io::{BufRead, IsTerminal};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -469,12 +469,8 @@ pub fn initial_view() -> View {
 /// The password: one line of stdin with `--password-stdin`, else a no-echo prompt on a terminal.
 fn read_password(account: &str, from_stdin: bool) -> anyhow::Result<Secret> {
     let password = if from_stdin {
-        let mut line = zeroize::Zeroizing::new(String::new());
-        std::io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .context("cannot read the password from standard input")?;
-        Secret::new(line.trim_end_matches(['\r', '\n']))
+        Secret::read_line(std::io::stdin().lock())
+            .context("cannot read the password from standard input")?
     } else if std::io::stdin().is_terminal() {
         Secret::new(
             rpassword::prompt_password(format!("Password for {account}: "))
