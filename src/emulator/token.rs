@@ -18,8 +18,8 @@ use super::aadsts::AadError;
 use super::jwt;
 use super::scenario::{Misbehaviour, Scenario, SignInBehaviour};
 use super::{
-    json_response, text_response, with_retry_after, HttpResponse, RefreshGrant, RefreshStatus,
-    Shared, State,
+    json_response, redirect_response, text_response, with_retry_after, HttpResponse, RefreshGrant,
+    RefreshStatus, Shared, State,
 };
 
 /// Microsoft Graph's application id: the audience of Graph access tokens.
@@ -44,8 +44,17 @@ pub(super) async fn handle(
     if let Some(response) = throttled(shared, &scenario, &correlation_id) {
         return (response, None);
     }
-    if scenario.misbehaviour == Some(Misbehaviour::HtmlError) {
-        return (html_error(), None);
+    match &scenario.misbehaviour {
+        Some(Misbehaviour::HtmlError) => {
+            return (html_error(StatusCode::INTERNAL_SERVER_ERROR), None)
+        }
+        Some(Misbehaviour::HtmlStatus(status)) => {
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY);
+            return (html_error(status), None);
+        }
+        Some(Misbehaviour::Redirect(location)) => return (redirect_response(location), None),
+        Some(Misbehaviour::HostileErrorText) => return (hostile_error(), None),
+        _ => {}
     }
     if !tenant.eq_ignore_ascii_case(&scenario.tenant)
         && !tenant.eq_ignore_ascii_case(&scenario.tenant_id)
@@ -72,10 +81,19 @@ pub(super) async fn handle(
         .map(|()| scope)
     });
     let response = match outcome {
-        Ok(scope) => {
-            let body = issue_tokens(&mut shared.lock(), &scenario, scope, &shared.base_url);
-            json_response(StatusCode::OK, &body)
-        }
+        Ok(scope) => match scenario.misbehaviour {
+            Some(Misbehaviour::TokenWrongTypes) => json_response(
+                StatusCode::OK,
+                &json!({"token_type": "Bearer", "access_token": 12345, "refresh_token": ["x"], "expires_in": "soon"}),
+            ),
+            Some(Misbehaviour::TokenMissingFields) => {
+                json_response(StatusCode::OK, &json!({"token_type": "Bearer"}))
+            }
+            _ => {
+                let body = issue_tokens(&mut shared.lock(), &scenario, scope, &shared.base_url);
+                json_response(StatusCode::OK, &body)
+            }
+        },
         Err(error) => fail(error),
     };
     (response, recorded_grant)
@@ -315,9 +333,22 @@ fn throttled(shared: &Shared, scenario: &Scenario, correlation_id: &str) -> Opti
     ))
 }
 
-fn html_error() -> HttpResponse {
+/// A 400 whose `error` text would rewrite a terminal: escape sequences (window title, clear
+/// screen, colour), CR/LF, a right-to-left override, and 100 KB of padding.
+fn hostile_error() -> HttpResponse {
+    let error = format!(
+        "\u{1b}]0;pwned\u{7}\u{1b}[2J\u{1b}[31minvalid_request\r\nFAKE: your password is fine\u{202e}{}",
+        "A".repeat(100_000)
+    );
+    json_response(
+        StatusCode::BAD_REQUEST,
+        &json!({"error": error, "error_description": "\u{1b}[8mhidden", "error_codes": []}),
+    )
+}
+
+fn html_error(status: StatusCode) -> HttpResponse {
     text_response(
-        StatusCode::INTERNAL_SERVER_ERROR,
+        status,
         "text/html; charset=utf-8",
         "<!DOCTYPE html>\n<html><head><title>Sign in to your account</title></head>\
          <body><h1>Sorry, but we're having trouble signing you in.</h1>\
