@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use ldap3::controls::RawControl;
-use ldap3::{Ldap, LdapError, LdapResult, Scope, SearchEntry};
+use ldap3::{Ldap, LdapError, LdapResult, Scope, SearchEntry, SearchOptions};
 
 use self::active_directory::{AdAttributes, BindCode};
 use self::connect::Endpoint;
@@ -35,6 +35,11 @@ const RC_SUCCESS: u32 = 0;
 const RC_INVALID_CREDENTIALS: u32 = 49;
 /// Longest attribute value accepted from the server (a DN or a number is far shorter).
 const MAX_VALUE_LEN: usize = 4096;
+/// Most entries one search may return: each search here expects one (the user, a policy).
+const MAX_ENTRIES: usize = 16;
+/// One attempt (connect, bind, the reads after it) ends after this many operation timeouts at
+/// most, however the server spreads its answers.
+const ATTEMPT_TIMEOUTS: u32 = 3;
 
 /// The LDAP provider; cheap to clone into the task that does the network work.
 #[derive(Clone)]
@@ -94,8 +99,19 @@ impl LdapProvider {
         let inner = self.inner.clone();
         let username = username.to_string();
         let password = password.clone();
-        let task = tokio::spawn(async move { inner.attempt(&username, &password).await });
-        match task.await {
+        let mut task = tokio::spawn(async move { inner.attempt(&username, &password).await });
+        let deadline = self.inner.timeout() * ATTEMPT_TIMEOUTS;
+        let finished = match tokio::time::timeout(deadline, &mut task).await {
+            Ok(finished) => finished,
+            Err(_) => {
+                task.abort();
+                return Err(ProviderError::Timeout {
+                    endpoint: self.inner.endpoint.name(),
+                    secs: deadline.as_secs(),
+                });
+            }
+        };
+        match finished {
             Ok(result) => result,
             Err(e) if e.is_panic() => Err(self.inner.undecodable()),
             Err(_) => Err(ProviderError::Protocol {
@@ -480,6 +496,7 @@ impl Inner {
     }
 
     /// A search; `None` when the server refuses it for a reason that means "not readable".
+    /// At most [`MAX_ENTRIES`] entries are taken: more is an error, not a memory hog.
     async fn search(
         &self,
         ldap: &mut Session,
@@ -488,15 +505,34 @@ impl Inner {
         filter: &str,
         attrs: &[&str],
     ) -> Result<Option<Vec<Attributes>>, ProviderError> {
-        let searched = ldap
+        let limits = SearchOptions::new()
+            .sizelimit(MAX_ENTRIES as i32)
+            .timelimit(self.timeout().as_secs().try_into().unwrap_or(i32::MAX));
+        let started = ldap
             .ldap
+            .with_search_options(limits)
             .with_timeout(self.timeout())
-            .search(base, scope, filter, attrs.to_vec())
+            .streaming_search(base, scope, filter, attrs.to_vec())
             .await;
-        let ldap3::SearchResult(entries, result) = match searched {
-            Ok(found) => found,
+        let mut stream = match started {
+            Ok(stream) => stream,
             Err(e) => return Err(self.op_error(e, ldap).await),
         };
+        let mut entries = Vec::new();
+        loop {
+            match stream.next().await {
+                Ok(Some(entry)) if entry.is_ref() || entry.is_intermediate() => {}
+                Ok(Some(_)) if entries.len() == MAX_ENTRIES => {
+                    return Err(self.protocol(format!(
+                        "more than {MAX_ENTRIES} entries match {filter} under {base}"
+                    )))
+                }
+                Ok(Some(entry)) => entries.push(entry),
+                Ok(None) => break,
+                Err(e) => return Err(self.op_error(e, ldap).await),
+            }
+        }
+        let result = stream.finish().await;
         match result.rc {
             RC_SUCCESS => {}
             // noSuchObject, insufficientAccessRights, sizeLimitExceeded, unwillingToPerform
