@@ -6,7 +6,10 @@ use serde::Deserialize;
 
 use crate::credentials::Secret;
 use crate::policy::SignInReason;
-use crate::untrusted::clean_or;
+use crate::untrusted::{clean, clean_or};
+
+/// An error name used as the code (no AADSTS number given) is short in real answers.
+const MAX_CODE_CHARS: usize = 64;
 
 /// Longest change-password URL taken from an error body (real ones are well under 100 bytes).
 const MAX_URL_LEN: usize = 2048;
@@ -75,7 +78,7 @@ pub fn classify(body: &TokenErrorBody) -> TokenFailure {
         let error = clean_or(&body.error, "unknown error");
         let code = match body.error_codes.first() {
             Some(code) => format!("AADSTS{code}"),
-            None => error.clone(),
+            None => clean(&error, MAX_CODE_CHARS),
         };
         return TokenFailure::Other { code, error };
     };
@@ -203,6 +206,7 @@ mod tests {
             assert!(!text.chars().any(|c| c.is_control()), "{text:?}");
             assert!(text.chars().count() <= 201, "{}", text.len());
         }
+        assert!(code.chars().count() <= MAX_CODE_CHARS + 1, "{code}");
         let blank = TokenErrorBody {
             error: "\u{1b}[31m".into(),
             ..hostile
