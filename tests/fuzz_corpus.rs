@@ -6,8 +6,11 @@ use std::path::Path;
 
 use signin_assistant::fuzzing;
 
+/// The entry point a fuzz target calls.
+type Entry = fn(&[u8]);
+
 /// Each target and the entry point its fuzz target calls.
-const TARGETS: [(&str, fn(&[u8])); 8] = [
+const TARGETS: [(&str, Entry); 8] = [
     ("token_response", fuzzing::token_response),
     ("graph_json", fuzzing::graph_json),
     ("jwt_claims", fuzzing::jwt_claims),

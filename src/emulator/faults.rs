@@ -30,7 +30,8 @@ pub(super) async fn serve(mut stream: TcpStream, fault: &Misbehaviour) {
             let _ = stream.shutdown().await;
         }
         Misbehaviour::HugeBody(total) => {
-            if read_request(&mut stream).await {
+            let asked = read_request(&mut stream).await;
+            if asked {
                 endless_body(&mut stream, *total).await;
             }
         }
