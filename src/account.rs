@@ -28,25 +28,13 @@ pub enum CheckError {
 /// How long a keyring call may take before the keyring counts as unavailable.
 const KEYRING_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// Runs a blocking keyring call off the async threads, bounded in time.
+/// Runs a blocking keyring call off the async threads, bounded in time; while an earlier call
+/// is stuck, fails at once (see `credentials` for what becomes of a late call).
 async fn keyring<T: Send + 'static>(
     cache: &CredentialCache,
     call: impl FnOnce(&CredentialCache) -> Result<T, KeyringError> + Send + 'static,
 ) -> Result<T, KeyringError> {
-    let cache = cache.clone();
-    match tokio::time::timeout(
-        KEYRING_TIMEOUT,
-        tokio::task::spawn_blocking(move || call(&cache)),
-    )
-    .await
-    {
-        Ok(Ok(result)) => result,
-        Ok(Err(e)) => Err(KeyringError::Failed(format!("keyring task failed: {e}"))),
-        Err(_) => Err(KeyringError::Unavailable(format!(
-            "it did not answer within {} s",
-            KEYRING_TIMEOUT.as_secs()
-        ))),
-    }
+    cache.call_bounded(KEYRING_TIMEOUT, call).await
 }
 
 /// Keeps what an accepted attempt brought: the password and the refresh token (or forgets a stale one).
@@ -106,7 +94,7 @@ pub async fn sign_in(
     // Fail before sending anything if the keyring cannot keep the result.
     keyring(cache, {
         let account = account.to_string();
-        move |c| c.password(&account).map(drop)
+        move |c| c.has_password(&account).map(drop)
     })
     .await?;
     let attempt = match provider.authenticate(account, password).await {
@@ -269,7 +257,7 @@ pub async fn sign_out(cache: &CredentialCache, account: &str) -> Result<(), Keyr
 pub async fn is_signed_in(cache: &CredentialCache, account: &str) -> Result<bool, KeyringError> {
     let account = account.to_string();
     keyring(cache, move |c| {
-        Ok(c.password(&account)?.is_some() || c.refresh_token(&account)?.is_some())
+        Ok(c.has_password(&account)? || c.has_refresh_token(&account)?)
     })
     .await
 }

@@ -1,7 +1,7 @@
 //! What each command does: sign-in, sign-out, check, status and run, over the shared routine.
 //! `cli.rs` parses and dispatches; this module performs and prints.
 
-use std::io::{BufRead, IsTerminal};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{anyhow, Context};
@@ -324,12 +324,8 @@ fn determined(report: &Report) -> anyhow::Result<()> {
 /// The password: one line of stdin with `--password-stdin`, else a no-echo prompt on a terminal.
 fn read_password(account: &str, from_stdin: bool) -> anyhow::Result<Secret> {
     let password = if from_stdin {
-        let mut line = zeroize::Zeroizing::new(String::new());
-        std::io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .context("cannot read the password from standard input")?;
-        Secret::new(line.trim_end_matches(['\r', '\n']))
+        Secret::read_line(std::io::stdin().lock())
+            .context("cannot read the password from standard input")?
     } else if std::io::stdin().is_terminal() {
         Secret::new(
             rpassword::prompt_password(format!("Password for {account}: "))

@@ -200,6 +200,9 @@ section!(PolicyConfig, PolicyLayer, "policy" {
 
 section!(PortalConfig, PortalLayer, "portal" {
     url: Url = Url::parse("https://passwordreset.microsoftonline.com/").expect("valid default"),
+    /// More change-password pages an endpoint may send people to (exact origin + path prefix),
+    /// besides Microsoft's own and `url`'s origin.
+    trusted: Vec<Url> = Vec::new(),
 });
 
 section!(AgentConfig, AgentLayer, "agent" {
@@ -337,13 +340,19 @@ impl Config {
         }
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         for (key, url) in [
             ("entra.authority", &self.entra.authority),
             ("entra.graph", &self.entra.graph),
             ("portal.url", &self.portal.url),
         ] {
             check_web_url(url).map_err(|m| self.error_at(key, m))?;
+        }
+        for url in &self.portal.trusted {
+            check_web_url(url).map_err(|m| self.error_at("portal.trusted", m))?;
+        }
+        if let Some(tenant) = &self.entra.tenant {
+            check_tenant(tenant).map_err(|m| self.error_at("entra.tenant", m))?;
         }
         if let Some(url) = &self.ldap.url {
             check_ldap_url(url).map_err(|m| self.error_at("ldap.url", m))?;
@@ -429,6 +438,59 @@ pub fn check_ldap_url(url: &Url) -> Result<(), String> {
     } else {
         Err("must be ldap://host[:port] or ldaps://host[:port]".into())
     }
+}
+
+/// Tenant names that are not a tenant but a class of accounts.
+pub const TENANT_ALIASES: [&str; 3] = ["organizations", "common", "consumers"];
+
+/// `[entra] tenant` is joined into the token endpoint's path, so only the documented forms are
+/// accepted: a directory id (GUID), a DNS name (the tenant's verified domain), or one of
+/// [`TENANT_ALIASES`]. Anything else (`http:host`, `..`, a backslash, a `@`) could move the
+/// request, with the password in it, to another place.
+pub fn check_tenant(tenant: &str) -> Result<(), String> {
+    if is_guid(tenant)
+        || is_dns_name(tenant)
+        || TENANT_ALIASES
+            .iter()
+            .any(|alias| alias.eq_ignore_ascii_case(tenant))
+    {
+        return Ok(());
+    }
+    Err(format!(
+        "`{}` is not a tenant: use the directory (tenant) id, a GUID such as \
+         4b1f0c51-7a3e-4d2b-9c5e-0e1d2c3b4a59, or a verified domain such as contoso.onmicrosoft.com",
+        crate::untrusted::clean(tenant, 80)
+    ))
+}
+
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in hex digits.
+fn is_guid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, len)| g.len() == len && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// A fully qualified host name: at least two dot-separated labels of letters, digits and inner
+/// hyphens, each 1..=63 long, 253 at most in all, the last one not all digits (so no IP address).
+pub(crate) fn is_dns_name(text: &str) -> bool {
+    let labels: Vec<&str> = text.split('.').collect();
+    let label_ok = |label: &&str| {
+        (1..=63).contains(&label.len())
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    text.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(label_ok)
+        && labels
+            .last()
+            .is_some_and(|tld| !tld.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Whether the URL's host is this machine. For schemes the url crate does not know (`ldap:`),
@@ -691,6 +753,66 @@ mod tests {
             assert_eq!(err.line, Some(2), "{text}");
             assert!(err.message.contains("between"), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn tenant_must_be_a_guid_or_a_domain_name() {
+        for good in [
+            "contoso.onmicrosoft.com",
+            "corp.example",
+            "xn--bcher-kva.example",
+            "4b1f0c51-7a3e-4d2b-9c5e-0e1d2c3b4a59",
+            "4B1F0C51-7A3E-4D2B-9C5E-0E1D2C3B4A59",
+            "organizations",
+            "common",
+            "consumers",
+        ] {
+            load(&format!("[entra]\ntenant = \"{good}\"\n"))
+                .unwrap_or_else(|e| panic!("{good}: {e}"));
+        }
+        for bad in [
+            "http:evil.example",
+            "https:evil.example",
+            "\\\\evil.example",
+            "evil.example\\",
+            "a@evil.example",
+            "..",
+            "contoso",
+            "contoso..com",
+            "-contoso.com",
+            "contoso-.com",
+            "127.0.0.1",
+            "contoso.com:8443",
+            "contoso.com/",
+            "%2e%2e",
+            "4b1f0c51-7a3e-4d2b-9c5e-0e1d2c3b4a5",
+            "",
+            " contoso.com",
+        ] {
+            let text = format!(
+                "[account]\nusername = \"a\"\n[entra]\ntenant = {}\n",
+                toml_string(bad)
+            );
+            let err = load(&text).expect_err(bad);
+            assert_eq!(err.key.as_deref(), Some("entra.tenant"), "{bad}");
+            assert_eq!(err.line, Some(4), "{bad}");
+            assert_eq!(err.file, Path::new("/etc/test.toml"));
+            assert!(err.message.contains("not a tenant"), "{bad}: {err}");
+        }
+    }
+
+    fn toml_string(text: &str) -> String {
+        toml::Value::String(text.to_string()).to_string()
+    }
+
+    #[test]
+    fn trusted_portal_pages_must_be_web_urls() {
+        let config =
+            load("[portal]\ntrusted = [\"https://sso.corp.example/password/\"]\n").unwrap();
+        assert_eq!(config.portal.trusted.len(), 1);
+        let err = load("[portal]\ntrusted = [\n  \"http://intranet.example/\",\n]\n").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("portal.trusted"));
+        assert_eq!(err.line, Some(2));
     }
 
     #[test]

@@ -36,6 +36,9 @@ pub mod desktop;
 pub mod emulator;
 pub mod events;
 pub mod front;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod hardening;
 pub mod instance;
 pub mod interactive;
 pub mod loopback;
@@ -52,3 +55,4 @@ pub mod schedule;
 pub mod shutdown;
 pub mod state;
 pub mod tray;
+pub mod untrusted;

@@ -519,7 +519,10 @@ pub fn signed_in_balloon(status: &Status, summary: &str) -> Balloon {
 /// person acts on ("the password was not accepted; sign in again with your current password").
 pub fn sign_in_failed_balloon(reason: &str) -> Balloon {
     Balloon {
-        title: format!("Sign-in failed: {reason}"),
+        title: format!(
+            "Sign-in failed: {}",
+            crate::untrusted::clean(reason, crate::untrusted::MAX_ENDPOINT_TEXT)
+        ),
         body: "Choose \"Sign in…\" in the tray menu to try again.".to_string(),
         urgency: Urgency::Normal,
     }

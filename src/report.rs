@@ -48,13 +48,15 @@ pub fn build(
 ) -> Report {
     let status = current_status(config, saved, account, now);
     let has_finding = account.and_then(|a| saved.finding_for(a)).is_some();
+    // "showing the last known status, which is stale: checked 3 hours ago" (state::staleness).
+    let stale = saved
+        .staleness(now)
+        .unwrap_or_else(|| "showing the last known status".to_string());
     let reason = match (failure, status.reason) {
-        (Some(failure), Some(reason)) if has_finding => Some(format!(
-            "{failure}; showing the last known status ({reason})"
-        )),
-        (Some(failure), _) if has_finding => {
-            Some(format!("{failure}; showing the last known status"))
+        (Some(failure), Some(reason)) if has_finding => {
+            Some(format!("{failure}; {stale} ({reason})"))
         }
+        (Some(failure), _) if has_finding => Some(format!("{failure}; {stale}")),
         (Some(failure), _) => Some(failure.to_string()),
         (None, reason) => reason,
     };
@@ -170,7 +172,8 @@ mod tests {
 
     #[test]
     fn failed_check_keeps_the_last_known_status() {
-        let now = Utc.with_ymd_and_hms(2026, 11, 24, 8, 0, 0).unwrap();
+        // Checked a day before.
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 8, 0, 0).unwrap();
         let report = build(
             &Config::default(),
             &saved(Deadline::Never),
@@ -179,10 +182,10 @@ mod tests {
             Some("could not reach x"),
         );
         assert_eq!(report.state, PasswordState::NeverExpires);
-        assert!(report
-            .reason
-            .unwrap()
-            .starts_with("could not reach x; showing the last known status"));
+        assert_eq!(
+            report.reason.as_deref(),
+            Some("could not reach x; showing the last known status, which is stale: checked 1 day ago")
+        );
         let report = build(
             &Config::default(),
             &SavedState::default(),

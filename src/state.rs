@@ -11,6 +11,28 @@ use serde::{Deserialize, Serialize};
 use crate::policy::{balloon_due, Balloon, Finding, Status};
 
 const FORMAT_VERSION: u32 = 1;
+/// Longest failure message kept (ours are a few hundred characters at most).
+const MAX_ERROR_CHARS: usize = 1000;
+
+/// "just now", "5 minutes ago", "3 hours ago", "2 days ago" (the largest whole unit); a time in
+/// the future (the clock went back) is "in the future".
+pub fn age_in_words(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let secs = (now - then).num_seconds();
+    let plural = |n: i64, unit: &str| {
+        if n == 1 {
+            format!("1 {unit} ago")
+        } else {
+            format!("{n} {unit}s ago")
+        }
+    };
+    match secs {
+        s if s < -60 => "in the future (the clock was changed)".to_string(),
+        s if s < 60 => "just now".to_string(),
+        s if s < 3600 => plural(s / 60, "minute"),
+        s if s < 86_400 => plural(s / 3600, "hour"),
+        s => plural(s / 86_400, "day"),
+    }
+}
 
 /// How a balloon ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,10 +95,22 @@ impl SavedState {
         self.last_error_at = None;
     }
 
-    /// Notes a failed check; the last determination stays.
+    /// Notes a failed check; the last determination stays. The message may quote an endpoint,
+    /// so it is kept clean and bounded (it is printed by `status` and shown in the tray).
     pub fn record_failure(&mut self, error: &str, now: DateTime<Utc>) {
-        self.last_error = Some(error.to_string());
+        self.last_error = Some(crate::untrusted::clean(error, MAX_ERROR_CHARS));
         self.last_error_at = Some(now);
+    }
+
+    /// How old the kept determination is, for a report whose check just failed: "showing the
+    /// last known status, which is stale: checked 3 hours ago". None when nothing is kept.
+    pub fn staleness(&self, now: DateTime<Utc>) -> Option<String> {
+        let checked_at = self.checked_at?;
+        self.finding.as_ref()?;
+        Some(format!(
+            "showing the last known status, which is stale: checked {}",
+            age_in_words(checked_at, now)
+        ))
     }
 
     /// Why the saved finding may be out of date: the last check failed after it was made.
@@ -194,20 +228,21 @@ impl StateFile {
         }
     }
 
-    /// Writes the state atomically: a temp file in the same directory, fsync, rename.
+    /// Writes the state atomically: a new temp file in the same directory (0600, created with
+    /// O_EXCL and O_NOFOLLOW, so nothing planted there is followed or reused), fsync, rename.
+    /// The directory is made 0700; both hold regardless of the umask.
     pub fn save(&self, state: &SavedState) -> Result<(), StateError> {
         let err = |source| StateError {
             path: self.path.clone(),
             source,
         };
         let dir = self.path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(err)?;
+        crate::hardening::create_private_dir(dir).map_err(err)?;
         let mut state = state.clone();
         state.version = FORMAT_VERSION;
         let json = serde_json::to_vec_pretty(&state).map_err(|e| err(e.into()))?;
-        let tmp = dir.join(format!(".state.json.{}.tmp", std::process::id()));
-        let write = || -> std::io::Result<()> {
-            let mut file = std::fs::File::create(&tmp)?;
+        let (tmp, mut file) = create_temp(dir).map_err(err)?;
+        let mut write = || -> std::io::Result<()> {
             file.write_all(&json)?;
             file.write_all(b"\n")?;
             file.sync_all()?;
@@ -217,6 +252,39 @@ impl StateFile {
             let _ = std::fs::remove_file(&tmp);
             err(e)
         })
+    }
+}
+
+/// A new temp file next to the state file: `.state.json.<pid>.tmp`, or, when something is
+/// already there (a crash left it, or someone planted it), a name with a random suffix.
+fn create_temp(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+    let mut name = format!(".state.json.{}.tmp", std::process::id());
+    let mut tries = 0;
+    loop {
+        let tmp = dir.join(&name);
+        match crate::hardening::create_private_file(&tmp) {
+            Ok(file) => return Ok((tmp, file)),
+            // Something is already there (O_EXCL said so, or O_NOFOLLOW met a symbolic link).
+            Err(_) if tries < 8 && std::fs::symlink_metadata(&tmp).is_ok() => {
+                tries += 1;
+                name = format!(
+                    ".state.json.{}.{:016x}.tmp",
+                    std::process::id(),
+                    fastrand::u64(..)
+                );
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+impl StateFile {
+    #[cfg(test)]
+    fn first_temp_path(&self) -> PathBuf {
+        self.path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(format!(".state.json.{}.tmp", std::process::id()))
     }
 }
 
@@ -272,6 +340,82 @@ mod tests {
             std::fs::read(dir.path().join(&kept[0])).unwrap(),
             b"{\"finding\": [1, 2"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn file_is_0600_and_directory_0700_whatever_the_umask() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("state");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let file = StateFile::at(dir.join("state.json"));
+        file.save(&sample()).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(file.path()), 0o600);
+        // A fresh directory, too.
+        let fresh = StateFile::at(root.path().join("new/deeper/state.json"));
+        fresh.save(&sample()).unwrap();
+        assert_eq!(mode(&root.path().join("new/deeper")), 0o700);
+        assert_eq!(mode(fresh.path()), 0o600);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_planted_at_the_temp_path_is_not_followed() {
+        let root = tempfile::tempdir().unwrap();
+        let victim = root.path().join("victim.txt");
+        std::fs::write(&victim, b"precious").unwrap();
+        let dir = root.path().join("state");
+        std::fs::create_dir(&dir).unwrap();
+        let file = StateFile::at(dir.join("state.json"));
+        let planted = file.first_temp_path();
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        file.save(&sample()).unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        assert!(std::fs::symlink_metadata(&planted)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(file.load().finding, sample().finding);
+        assert!(!std::fs::symlink_metadata(file.path())
+            .unwrap()
+            .file_type()
+            .is_symlink());
+    }
+
+    #[test]
+    fn a_failure_message_is_cleaned_and_bounded() {
+        let mut state = sample();
+        let hostile = format!("\u{1b}]0;title\u{7}bad\r\nthing{}", "y".repeat(100_000));
+        state.record_failure(&hostile, Utc::now());
+        let kept = state.last_error.unwrap();
+        assert!(kept.starts_with("bad thing"), "{kept}");
+        assert!(!kept.chars().any(char::is_control));
+        assert!(kept.chars().count() <= MAX_ERROR_CHARS + 1);
+    }
+
+    #[test]
+    fn staleness_says_how_old_the_kept_status_is() {
+        let now = Utc::now();
+        let mut state = sample();
+        state.checked_at = Some(now - chrono::TimeDelta::hours(3));
+        assert_eq!(
+            state.staleness(now).as_deref(),
+            Some("showing the last known status, which is stale: checked 3 hours ago")
+        );
+        state.finding = None;
+        assert_eq!(state.staleness(now), None);
+        let at = |secs: i64| age_in_words(now - chrono::TimeDelta::seconds(secs), now);
+        assert_eq!(at(5), "just now");
+        assert_eq!(at(60), "1 minute ago");
+        assert_eq!(at(3599), "59 minutes ago");
+        assert_eq!(at(7200), "2 hours ago");
+        assert_eq!(at(86_400), "1 day ago");
+        assert_eq!(at(10 * 86_400 + 5), "10 days ago");
+        assert!(at(-3600).contains("future"));
     }
 
     #[test]

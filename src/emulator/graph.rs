@@ -62,6 +62,9 @@ pub(super) fn handle(request: &Request<Incoming>, rest: &[&str], shared: &Shared
     if let Some(response) = throttled(shared, &scenario, &ids) {
         return response;
     }
+    if let Some(Misbehaviour::Redirect(location)) = &scenario.misbehaviour {
+        return super::redirect_response(location);
+    }
     if let Err(message) = authorize(request, shared) {
         let mut response = ids.error(
             StatusCode::UNAUTHORIZED,
@@ -121,6 +124,11 @@ fn me(scenario: &Scenario, query: Option<&str>, base: &str, ids: &RequestIds) ->
     for name in names {
         let value = user_property(scenario, &name);
         body.insert(name, value);
+    }
+    if scenario.misbehaviour == Some(Misbehaviour::GraphWrongTypes) {
+        body.insert("lastPasswordChangeDateTime".into(), json!(12));
+        body.insert("passwordPolicies".into(), json!(true));
+        body.insert("userPrincipalName".into(), json!(["adele"]));
     }
     let text = Value::Object(body).to_string();
     if scenario.misbehaviour == Some(Misbehaviour::MalformedJson) {

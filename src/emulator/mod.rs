@@ -20,6 +20,7 @@
 mod aadsts;
 mod authorize;
 mod device;
+mod faults;
 mod graph;
 mod jwt;
 mod pages;
@@ -295,6 +296,16 @@ async fn accept_loop(
 }
 
 async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
+    let raw_fault = shared
+        .lock()
+        .scenario
+        .misbehaviour
+        .clone()
+        .filter(Misbehaviour::is_raw);
+    if let Some(fault) = raw_fault {
+        faults::serve(stream, &fault).await;
+        return;
+    }
     let service = service_fn(move |request| handle(request, Arc::clone(&shared)));
     if let Err(error) = http1::Builder::new()
         .serve_connection(TokioIo::new(stream), service)
@@ -450,6 +461,17 @@ pub(crate) fn text_response(
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// `307 Temporary Redirect` to `location`.
+pub(crate) fn redirect_response(location: &str) -> HttpResponse {
+    let mut response = text_response(StatusCode::TEMPORARY_REDIRECT, "text/plain", "Moved");
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response
+            .headers_mut()
+            .insert(hyper::header::LOCATION, value);
+    }
     response
 }
 

@@ -19,8 +19,8 @@ use super::aadsts::AadError;
 use super::jwt;
 use super::scenario::{Misbehaviour, Scenario, SignInBehaviour};
 use super::{
-    authorize, device, json_response, tenant_known, text_response, with_retry_after, HttpResponse,
-    RefreshGrant, RefreshStatus, Shared, State,
+    authorize, device, json_response, redirect_response, tenant_known, text_response,
+    with_retry_after, HttpResponse, RefreshGrant, RefreshStatus, Shared, State,
 };
 
 /// The device code poll's grant type (RFC 8628 3.4).
@@ -56,8 +56,17 @@ pub(super) async fn handle(
     if let Some(response) = throttled(shared, &scenario, &correlation_id) {
         return (response, None);
     }
-    if scenario.misbehaviour == Some(Misbehaviour::HtmlError) {
-        return (html_error(), None);
+    match &scenario.misbehaviour {
+        Some(Misbehaviour::HtmlError) => {
+            return (html_error(StatusCode::INTERNAL_SERVER_ERROR), None)
+        }
+        Some(Misbehaviour::HtmlStatus(status)) => {
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY);
+            return (html_error(status), None);
+        }
+        Some(Misbehaviour::Redirect(location)) => return (redirect_response(location), None),
+        Some(Misbehaviour::HostileErrorText) => return (hostile_error(), None),
+        _ => {}
     }
     if !tenant_known(&scenario, tenant) {
         return (fail(AadError::tenant_not_found(tenant)), None);
@@ -81,10 +90,19 @@ pub(super) async fn handle(
         other => Err(AadError::unsupported_grant_type(other)),
     });
     let response = match outcome {
-        Ok(grant) => {
-            let body = issue_tokens(&mut shared.lock(), &scenario, &grant, &shared.base_url);
-            json_response(StatusCode::OK, &body)
-        }
+        Ok(grant) => match scenario.misbehaviour {
+            Some(Misbehaviour::TokenWrongTypes) => json_response(
+                StatusCode::OK,
+                &json!({"token_type": "Bearer", "access_token": 12345, "refresh_token": ["x"], "expires_in": "soon"}),
+            ),
+            Some(Misbehaviour::TokenMissingFields) => {
+                json_response(StatusCode::OK, &json!({"token_type": "Bearer"}))
+            }
+            _ => {
+                let body = issue_tokens(&mut shared.lock(), &scenario, &grant, &shared.base_url);
+                json_response(StatusCode::OK, &body)
+            }
+        },
         Err(error) => fail(error),
     };
     (response, recorded_grant)
@@ -360,9 +378,22 @@ fn throttled(shared: &Shared, scenario: &Scenario, correlation_id: &str) -> Opti
     ))
 }
 
-fn html_error() -> HttpResponse {
+/// A 400 whose `error` text would rewrite a terminal: escape sequences (window title, clear
+/// screen, colour), CR/LF, a right-to-left override, and 100 KB of padding.
+fn hostile_error() -> HttpResponse {
+    let error = format!(
+        "\u{1b}]0;pwned\u{7}\u{1b}[2J\u{1b}[31minvalid_request\r\nFAKE: your password is fine\u{202e}{}",
+        "A".repeat(100_000)
+    );
+    json_response(
+        StatusCode::BAD_REQUEST,
+        &json!({"error": error, "error_description": "\u{1b}[8mhidden", "error_codes": []}),
+    )
+}
+
+fn html_error(status: StatusCode) -> HttpResponse {
     text_response(
-        StatusCode::INTERNAL_SERVER_ERROR,
+        status,
         "text/html; charset=utf-8",
         "<!DOCTYPE html>\n<html><head><title>Sign in to your account</title></head>\
          <body><h1>Sorry, but we're having trouble signing you in.</h1>\

@@ -6,7 +6,7 @@
 //! password only ever travels over a pipe or a Win32 buffer, straight into a [`Secret`]: never
 //! argv, the environment, a file or a log line.
 
-mod assuan;
+pub(crate) mod assuan;
 pub mod change;
 pub mod pinentry;
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use zeroize::Zeroizing;
 
@@ -28,8 +28,11 @@ pub const DEFAULT_PROGRAMS: [&str; 4] = [
 
 /// How long a pinentry may take to greet us before we call it broken.
 const GREETING_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest line accepted from the program (Assuan lines are at most 1000 bytes).
-const MAX_LINE: u64 = 16 * 1024;
+/// Longest line accepted from the program (Assuan lines are at most 1000 bytes); also the size
+/// of the one buffer lines are read into, so it never grows.
+const MAX_LINE: usize = 16 * 1024;
+/// Longest password accepted: its buffer is allocated once at this size, never grown.
+const MAX_PIN: usize = 4096;
 
 /// The program to run: the configured one (a name on PATH or a path), else the first default
 /// found on PATH.
@@ -50,8 +53,15 @@ fn find_program(name: &str) -> Option<PathBuf> {
     if given.components().count() > 1 {
         return given.is_file().then(|| given.to_path_buf());
     }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
+    find_on_path(&std::env::var_os("PATH")?, name)
+}
+
+/// `name` in the directories of `path` (a PATH value). Empty entries (`::`, a leading or
+/// trailing `:`) and relative ones mean the current directory to a shell; they are skipped, so a
+/// program planted in whatever directory the agent was started from is never run.
+fn find_on_path(path: &std::ffi::OsStr, name: &str) -> Option<PathBuf> {
+    std::env::split_paths(path)
+        .filter(|dir| dir.is_absolute())
         .map(|dir| dir.join(name))
         .find(|candidate| candidate.is_file())
 }
@@ -89,7 +99,7 @@ fn start(program: &Path) -> Result<(Child, Session), PromptError> {
         })?;
     let session = Session {
         input: child.stdin.take().expect("stdin is piped"),
-        output: BufReader::new(child.stdout.take().expect("stdout is piped")),
+        output: LineReader::new(child.stdout.take().expect("stdout is piped")),
     };
     Ok((child, session))
 }
@@ -97,7 +107,7 @@ fn start(program: &Path) -> Result<(Child, Session), PromptError> {
 /// One connection to a pinentry.
 struct Session {
     input: ChildStdin,
-    output: BufReader<ChildStdout>,
+    output: LineReader<ChildStdout>,
 }
 
 impl Session {
@@ -211,10 +221,13 @@ impl Session {
     async fn get_pin_repeated(&mut self) -> Result<Option<(Secret, bool)>, PromptError> {
         self.send("GETPIN\n").await?;
         // Room for any PIN up front: growing would leave unwiped copies behind.
-        let mut pin = Zeroizing::new(Vec::with_capacity(4096));
+        let mut pin = Zeroizing::new(Vec::with_capacity(MAX_PIN));
         let mut repeated = false;
         loop {
             match self.read_response().await? {
+                Response::Data(part) if pin.len() + part.len() > MAX_PIN => {
+                    return Err(failed("the password is longer than 4096 bytes"))
+                }
                 Response::Data(part) => pin.extend_from_slice(&part),
                 Response::Ok => break,
                 Response::Status { keyword } => repeated |= keyword == "PIN_REPEATED",
@@ -253,21 +266,8 @@ impl Session {
             .map_err(|e| failed(&format!("writing to it failed: {e}")))
     }
 
-    /// Reads one line; the buffer is wiped since a `D` line carries the password.
     async fn read_response(&mut self) -> Result<Response, PromptError> {
-        let mut line = Zeroizing::new(Vec::new());
-        let read = (&mut self.output)
-            .take(MAX_LINE)
-            .read_until(b'\n', &mut line)
-            .await
-            .map_err(|e| failed(&format!("reading from it failed: {e}")))?;
-        if read == 0 {
-            return Err(failed("it ended without an answer"));
-        }
-        while matches!(line.last(), Some(b'\n' | b'\r')) {
-            line.pop();
-        }
-        Ok(Response::parse(&line))
+        self.output.next_response().await
     }
 
     /// Says goodbye and reaps the program; a pinentry that lingers is killed.
@@ -282,6 +282,129 @@ impl Session {
     }
 }
 
+/// Reads Assuan lines into one fixed buffer that is wiped when dropped: a `D` line carries the
+/// password, so it must not pass through a growing buffer (each reallocation would leave a copy
+/// behind) or a reader's own buffer that nobody wipes. Each line is parsed where it lies.
+struct LineReader<R> {
+    inner: R,
+    buf: Zeroizing<Vec<u8>>,
+    /// The unread bytes are `buf[start..end]`.
+    start: usize,
+    end: usize,
+}
+
+impl<R: AsyncRead + Unpin> LineReader<R> {
+    fn new(inner: R) -> LineReader<R> {
+        LineReader {
+            inner,
+            buf: Zeroizing::new(vec![0; MAX_LINE]),
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// The next line, without its line ending, parsed.
+    async fn next_response(&mut self) -> Result<Response, PromptError> {
+        loop {
+            if let Some(at) = self.buf[self.start..self.end]
+                .iter()
+                .position(|b| *b == b'\n')
+            {
+                let mut line = &self.buf[self.start..self.start + at];
+                while let Some((b'\r', rest)) = line.split_last() {
+                    line = rest;
+                }
+                let response = Response::parse(line);
+                self.start += at + 1;
+                return Ok(response);
+            }
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            }
+            if self.end == self.buf.len() {
+                return Err(failed("it sent a line longer than 16 KiB"));
+            }
+            let read = self
+                .inner
+                .read(&mut self.buf[self.end..])
+                .await
+                .map_err(|e| failed(&format!("reading from it failed: {e}")))?;
+            if read == 0 {
+                return Err(failed("it ended without an answer"));
+            }
+            self.end += read;
+        }
+    }
+}
+
 fn failed(what: &str) -> PromptError {
     PromptError::Failed(format!("pinentry: {what}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_and_relative_path_entries_are_not_the_current_directory() {
+        // Tests run in the crate root, where Cargo.toml is a file: an empty PATH entry (or ".")
+        // would find it.
+        assert!(Path::new("Cargo.toml").is_file());
+        for path in [
+            "",
+            ":",
+            "::",
+            ":/nonexistent",
+            "/nonexistent:",
+            ".",
+            "src/..",
+            "./",
+        ] {
+            assert_eq!(
+                find_on_path(std::ffi::OsStr::new(path), "Cargo.toml"),
+                None,
+                "PATH={path:?}"
+            );
+        }
+        let root = env!("CARGO_MANIFEST_DIR");
+        assert_eq!(
+            find_on_path(
+                std::ffi::OsStr::new(&format!("/nonexistent::{root}")),
+                "Cargo.toml"
+            ),
+            Some(Path::new(root).join("Cargo.toml"))
+        );
+    }
+
+    #[tokio::test]
+    async fn lines_are_read_into_one_buffer_that_never_moves() {
+        let long_data = format!("D {}\n", "x".repeat(MAX_LINE - 10));
+        let input = format!("OK hello\r\nS PROGRESS\nD s%25cret\n{long_data}OK\n");
+        let mut reader = LineReader::new(input.as_bytes());
+        let buffer = reader.buf.as_ptr();
+        assert_eq!(reader.next_response().await.unwrap(), Response::Ok);
+        assert_eq!(reader.next_response().await.unwrap(), Response::Other);
+        assert_eq!(
+            reader.next_response().await.unwrap(),
+            Response::Data(Zeroizing::new(b"s%cret".to_vec()))
+        );
+        assert!(matches!(
+            reader.next_response().await.unwrap(),
+            Response::Data(d) if d.len() == MAX_LINE - 10
+        ));
+        assert_eq!(reader.next_response().await.unwrap(), Response::Ok);
+        assert_eq!(reader.buf.as_ptr(), buffer);
+        assert_eq!(reader.buf.len(), MAX_LINE);
+        assert!(reader.next_response().await.is_err(), "end of input");
+    }
+
+    #[tokio::test]
+    async fn an_endless_line_is_refused() {
+        let input = vec![b'a'; MAX_LINE * 2];
+        let mut reader = LineReader::new(&input[..]);
+        let err = reader.next_response().await.unwrap_err();
+        assert!(err.to_string().contains("longer than 16 KiB"), "{err}");
+    }
 }

@@ -1,10 +1,16 @@
-//! HTTP plumbing shared by the web providers: one client with timeouts, and the rule for
-//! throttling (429/503 honour `Retry-After`, bounded, so a check never hangs for long).
+//! HTTP plumbing shared by the web providers: one client with timeouts, the rule for
+//! throttling (429/503 honour `Retry-After`, bounded, so a check never hangs for long), and the
+//! buffers that carry secrets (a form with the password, a bearer token, an answer with tokens),
+//! each built in one allocation of the right size that is wiped when the last reference goes.
 
 use std::time::Duration;
 
+use hyper::body::Bytes;
+use reqwest::header::HeaderValue;
 use reqwest::{RequestBuilder, Response, StatusCode};
+use zeroize::Zeroizing;
 
+use crate::credentials::Secret;
 use crate::provider::ProviderError;
 
 /// How many times one request is sent when the endpoint throttles.
@@ -93,7 +99,8 @@ impl HttpClient {
             }
         } else {
             // reqwest errors carry the URL; strip it so no query (or anything else) leaks.
-            let detail = error_chain(&e.without_url());
+            let detail =
+                crate::untrusted::clean_or(&error_chain(&e.without_url()), "the connection failed");
             ProviderError::Unreachable {
                 endpoint: endpoint.to_string(),
                 detail,
@@ -134,4 +141,143 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = inner.source();
     }
     text
+}
+
+/// An `application/x-www-form-urlencoded` body built in one buffer of exactly its size (no
+/// reallocation leaves a copy of the password behind), shared without copying by every retry
+/// and wiped when the request is done with it. What hyper and rustls copy while sending is
+/// theirs: see SECURITY.md.
+pub fn form_body(pairs: &[(&str, &str)]) -> Bytes {
+    let len: usize = pairs
+        .iter()
+        .map(|(k, v)| encoded_len(k) + 1 + encoded_len(v))
+        .sum::<usize>()
+        + pairs.len().saturating_sub(1);
+    let mut body = Zeroizing::new(Vec::with_capacity(len));
+    for (i, (key, value)) in pairs.iter().enumerate() {
+        if i > 0 {
+            body.push(b'&');
+        }
+        encode_into(key, &mut body);
+        body.push(b'=');
+        encode_into(value, &mut body);
+    }
+    debug_assert_eq!(body.len(), len);
+    debug_assert_eq!(body.capacity(), len);
+    Bytes::from_owner(body)
+}
+
+/// Bytes left as they are by form encoding (the WHATWG urlencoded serializer's set).
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'*' | b'-' | b'.' | b'_')
+}
+
+fn encoded_len(text: &str) -> usize {
+    text.bytes()
+        .map(|b| if is_unreserved(b) || b == b' ' { 1 } else { 3 })
+        .sum()
+}
+
+fn encode_into(text: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for b in text.bytes() {
+        if is_unreserved(b) {
+            out.push(b);
+        } else if b == b' ' {
+            out.push(b'+');
+        } else {
+            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+        }
+    }
+}
+
+/// `Authorization: Bearer <token>` built in a wiped buffer and marked sensitive (kept out of
+/// HTTP/2 header compression tables and `Debug` output).
+pub fn bearer(token: &Secret) -> Result<HeaderValue, ProviderError> {
+    let token = token.expose().as_bytes();
+    let mut value = Zeroizing::new(Vec::with_capacity(7 + token.len()));
+    value.extend_from_slice(b"Bearer ");
+    value.extend_from_slice(token);
+    let mut header = HeaderValue::from_maybe_shared(Bytes::from_owner(value)).map_err(|_| {
+        ProviderError::Protocol {
+            endpoint: "the token endpoint".into(),
+            detail: "the access token is not valid in an HTTP header".into(),
+        }
+    })?;
+    header.set_sensitive(true);
+    Ok(header)
+}
+
+/// An answer body being read: grows by moving into a new buffer twice the size and wiping the
+/// old one, so a token in it never stays behind in freed memory; wiped when dropped.
+pub struct WipedBody {
+    bytes: Zeroizing<Vec<u8>>,
+}
+
+impl WipedBody {
+    /// Room for `expected` bytes (the announced Content-Length, bounded by the caller).
+    pub fn with_capacity(expected: usize) -> WipedBody {
+        WipedBody {
+            bytes: Zeroizing::new(Vec::with_capacity(expected.max(1024))),
+        }
+    }
+
+    pub fn as_slice(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    pub fn extend(&mut self, chunk: &[u8]) {
+        let needed = self.bytes.len() + chunk.len();
+        if needed > self.bytes.capacity() {
+            let mut bigger = Zeroizing::new(Vec::with_capacity(
+                needed.max(self.bytes.capacity().saturating_mul(2)),
+            ));
+            bigger.extend_from_slice(&self.bytes);
+            // The old buffer is wiped as it is dropped here.
+            self.bytes = bigger;
+        }
+        let before = self.bytes.as_ptr();
+        self.bytes.extend_from_slice(chunk);
+        debug_assert_eq!(before, self.bytes.as_ptr(), "grew without wiping");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_body_matches_the_standard_encoding_in_one_exact_buffer() {
+        let pairs = [
+            ("grant_type", "password"),
+            ("scope", "User.Read offline_access"),
+            ("username", "adele+1@contoso.com"),
+            ("password", "p@ss w&rd=%é~!*'()\n"),
+        ];
+        let body = form_body(&pairs);
+        let expected = serde_urlencoded::to_string(pairs).unwrap();
+        assert_eq!(std::str::from_utf8(&body).unwrap(), expected);
+        assert_eq!(&*form_body(&[]), b"");
+        assert_eq!(&*form_body(&[("a", "")]), b"a=");
+    }
+
+    #[test]
+    fn a_body_grows_without_leaving_copies_behind() {
+        let mut body = WipedBody::with_capacity(0);
+        let chunk = [7u8; 1000];
+        for _ in 0..100 {
+            // extend() asserts (debug) that Vec itself never reallocated.
+            body.extend(&chunk);
+        }
+        assert_eq!(body.as_slice().len(), 100_000);
+        assert!(body.as_slice().iter().all(|b| *b == 7));
+    }
+
+    #[test]
+    fn bearer_header_is_sensitive() {
+        let header = bearer(&Secret::new("eyJ0.eyJ1.sig")).unwrap();
+        assert!(header.is_sensitive());
+        assert_eq!(header.to_str().unwrap(), "Bearer eyJ0.eyJ1.sig");
+        assert!(bearer(&Secret::new("bad\ntoken")).is_err());
+    }
 }

@@ -67,10 +67,10 @@ impl EntraProvider {
         let form = [("client_id", self.client_id.as_str()), ("scope", SCOPE)];
         let (status, body) = self.post_form(DEVICECODE_ENDPOINT, url, &form).await?;
         if !status.is_success() {
-            let error = super::parse_error_body(DEVICECODE_ENDPOINT, status, &body)?;
+            let error = super::parse_error_body(DEVICECODE_ENDPOINT, status, body.as_slice())?;
             return Err(refusal(&error));
         }
-        let answer: DeviceAuthorization = parse_json(DEVICECODE_ENDPOINT, &body)?;
+        let answer: DeviceAuthorization = parse_json(DEVICECODE_ENDPOINT, body.as_slice())?;
         let expires_in = Duration::from_secs(answer.expires_in.min(3600));
         let interval = match answer.interval {
             Some(0) | None => DEFAULT_INTERVAL,

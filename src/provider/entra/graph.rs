@@ -97,11 +97,8 @@ pub const ME_PATH: &str =
 pub fn domain_path(upn: &str) -> Option<String> {
     let (_, suffix) = upn.rsplit_once('@')?;
     let suffix = suffix.trim();
-    (!suffix.is_empty()
-        && suffix
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'))
-    .then(|| format!("v1.0/domains/{suffix}"))
+    // A domain name only: `..` or an empty label would move the request elsewhere on Graph.
+    crate::config::is_dns_name(suffix).then(|| format!("v1.0/domains/{suffix}"))
 }
 
 #[cfg(test)]
@@ -165,5 +162,8 @@ mod tests {
         );
         assert_eq!(domain_path("adele"), None);
         assert_eq!(domain_path("a@b/../c"), None);
+        assert_eq!(domain_path("a@.."), None);
+        assert_eq!(domain_path("a@contoso..com"), None);
+        assert_eq!(domain_path("a@."), None);
     }
 }

@@ -4,12 +4,13 @@
 
 pub mod browser;
 pub mod device_code;
-mod graph;
-mod token;
+pub(crate) mod graph;
+pub(crate) mod token;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use url::Url;
@@ -17,7 +18,7 @@ use url::Url;
 use crate::config::Config;
 use crate::credentials::Secret;
 use crate::policy::{Deadline, Facts, Finding, Source};
-use crate::provider::http::HttpClient;
+use crate::provider::http::{self, HttpClient};
 use crate::provider::{Attempt, ProviderError, RefreshOutcome};
 use token::{TokenErrorBody, TokenFailure, Tokens};
 
@@ -63,11 +64,10 @@ impl EntraProvider {
                     "is required for [provider] kind = \"entra\"",
                 )
             })?;
-        let oauth_base = with_dir(&config.entra.authority)
-            .join(&format!("{tenant}/oauth2/v2.0/"))
-            .map_err(|e| config.error_at("entra.tenant", e.to_string()))?;
-        let token_url = oauth_base
-            .join("token")
+        let token_url = token_url(&config.entra.authority, tenant)
+            .map_err(|m| config.error_at("entra.tenant", m))?;
+        let oauth_base = token_url
+            .join("./")
             .map_err(|e| config.error_at("entra.tenant", e.to_string()))?;
         let http = HttpClient::new(
             Duration::from_secs(config.entra.timeout_secs),
@@ -146,9 +146,9 @@ impl EntraProvider {
         let url = self.token_url.clone();
         let (status, body) = self.post_form(TOKEN_ENDPOINT, url, form).await?;
         if status.is_success() {
-            return parse_json::<Tokens>(TOKEN_ENDPOINT, &body).map(Ok);
+            return parse_json::<Tokens>(TOKEN_ENDPOINT, body.as_slice()).map(Ok);
         }
-        parse_error_body(TOKEN_ENDPOINT, status, &body).map(Err)
+        parse_error_body(TOKEN_ENDPOINT, status, body.as_slice()).map(Err)
     }
 
     /// Posts a form and reads the whole answer.
@@ -157,12 +157,24 @@ impl EntraProvider {
         endpoint: &str,
         url: Url,
         form: &[(&str, &str)],
-    ) -> Result<(StatusCode, Vec<u8>), ProviderError> {
+    ) -> Result<(StatusCode, http::WipedBody), ProviderError> {
+        // Built once in a wiped buffer; every retry shares it.
+        let body = http::form_body(form);
         let response = self
             .http
-            .send(endpoint, || self.http.inner().post(url.clone()).form(form))
+            .send(endpoint, || {
+                self.http
+                    .inner()
+                    .post(url.clone())
+                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(body.clone())
+            })
             .await?;
+        drop(body);
         let status = response.status();
+        if status.is_redirection() {
+            return Err(redirected(endpoint, status));
+        }
         Ok((status, read_body(endpoint, response).await?))
     }
 
@@ -298,16 +310,21 @@ impl EntraProvider {
             .graph
             .join(path)
             .map_err(|e| unexpected(&e.to_string()))?;
+        let authorization = http::bearer(access_token)?;
         let response = self
             .http
             .send(GRAPH_ENDPOINT, || {
                 self.http
                     .inner()
                     .get(url.clone())
-                    .bearer_auth(access_token.expose())
+                    .header(AUTHORIZATION, authorization.clone())
             })
             .await?;
+        drop(authorization);
         let status = response.status();
+        if status.is_redirection() {
+            return Err(redirected(GRAPH_ENDPOINT, status));
+        }
         if matches!(
             status,
             StatusCode::FORBIDDEN | StatusCode::NOT_FOUND | StatusCode::UNAUTHORIZED
@@ -321,7 +338,7 @@ impl EntraProvider {
                 detail: format!("HTTP {}", status.as_u16()),
             });
         }
-        parse_json(GRAPH_ENDPOINT, &body).map(GraphAnswer::Ok)
+        parse_json(GRAPH_ENDPOINT, body.as_slice()).map(GraphAnswer::Ok)
     }
 }
 
@@ -439,11 +456,28 @@ fn expired_attempt(change_url: Option<String>) -> Attempt {
 /// Largest answer we read: the documented bodies are a few kilobytes.
 const MAX_BODY: usize = 1 << 20;
 
+/// A 3xx answer: redirects are never followed (the request carries the password or a token),
+/// so it is reported as what it is.
+fn redirected(endpoint: &str, status: StatusCode) -> ProviderError {
+    ProviderError::Protocol {
+        endpoint: endpoint.into(),
+        detail: format!(
+            "it redirected elsewhere (HTTP {}); redirects are not followed, so nothing was sent there",
+            status.as_u16()
+        ),
+    }
+}
+
+/// Reads the whole answer, at most [`MAX_BODY`], into a buffer that is wiped when dropped.
 async fn read_body(
     endpoint: &str,
     mut response: reqwest::Response,
-) -> Result<Vec<u8>, ProviderError> {
-    let mut body = Vec::new();
+) -> Result<http::WipedBody, ProviderError> {
+    let announced = response.content_length().unwrap_or(0);
+    if announced > MAX_BODY as u64 {
+        return Err(too_large(endpoint));
+    }
+    let mut body = http::WipedBody::with_capacity(announced as usize);
     loop {
         let chunk = response
             .chunk()
@@ -459,13 +493,17 @@ async fn read_body(
         let Some(chunk) = chunk else {
             return Ok(body);
         };
-        if body.len() + chunk.len() > MAX_BODY {
-            return Err(ProviderError::Protocol {
-                endpoint: endpoint.into(),
-                detail: "the answer is larger than 1 MiB".into(),
-            });
+        if body.as_slice().len() + chunk.len() > MAX_BODY {
+            return Err(too_large(endpoint));
         }
-        body.extend_from_slice(&chunk);
+        body.extend(&chunk);
+    }
+}
+
+fn too_large(endpoint: &str) -> ProviderError {
+    ProviderError::Protocol {
+        endpoint: endpoint.into(),
+        detail: "the answer is larger than 1 MiB".into(),
     }
 }
 
@@ -496,6 +534,30 @@ fn unexpected(detail: &str) -> ProviderError {
         endpoint: TOKEN_ENDPOINT.into(),
         detail: detail.into(),
     }
+}
+
+/// `{authority}/{tenant}/oauth2/v2.0/token`, checked after joining: it must obey the same
+/// https/loopback rule as every configured URL and stay on the authority's origin, under its
+/// path. The config loader already refuses tenants that are not a GUID or a domain name; this
+/// is the second lock, on the URL the password is actually sent to.
+fn token_url(authority: &Url, tenant: &str) -> Result<Url, String> {
+    crate::config::check_tenant(tenant)?;
+    let base = with_dir(authority);
+    let url = base
+        .join(&format!("{tenant}/oauth2/v2.0/token"))
+        .map_err(|e| format!("the token endpoint URL cannot be built: {e}"))?;
+    crate::config::check_web_url(&url)?;
+    let expected_path = format!("{}{tenant}/oauth2/v2.0/token", base.path());
+    if url.origin() != base.origin()
+        || !url.path().eq_ignore_ascii_case(&expected_path)
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        return Err(format!(
+            "the token endpoint URL `{url}` would leave the authority `{base}`"
+        ));
+    }
+    Ok(url)
 }
 
 /// A base URL that `join` treats as a directory (keeps any path prefix, e.g. sovereign clouds).
@@ -531,5 +593,48 @@ mod tests {
         let blank = id_token(r#"{"aud":"app","preferred_username":""}"#);
         assert_eq!(id_token_account(&blank, "app"), None);
         assert_eq!(id_token_account("not-a-jwt", "app"), None);
+    }
+
+    #[test]
+    fn the_token_url_stays_under_the_authority() {
+        let authority = Url::parse("https://login.microsoftonline.com").unwrap();
+        assert_eq!(
+            token_url(&authority, "contoso.onmicrosoft.com")
+                .unwrap()
+                .as_str(),
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+        );
+        let sovereign = Url::parse("https://login.example.us/prefix").unwrap();
+        assert_eq!(
+            token_url(&sovereign, "4b1f0c51-7a3e-4d2b-9c5e-0e1d2c3b4a59")
+                .unwrap()
+                .as_str(),
+            "https://login.example.us/prefix/4b1f0c51-7a3e-4d2b-9c5e-0e1d2c3b4a59/oauth2/v2.0/token"
+        );
+        for hostile in [
+            "http:evil.example",
+            "\\\\evil.example",
+            "//evil.example",
+            "..",
+            "../other",
+            "a?b",
+            "x#y",
+            "https://evil.example",
+        ] {
+            let err = token_url(&authority, hostile).expect_err(hostile);
+            assert!(!err.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_joined_url_that_leaves_the_authority_is_refused_even_if_the_tenant_looked_fine() {
+        // `Url::join` with an absolute reference: what the URL check exists for.
+        let base = Url::parse("https://login.microsoftonline.com/").unwrap();
+        let moved = base.join("http:evil.example/oauth2/v2.0/token").unwrap();
+        assert_eq!(moved.host_str(), Some("evil.example"));
+        assert!(crate::config::check_web_url(&moved).is_err());
+        let moved = base.join("\\\\evil.example/oauth2/v2.0/token").unwrap();
+        assert_eq!(moved.host_str(), Some("evil.example"));
+        assert_ne!(moved.origin(), base.origin());
     }
 }

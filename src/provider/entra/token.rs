@@ -6,6 +6,13 @@ use serde::Deserialize;
 
 use crate::credentials::Secret;
 use crate::policy::SignInReason;
+use crate::untrusted::{clean, clean_or};
+
+/// An error name used as the code (no AADSTS number given) is short in real answers.
+const MAX_CODE_CHARS: usize = 64;
+
+/// Longest change-password URL taken from an error body (real ones are well under 100 bytes).
+const MAX_URL_LEN: usize = 2048;
 
 /// Scopes asked for: Graph profile reads plus a refresh token.
 pub const SCOPE: &str = "User.Read offline_access openid profile";
@@ -65,7 +72,10 @@ pub fn classify(body: &TokenErrorBody) -> TokenFailure {
     let suberror = body.suberror.as_deref();
     if has(&[50055, 50144]) || suberror == Some("user_password_expired") {
         return TokenFailure::PasswordExpired {
-            change_url: body.password_change_url.clone(),
+            change_url: body
+                .password_change_url
+                .clone()
+                .filter(|url| url.len() <= MAX_URL_LEN),
         };
     }
     let reason = if has(&[50126]) {
@@ -86,14 +96,13 @@ pub fn classify(body: &TokenErrorBody) -> TokenFailure {
     {
         SignInReason::InteractionRequired
     } else {
+        // `error` is the endpoint's text: it reaches the terminal, the state file and balloons.
+        let error = clean_or(&body.error, "unknown error");
         let code = match body.error_codes.first() {
             Some(code) => format!("AADSTS{code}"),
-            None => body.error.clone(),
+            None => clean(&error, MAX_CODE_CHARS),
         };
-        return TokenFailure::Other {
-            code,
-            error: body.error.clone(),
-        };
+        return TokenFailure::Other { code, error };
     };
     TokenFailure::SignIn(reason)
 }
@@ -277,6 +286,39 @@ mod tests {
     }
 
     #[test]
+    fn endpoint_error_text_is_cleaned_before_it_is_shown() {
+        let hostile = TokenErrorBody {
+            error: format!(
+                "\u{1b}]0;pwned\u{7}\u{1b}[2Jinvalid\r\n_grant{}",
+                "x".repeat(5000)
+            ),
+            error_codes: vec![],
+            suberror: None,
+            password_change_url: None,
+        };
+        let TokenFailure::Other { code, error } = classify(&hostile) else {
+            panic!("expected Other");
+        };
+        for text in [&code, &error] {
+            assert!(text.starts_with("invalid _grant"), "{text}");
+            assert!(!text.chars().any(|c| c.is_control()), "{text:?}");
+            assert!(text.chars().count() <= 201, "{}", text.len());
+        }
+        assert!(code.chars().count() <= MAX_CODE_CHARS + 1, "{code}");
+        let blank = TokenErrorBody {
+            error: "\u{1b}[31m".into(),
+            ..hostile
+        };
+        assert_eq!(
+            classify(&blank),
+            TokenFailure::Other {
+                code: "unknown error".into(),
+                error: "unknown error".into()
+            }
+        );
+    }
+
+    #[test]
     fn any_other_invalid_grant_ends_a_refresh_token_but_not_conditional_access() {
         assert_eq!(
             classify_refresh(&body(&[9002313], None)),
@@ -299,6 +341,16 @@ mod tests {
             classify(&body(&[9002313], None)),
             TokenFailure::Other { .. }
         ));
+    }
+
+    #[test]
+    fn an_absurd_change_url_is_dropped() {
+        let mut expired = body(&[50055], None);
+        expired.password_change_url = Some(format!("https://x/{}", "a".repeat(1 << 20)));
+        assert_eq!(
+            classify(&expired),
+            TokenFailure::PasswordExpired { change_url: None }
+        );
     }
 
     #[test]

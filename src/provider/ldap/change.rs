@@ -28,13 +28,14 @@ use super::active_directory::{self, BindCode};
 use super::kpasswd::{self, KpasswdError};
 use super::ppolicy::{self, PpolicyError};
 use super::{
-    bind_name, openldap, printable, Attributes, Inner, LdapProvider, Session,
-    RC_INVALID_CREDENTIALS, RC_SUCCESS,
+    bind_name, openldap, Attributes, Inner, LdapProvider, Session, RC_INVALID_CREDENTIALS,
+    RC_SUCCESS,
 };
 use crate::config::LdapFlavor;
 use crate::credentials::Secret;
 use crate::policy::SignInReason;
 use crate::provider::ProviderError;
+use crate::untrusted::clean_or;
 
 /// Root DSE `supportedCapabilities` value of Active Directory (Samba announces it too).
 const AD_CAPABILITY_OID: &str = "1.2.840.113556.1.4.800";
@@ -240,7 +241,7 @@ impl Inner {
                     )),
                     BindCode::Unknown(code) => Err(self.endpoint_error(
                         format!("data {code:x}"),
-                        printable(&result.text, "unknown Active Directory bind error"),
+                        clean_or(&result.text, "unknown Active Directory bind error"),
                     )),
                 };
             }
@@ -258,7 +259,7 @@ impl Inner {
             },
             RC_STRONGER_AUTH_REQUIRED => Err(self.needs_encryption()),
             rc => {
-                Err(self.endpoint_error(rc.to_string(), printable(&result.text, "the bind failed")))
+                Err(self.endpoint_error(rc.to_string(), clean_or(&result.text, "the bind failed")))
             }
         }
     }
@@ -440,12 +441,12 @@ impl Inner {
             Outcome::NotAllowed => ChangeError::NotAllowed(format!(
                 "{} does not let this account change its own password ({}); ask your IT desk",
                 self.endpoint.name(),
-                printable(&result.text, "access denied")
+                clean_or(&result.text, "access denied")
             )),
             Outcome::NeedsEncryption => self.needs_encryption(),
             Outcome::Changed | Outcome::Refused(_) | Outcome::Other => self.endpoint_error(
                 result.rc.to_string(),
-                printable(&result.text, "the password change failed"),
+                clean_or(&result.text, "the password change failed"),
             ),
         }
     }
@@ -583,7 +584,7 @@ fn detail_of(text: &str) -> Option<String> {
         None if leading_code(text).is_some() => return None,
         None => text,
     };
-    let said = printable(said, "");
+    let said = clean_or(said, "");
     let said = said.trim_end_matches('!').trim();
     if said.is_empty() {
         return None;

@@ -124,7 +124,7 @@ impl Endpoint {
             Ok(Err(e)) => {
                 return Err(ProviderError::Unreachable {
                     endpoint: self.name(),
-                    detail: e.to_string(),
+                    detail: crate::untrusted::clean_or(&e.to_string(), "the connection failed"),
                 })
             }
             Ok(Ok(pair)) => pair,

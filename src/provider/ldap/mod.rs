@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use ldap3::controls::RawControl;
-use ldap3::{Ldap, LdapError, LdapResult, Scope, SearchEntry};
+use ldap3::{Ldap, LdapError, LdapResult, Scope, SearchEntry, SearchOptions};
 
 use self::active_directory::{AdAttributes, BindCode};
 use self::connect::Endpoint;
@@ -31,12 +31,18 @@ use crate::config::{Config, LdapFlavor};
 use crate::credentials::Secret;
 use crate::policy::{Deadline, Facts, Finding, SignInReason, Source};
 use crate::provider::{Attempt, ProviderError};
+use crate::untrusted::clean_or;
 
 /// LDAP result codes this module tells apart.
 const RC_SUCCESS: u32 = 0;
 const RC_INVALID_CREDENTIALS: u32 = 49;
 /// Longest attribute value accepted from the server (a DN or a number is far shorter).
 const MAX_VALUE_LEN: usize = 4096;
+/// Most entries one search may return: each search here expects one (the user, a policy).
+const MAX_ENTRIES: usize = 16;
+/// One attempt (connect, bind, the reads after it) ends after this many operation timeouts at
+/// most, however the server spreads its answers.
+const ATTEMPT_TIMEOUTS: u32 = 3;
 
 /// The LDAP provider; cheap to clone into the task that does the network work.
 #[derive(Clone)]
@@ -99,8 +105,19 @@ impl LdapProvider {
         let inner = self.inner.clone();
         let username = username.to_string();
         let password = password.clone();
-        let task = tokio::spawn(async move { inner.attempt(&username, &password).await });
-        match task.await {
+        let mut task = tokio::spawn(async move { inner.attempt(&username, &password).await });
+        let deadline = self.inner.timeout() * ATTEMPT_TIMEOUTS;
+        let finished = match tokio::time::timeout(deadline, &mut task).await {
+            Ok(finished) => finished,
+            Err(_) => {
+                task.abort();
+                return Err(ProviderError::Timeout {
+                    endpoint: self.inner.endpoint.name(),
+                    secs: deadline.as_secs(),
+                });
+            }
+        };
+        match finished {
             Ok(result) => result,
             Err(e) if e.is_panic() => Err(self.inner.undecodable()),
             Err(_) => Err(ProviderError::Protocol {
@@ -183,7 +200,7 @@ impl Inner {
             return Err(ProviderError::Endpoint {
                 endpoint: self.endpoint.name(),
                 code: result.rc.to_string(),
-                error: printable(&result.text, "the bind failed"),
+                error: clean_or(&result.text, "the bind failed"),
             });
         }
         let control = self.ppolicy_control(result)?;
@@ -232,7 +249,7 @@ impl Inner {
             BindCode::Unknown(code) => Err(ProviderError::Endpoint {
                 endpoint: self.endpoint.name(),
                 code: format!("data {code:x}"),
-                error: printable(text, "unknown Active Directory bind error"),
+                error: clean_or(text, "unknown Active Directory bind error"),
             }),
         }
     }
@@ -480,6 +497,7 @@ impl Inner {
     }
 
     /// A search; `None` when the server refuses it for a reason that means "not readable".
+    /// At most [`MAX_ENTRIES`] entries are taken: more is an error, not a memory hog.
     async fn search(
         &self,
         ldap: &mut Session,
@@ -488,15 +506,34 @@ impl Inner {
         filter: &str,
         attrs: &[&str],
     ) -> Result<Option<Vec<Attributes>>, ProviderError> {
-        let searched = ldap
+        let limits = SearchOptions::new()
+            .sizelimit(MAX_ENTRIES as i32)
+            .timelimit(self.timeout().as_secs().try_into().unwrap_or(i32::MAX));
+        let started = ldap
             .ldap
+            .with_search_options(limits)
             .with_timeout(self.timeout())
-            .search(base, scope, filter, attrs.to_vec())
+            .streaming_search(base, scope, filter, attrs.to_vec())
             .await;
-        let ldap3::SearchResult(entries, result) = match searched {
-            Ok(found) => found,
+        let mut stream = match started {
+            Ok(stream) => stream,
             Err(e) => return Err(self.op_error(e, ldap).await),
         };
+        let mut entries = Vec::new();
+        loop {
+            match stream.next().await {
+                Ok(Some(entry)) if entry.is_ref() || entry.is_intermediate() => {}
+                Ok(Some(_)) if entries.len() == MAX_ENTRIES => {
+                    return Err(self.protocol(format!(
+                        "more than {MAX_ENTRIES} entries match {filter} under {base}"
+                    )))
+                }
+                Ok(Some(entry)) => entries.push(entry),
+                Ok(None) => break,
+                Err(e) => return Err(self.op_error(e, ldap).await),
+            }
+        }
+        let result = stream.finish().await;
         match result.rc {
             RC_SUCCESS => {}
             // noSuchObject, insufficientAccessRights, sizeLimitExceeded, unwillingToPerform
@@ -505,7 +542,7 @@ impl Inner {
                 return Err(ProviderError::Endpoint {
                     endpoint: self.endpoint.name(),
                     code: rc.to_string(),
-                    error: printable(&result.text, "the search failed"),
+                    error: clean_or(&result.text, "the search failed"),
                 })
             }
         }
@@ -526,7 +563,7 @@ impl Inner {
             _ if session.driver_panicked().await => self.undecodable(),
             other => ProviderError::Unreachable {
                 endpoint: self.endpoint.name(),
-                detail: other.to_string(),
+                detail: clean_or(&other.to_string(), "the connection failed"),
             },
         }
     }
@@ -572,16 +609,6 @@ pub fn account_filter(bind_name: &str, username: &str) -> String {
         format!("(userPrincipalName={})", ldap3::ldap_escape(bind_name))
     } else {
         format!("(sAMAccountName={})", ldap3::ldap_escape(username.trim()))
-    }
-}
-
-/// Server text for a message: printable characters only, and not too long.
-fn printable(text: &str, fallback: &str) -> String {
-    let clean: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
-    if clean.trim().is_empty() {
-        fallback.to_string()
-    } else {
-        clean.trim().to_string()
     }
 }
 
@@ -683,13 +710,5 @@ mod tests {
         assert!(attrs.single("two").is_err());
         assert!(attrs.single("huge").is_err());
         assert!(attrs.single("bin").is_err());
-    }
-
-    #[test]
-    fn server_text_is_cleaned() {
-        assert_eq!(printable("data 52e\0\n", "x"), "data 52e");
-        assert_eq!(printable("\u{1b}[31m", "fallback"), "[31m");
-        assert_eq!(printable("", "fallback"), "fallback");
-        assert_eq!(printable(&"a".repeat(1000), "x").len(), 200);
     }
 }
