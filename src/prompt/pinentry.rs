@@ -385,7 +385,12 @@ mod tests {
         let mut reader = LineReader::new(input.as_bytes());
         let buffer = reader.buf.as_ptr();
         assert_eq!(reader.next_response().await.unwrap(), Response::Ok);
-        assert_eq!(reader.next_response().await.unwrap(), Response::Other);
+        assert_eq!(
+            reader.next_response().await.unwrap(),
+            Response::Status {
+                keyword: "PROGRESS".into()
+            }
+        );
         assert_eq!(
             reader.next_response().await.unwrap(),
             Response::Data(Zeroizing::new(b"s%cret".to_vec()))
