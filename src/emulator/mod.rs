@@ -428,23 +428,12 @@ fn redacted_path(path: &str, query: Option<&str>) -> String {
     format!("{path}?{}", pairs.join("&"))
 }
 
-/// Decodes `%XX` escapes (not `+`, which is literal in a path). `None` if the result is not UTF-8
-/// or an escape is malformed.
+/// Decodes `%XX` escapes (not `+`, which is literal in a path). `None` if the result is not UTF-8.
 pub(crate) fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .ok()
+        .map(|decoded| decoded.into_owned())
 }
 
 pub(crate) fn json_response(status: StatusCode, body: &serde_json::Value) -> HttpResponse {

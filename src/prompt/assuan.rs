@@ -86,26 +86,12 @@ pub fn percent_encode(text: &str) -> String {
     out
 }
 
-/// Decodes `%XX` escapes; a malformed escape is kept as written.
+/// Decodes `%XX` escapes; a malformed escape is kept as written. The result never needs more
+/// room than the input, so it is written once into a wiped buffer of that size.
 pub fn percent_decode(data: &[u8]) -> Zeroizing<Vec<u8>> {
     let mut out = Zeroizing::new(Vec::with_capacity(data.len()));
-    let mut i = 0;
-    while i < data.len() {
-        if data[i] == b'%' && i + 2 < data.len() {
-            if let (Some(h), Some(l)) = (hex(data[i + 1]), hex(data[i + 2])) {
-                out.push(h << 4 | l);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(data[i]);
-        i += 1;
-    }
+    out.extend(percent_encoding::percent_decode(data));
     out
-}
-
-fn hex(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
 }
 
 #[cfg(test)]

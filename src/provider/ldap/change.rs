@@ -28,7 +28,7 @@ use super::active_directory::{self, BindCode};
 use super::kpasswd::{self, KpasswdError};
 use super::ppolicy::{self, PpolicyError};
 use super::{
-    bind_name, openldap, Attributes, Inner, LdapProvider, Session, RC_INVALID_CREDENTIALS,
+    bind_name, openldap, Attributes, Connection, Inner, LdapProvider, RC_INVALID_CREDENTIALS,
     RC_SUCCESS,
 };
 use crate::config::LdapFlavor;
@@ -194,7 +194,7 @@ impl Inner {
             return Err(self.needs_encryption());
         }
         let (ldap, driver) = self.endpoint.open().await?;
-        let mut session = Session { ldap, driver };
+        let mut session = Connection { ldap, driver };
         let bind_name = bind_name(&self.bind, username);
         let bound = session
             .ldap
@@ -265,7 +265,7 @@ impl Inner {
     }
 
     /// The configured flavor, or (auto) whether the root DSE announces Active Directory.
-    async fn is_active_directory(&self, session: &mut Session) -> Result<bool, ProviderError> {
+    async fn is_active_directory(&self, session: &mut Connection) -> Result<bool, ProviderError> {
         match self.flavor {
             LdapFlavor::ActiveDirectory => Ok(true),
             LdapFlavor::Openldap => Ok(false),
@@ -284,7 +284,7 @@ impl Inner {
     /// RFC 3062 on the bound connection (no user identity: the signed-in user's own password).
     async fn change_openldap(
         &self,
-        session: &mut Session,
+        session: &mut Connection,
         username: &str,
         bind_name: &str,
         current: &Secret,
@@ -332,7 +332,7 @@ impl Inner {
     /// AD's self-change: one modify deleting the old and adding the new `unicodePwd` value.
     async fn change_ad(
         &self,
-        session: &mut Session,
+        session: &mut Connection,
         username: &str,
         bind_name: &str,
         current: &Secret,
@@ -400,7 +400,7 @@ impl Inner {
     /// The user's effective policy entry: its `pwdPolicySubentry`, else the only readable one.
     async fn openldap_policy(
         &self,
-        session: &mut Session,
+        session: &mut Connection,
         username: &str,
         bind_name: &str,
     ) -> Result<Option<Attributes>, ProviderError> {
@@ -428,7 +428,7 @@ impl Inner {
     }
 
     /// An operation failed without an answer: it may have reached the directory.
-    async fn unconfirmed(&self, e: LdapError, session: &mut Session) -> ChangeError {
+    async fn unconfirmed(&self, e: LdapError, session: &mut Connection) -> ChangeError {
         ChangeError::Unconfirmed {
             endpoint: self.endpoint.name(),
             detail: self.op_error(e, session).await.to_string(),

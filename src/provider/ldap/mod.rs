@@ -129,18 +129,18 @@ impl LdapProvider {
 }
 
 /// One connection: the ldap3 handle and the task that drives it (aborted when dropped).
-struct Session {
+struct Connection {
     ldap: Ldap,
     driver: tokio::task::JoinHandle<()>,
 }
 
-impl Drop for Session {
+impl Drop for Connection {
     fn drop(&mut self) {
         self.driver.abort();
     }
 }
 
-impl Session {
+impl Connection {
     /// Whether the driver task died of a panic (ldap3 choking on what the server sent). The
     /// pending operation fails while the task is still unwinding, so wait for it briefly.
     async fn driver_panicked(&mut self) -> bool {
@@ -158,7 +158,7 @@ impl Inner {
 
     async fn attempt(&self, username: &str, password: &Secret) -> Result<Attempt, ProviderError> {
         let (ldap, driver) = self.endpoint.open().await?;
-        let mut session = Session { ldap, driver };
+        let mut session = Connection { ldap, driver };
         let bind_name = bind_name(&self.bind, username);
         let bound = session
             .ldap
@@ -186,7 +186,7 @@ impl Inner {
     /// Decides what the bind result means and fetches the deadline when needed.
     async fn after_bind(
         &self,
-        ldap: &mut Session,
+        ldap: &mut Connection,
         username: &str,
         bind_name: &str,
         result: &LdapResult,
@@ -275,7 +275,7 @@ impl Inner {
     /// The user's entry: read directly when the bind name is its DN, else found under `base`.
     async fn user_entry(
         &self,
-        ldap: &mut Session,
+        ldap: &mut Connection,
         username: &str,
         bind_name: &str,
         attrs: &[&str],
@@ -309,7 +309,7 @@ impl Inner {
     /// The deadline after a bind that did not say it.
     async fn read_facts(
         &self,
-        ldap: &mut Session,
+        ldap: &mut Connection,
         username: &str,
         bind_name: &str,
     ) -> Result<Facts, ProviderError> {
@@ -338,7 +338,7 @@ impl Inner {
 
     async fn ad_facts(
         &self,
-        ldap: &mut Session,
+        ldap: &mut Connection,
         entry: &Attributes,
     ) -> Result<Facts, ProviderError> {
         let int = |name: &str| -> Result<Option<i64>, ProviderError> {
@@ -367,7 +367,10 @@ impl Inner {
     }
 
     /// `maxPwdAge` from `base`, or from the domain head named by the root DSE.
-    async fn domain_max_pwd_age(&self, ldap: &mut Session) -> Result<Option<i64>, ProviderError> {
+    async fn domain_max_pwd_age(
+        &self,
+        ldap: &mut Connection,
+    ) -> Result<Option<i64>, ProviderError> {
         let mut heads = vec![self.base.clone()];
         if let Some(root) = self.read_entry(ldap, "", &["defaultNamingContext"]).await? {
             if let Some(head) = root
@@ -391,7 +394,7 @@ impl Inner {
 
     async fn openldap_attributes(
         &self,
-        ldap: &mut Session,
+        ldap: &mut Connection,
         entry: &Attributes,
     ) -> Result<EntryAttributes, ProviderError> {
         let changed_at = match entry
@@ -440,7 +443,7 @@ impl Inner {
     /// otherwise the configured max age applies.
     async fn default_policy(
         &self,
-        ldap: &mut Session,
+        ldap: &mut Connection,
     ) -> Result<Option<Attributes>, ProviderError> {
         let found = self
             .search(
@@ -461,7 +464,7 @@ impl Inner {
     /// when the entry is readable. Failures here lose nothing the bind already said.
     async fn enrich_from_entry(
         &self,
-        ldap: &mut Session,
+        ldap: &mut Connection,
         username: &str,
         bind_name: &str,
         mut facts: Facts,
@@ -486,7 +489,7 @@ impl Inner {
     /// One base-scope read; `None` when the entry does not exist or is not readable.
     async fn read_entry(
         &self,
-        ldap: &mut Session,
+        ldap: &mut Connection,
         dn: &str,
         attrs: &[&str],
     ) -> Result<Option<Attributes>, ProviderError> {
@@ -500,7 +503,7 @@ impl Inner {
     /// At most [`MAX_ENTRIES`] entries are taken: more is an error, not a memory hog.
     async fn search(
         &self,
-        ldap: &mut Session,
+        ldap: &mut Connection,
         base: &str,
         scope: Scope,
         filter: &str,
@@ -554,7 +557,7 @@ impl Inner {
         ))
     }
 
-    async fn op_error(&self, e: LdapError, session: &mut Session) -> ProviderError {
+    async fn op_error(&self, e: LdapError, session: &mut Connection) -> ProviderError {
         match e {
             LdapError::Timeout { .. } => ProviderError::Timeout {
                 endpoint: self.endpoint.name(),
