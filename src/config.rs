@@ -1,4 +1,5 @@
-//! Layered configuration: built-in defaults < system file (admins) < user file < `--config FILE`.
+//! Layered configuration: built-in defaults < system file (admins) < user file < `--config FILE`
+//! < admin policy (Windows Group Policy, macOS managed preferences; see `admin_policy`).
 //!
 //! Admins deploy `/etc/signin-assistant/config.toml` to thousands of desktops, so every value
 //! remembers where it came from and every error names the file, the line and the key. The keys
@@ -12,6 +13,7 @@ use serde::Deserialize;
 use toml::Spanned;
 use url::Url;
 
+use crate::admin_policy::AdminPolicy;
 use crate::policy::Policy;
 
 /// Environment variable that points the system layer elsewhere (for staging a deployment).
@@ -43,7 +45,14 @@ impl fmt::Display for ConfigError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
     Default,
-    File { path: PathBuf, line: usize },
+    File {
+        path: PathBuf,
+        line: usize,
+    },
+    /// An admin policy setting, e.g. `HKLM\Software\Policies\signin-assistant\PortalUrl`.
+    Policy {
+        setting: String,
+    },
 }
 
 impl fmt::Display for Origin {
@@ -51,6 +60,7 @@ impl fmt::Display for Origin {
         match self {
             Origin::Default => write!(f, "built-in default"),
             Origin::File { path, line } => write!(f, "{}:{line}", path.display()),
+            Origin::Policy { setting } => write!(f, "policy {setting}"),
         }
     }
 }
@@ -231,11 +241,16 @@ impl Config {
             }
             None => files.extend(user_config_path()),
         }
-        Config::from_files(&files)
+        Config::merge(&files, &AdminPolicy::read()?)
     }
 
     /// Merges the given files (missing ones are skipped), lowest layer first, and validates.
     pub fn from_files(files: &[PathBuf]) -> Result<Config, ConfigError> {
+        Config::merge(files, &AdminPolicy::default())
+    }
+
+    /// Merges the files, lowest layer first, lays the admin policy over them, and validates.
+    pub fn merge(files: &[PathBuf], policy: &AdminPolicy) -> Result<Config, ConfigError> {
         let mut config = Config::default();
         for file in files {
             let text = match std::fs::read_to_string(file) {
@@ -253,6 +268,7 @@ impl Config {
             config.apply_text(file, &text)?;
             config.files.push(file.clone());
         }
+        policy.apply_to(&mut config)?;
         config.validate()?;
         Ok(config)
     }
@@ -277,6 +293,11 @@ impl Config {
         self.origins.0.get(key).cloned().unwrap_or(Origin::Default)
     }
 
+    /// Records where `key` was set (the admin policy layer names its setting).
+    pub(crate) fn set_origin(&mut self, key: &'static str, origin: Origin) {
+        self.origins.0.insert(key, origin);
+    }
+
     /// The date rules the policy core applies when the endpoint does not say.
     pub fn policy(&self) -> Policy {
         Policy {
@@ -290,6 +311,7 @@ impl Config {
     pub fn error_at(&self, key: &str, message: impl Into<String>) -> ConfigError {
         let (file, line) = match self.origin(key) {
             Origin::File { path, line } => (path, Some(line)),
+            Origin::Policy { setting } => (PathBuf::from(format!("policy {setting}")), None),
             Origin::Default => (PathBuf::from("(built-in defaults)"), None),
         };
         ConfigError {

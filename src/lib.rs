@@ -5,7 +5,9 @@
 //! which reports what the endpoint said; the pure policy turns that into a status and decides
 //! whether a balloon is due; the agent shows it, saves the state and waits for the next check.
 
+pub mod admin_policy;
 pub mod agent;
+pub mod autostart;
 pub mod config;
 pub mod credentials;
 pub mod emulator;
