@@ -28,6 +28,7 @@
 
 pub mod account;
 pub mod agent;
+pub mod autostart;
 pub mod clock;
 pub mod config;
 pub mod credentials;
