@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::account;
+use crate::autostart::LoginItem;
 use crate::clock::Clock;
 use crate::desktop::Desktop;
 use crate::events::{Command, View};
@@ -37,6 +38,8 @@ pub struct Agent<P, D, C> {
     cadence: Cadence,
     /// Stop after the first daily balloon has finished (the demo's `--once`).
     pub stop_after_first_balloon: bool,
+    /// The login item the tray's "Start at login" shows and changes; none: greyed out.
+    login_item: Option<Arc<LoginItem>>,
 }
 
 /// What a task reports back to the loop.
@@ -53,6 +56,13 @@ enum Done {
     },
     SignIn(SignInOutcome),
     SignOut,
+    /// Whether the program starts at login, as learned by request number `asked`; `failure`
+    /// says why a change asked for did not happen.
+    Autostart {
+        asked: u64,
+        enabled: Option<bool>,
+        failure: Option<String>,
+    },
 }
 
 /// How "Sign in…" from the tray ended.
@@ -76,6 +86,10 @@ struct Running {
     signed_in: bool,
     check: Option<JoinHandle<()>>,
     sign_in: Option<JoinHandle<()>>,
+    /// Starts at login (None: not known, or no login item).
+    autostart: Option<bool>,
+    /// The number of the latest look at the login item; older answers are stale.
+    autostart_asked: u64,
     /// Where tasks report back.
     done: mpsc::UnboundedSender<Done>,
 }
@@ -93,7 +107,14 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             routine: Arc::new(routine),
             account,
             stop_after_first_balloon: false,
+            login_item: None,
         }
+    }
+
+    /// The agent with a "Start at login" switch over `item`.
+    pub fn with_login_item(mut self, item: LoginItem) -> Self {
+        self.login_item = Some(Arc::new(item));
+        self
     }
 
     /// Runs until `shutdown` resolves, a `Command::Quit` arrives or (demo) the first balloon ends.
@@ -113,9 +134,12 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             signed_in: false,
             check: None,
             sign_in: None,
+            autostart: None,
+            autostart_asked: 0,
             done,
         };
         tracing::info!(account = ?self.account, "agent started");
+        self.look_at_login_item(None, &mut run);
         loop {
             views.send_if_modified(|shown| replace_if_changed(shown, self.view(&run)));
             let now = clock.now();
@@ -160,6 +184,8 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             &self.cadence,
             dice(),
         );
+        // The command line may have changed it meanwhile.
+        self.look_at_login_item(None, run);
         if wake.new_day {
             // Yesterday's balloon, even if still on screen, does not hold back today's.
             run.daily_showing = None;
@@ -185,9 +211,7 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
                 tracing::info!("the sign-in dialog is already open");
             }
             Command::SignIn => self.start_sign_in(run),
-            Command::SetAutostart(_) => {
-                tracing::info!(?command, "not available in this front end");
-            }
+            Command::SetAutostart(on) => self.look_at_login_item(Some(on), run),
         }
     }
 
@@ -208,8 +232,70 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
                 run.signed_in = false;
                 run.saved = self.routine.state_file.load();
             }
+            Done::Autostart {
+                asked,
+                enabled,
+                failure,
+            } => self.on_login_item(asked, enabled, failure, run),
         }
         false
+    }
+
+    /// Learns whether the program starts at login, after switching it to `change` if given.
+    /// File (or registry) work, so it runs as a blocking task and reports back.
+    fn look_at_login_item(&self, change: Option<bool>, run: &mut Running) {
+        let Some(item) = self.login_item.clone() else {
+            if change.is_some() {
+                tracing::info!("starting at login cannot be changed from here");
+            }
+            return;
+        };
+        run.autostart_asked += 1;
+        let asked = run.autostart_asked;
+        let done = run.done.clone();
+        tokio::spawn(async move {
+            let looked = tokio::task::spawn_blocking(move || {
+                let failure = change.and_then(|on| item.set(on).err().map(|e| e.to_string()));
+                (item.status(), failure)
+            })
+            .await;
+            let (enabled, failure) = match looked {
+                Ok((Ok(status), failure)) => (Some(status.enabled), failure),
+                Ok((Err(e), failure)) => {
+                    tracing::warn!(error = %e, "cannot tell whether signin-assistant starts at login");
+                    (None, failure)
+                }
+                Err(e) => (None, Some(e.to_string())),
+            };
+            let _ = done.send(Done::Autostart {
+                asked,
+                enabled,
+                failure,
+            });
+        });
+    }
+
+    /// What the login item said; a change that failed is said in a balloon.
+    fn on_login_item(
+        &self,
+        asked: u64,
+        enabled: Option<bool>,
+        failure: Option<String>,
+        run: &mut Running,
+    ) {
+        if asked == run.autostart_asked && run.autostart != enabled {
+            tracing::info!(start_at_login = ?enabled, "start at login");
+            run.autostart = enabled;
+        }
+        if let Some(reason) = failure {
+            tracing::warn!(reason = %reason, "start at login could not be changed");
+            let balloon = Balloon {
+                title: "Start at login could not be changed".into(),
+                body: reason,
+                urgency: Urgency::Normal,
+            };
+            self.spawn_balloon(balloon, None, run);
+        }
     }
 
     /// Starts a check unless one runs already.
@@ -392,12 +478,14 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
     /// What the front ends show now.
     fn view(&self, run: &Running) -> View {
         let status = self.routine.status(&run.saved, self.account.as_deref());
-        View::of(
+        let mut view = View::of(
             &status,
             report::summary(&status, &Local),
             run.signed_in,
             run.saved.failure_since_last_finding().is_some(),
-        )
+        );
+        view.autostart = run.autostart;
+        view
     }
 }
 

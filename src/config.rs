@@ -15,6 +15,9 @@ use url::Url;
 
 use crate::policy::Policy;
 
+mod show;
+pub use show::Setting;
+
 /// Environment variable that points the system layer elsewhere (for staging a deployment).
 pub const SYSTEM_CONFIG_ENV: &str = "SIGNIN_ASSISTANT_SYSTEM_CONFIG";
 
@@ -108,6 +111,14 @@ macro_rules! section {
             /// Every key of the section, as "table.key".
             #[cfg(test)]
             const KEYS: &'static [&'static str] = &[$(concat!($table, ".", stringify!($field)),)*];
+
+            /// Every key of the section with its value as TOML writes it (None: not set).
+            fn values(&self, out: &mut Vec<(&'static str, Option<String>)>) {
+                $( out.push((
+                    concat!($table, ".", stringify!($field)),
+                    show::ShowValue::show(&self.$field),
+                )); )*
+            }
 
             fn apply(&mut self, layer: $layer, file: &Path, text: &str, origins: &mut Origins) {
                 $(
@@ -276,6 +287,27 @@ impl Config {
     /// Where `key` ("section.name") was set.
     pub fn origin(&self, key: &str) -> Origin {
         self.origins.0.get(key).cloned().unwrap_or(Origin::Default)
+    }
+
+    /// Every key, in the documented order, with its value and where it was set.
+    pub fn settings(&self) -> Vec<Setting> {
+        let mut values = Vec::new();
+        self.account.values(&mut values);
+        self.provider.values(&mut values);
+        self.entra.values(&mut values);
+        self.ldap.values(&mut values);
+        self.policy.values(&mut values);
+        self.portal.values(&mut values);
+        self.agent.values(&mut values);
+        self.prompt.values(&mut values);
+        values
+            .into_iter()
+            .map(|(key, value)| Setting {
+                key,
+                value,
+                origin: self.origin(key),
+            })
+            .collect()
     }
 
     /// The date rules the policy core applies when the endpoint does not say.

@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod demo;
+mod tools;
 
 fn main() -> std::process::ExitCode {
     cli::main()
