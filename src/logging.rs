@@ -29,7 +29,8 @@ pub const FILE_NAME: &str = "signin-assistant.log";
 pub struct LogSettings {
     /// The agent (`run`) says what it does (info); commands only warn.
     pub agent: bool,
-    /// `-v` count minus `-q` count; 0 when neither was given.
+    /// `-v` count (more than the command's default), or minus the `-q` count (-1: errors only,
+    /// -2: nothing); 0 when neither was given.
     pub verbosity: i8,
     /// Write the log file too (not for the demo, which keeps off the person's files).
     pub to_file: bool,
@@ -80,7 +81,12 @@ pub fn filter(settings: &LogSettings) -> EnvFilter {
 pub fn directives(agent: bool, verbosity: i8) -> String {
     const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
     let base: i8 = if agent { 3 } else { 2 };
-    let ours = (base + verbosity).clamp(0, 5) as usize;
+    // -q: errors only, whatever the command; -qq: nothing.
+    let ours = if verbosity < 0 {
+        (2 + verbosity).max(0) as usize
+    } else {
+        (base + verbosity).min(5) as usize
+    };
     if verbosity == 0 {
         return LEVELS[ours].to_string();
     }
@@ -101,7 +107,8 @@ mod tests {
         assert_eq!(directives(true, 2), "trace,signin_assistant=trace");
         assert_eq!(directives(false, 9), "trace,signin_assistant=trace");
         assert_eq!(directives(false, -1), "error,signin_assistant=error");
-        assert_eq!(directives(true, -1), "warn,signin_assistant=warn");
+        assert_eq!(directives(true, -1), "error,signin_assistant=error");
+        assert_eq!(directives(true, -2), "off,signin_assistant=off");
         assert_eq!(directives(false, -5), "off,signin_assistant=off");
     }
 }
