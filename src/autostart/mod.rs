@@ -68,6 +68,8 @@ pub enum AutostartError {
 }
 
 impl AutostartError {
+    // The registry (Windows) has errors of its own.
+    #[cfg_attr(windows, allow(dead_code))]
     fn io(action: &'static str, place: &Path, e: std::io::Error) -> AutostartError {
         AutostartError::Io {
             action,
