@@ -52,13 +52,18 @@ pub fn status(places: &Places) -> Result<AutostartStatus, AutostartError> {
     let admin = read(&places.admin_file())?;
     let deciding = user.as_deref().or(admin.as_deref());
     let enabled = deciding.is_some_and(|text| !disabled(text));
+    let program = deciding
+        .filter(|_| enabled)
+        .and_then(first_program_argument);
     Ok(AutostartStatus {
         enabled,
-        user_entry: user.map(|_| places.user_file().display().to_string()),
-        admin_entry: admin.map(|_| places.admin_file().display().to_string()),
-        program: deciding
-            .filter(|_| enabled)
-            .and_then(first_program_argument),
+        user_entry: user
+            .is_some()
+            .then(|| places.user_file().display().to_string()),
+        admin_entry: admin
+            .is_some()
+            .then(|| places.admin_file().display().to_string()),
+        program,
     })
 }
 

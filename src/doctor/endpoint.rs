@@ -22,6 +22,9 @@ const TOKEN: &str = "token endpoint";
 const CLOCK: &str = "clock";
 /// Further off than this, sign-ins and checks may be refused.
 const CLOCK_TOLERANCE_SECS: i64 = 300;
+/// The longest one step (name, connection, answer) may take, so that the doctor answers soon
+/// even when the configured timeouts are long.
+const STEP_LIMIT: Duration = Duration::from_secs(10);
 /// A token endpoint's error answer is small; a page bigger than this is not one.
 const MAX_BODY: usize = 64 * 1024;
 
@@ -47,7 +50,7 @@ pub async fn check(config: Option<&Config>) -> Vec<Item> {
 /// Entra ID: DNS, TCP, TLS, then a GET on the token endpoint, which a real one answers with
 /// an OAuth2 error ("only POST") — after checking the tenant, which is what is wanted here.
 async fn entra_checks(config: &Config, url: Url) -> Vec<Item> {
-    let timeout = Duration::from_secs(config.entra.timeout_secs);
+    let timeout = Duration::from_secs(config.entra.timeout_secs).min(STEP_LIMIT);
     let mut items = Vec::new();
     if !reach(&url, url.port_or_known_default(), timeout, &mut items).await {
         return items;
@@ -187,11 +190,12 @@ async fn ldap(config: &Config) -> Vec<Item> {
         }
     };
     let url = endpoint.url.clone();
+    let timeout = endpoint.timeout.min(STEP_LIMIT);
     let port = url
         .port()
         .unwrap_or(if url.scheme() == "ldaps" { 636 } else { 389 });
     let mut items = Vec::new();
-    if !reach(&url, Some(port), endpoint.timeout, &mut items).await {
+    if !reach(&url, Some(port), timeout, &mut items).await {
         return items;
     }
     let tls = match (url.scheme(), endpoint.starttls) {
@@ -221,7 +225,7 @@ async fn ldap(config: &Config) -> Vec<Item> {
         ),
     ));
     let ours = Utc::now();
-    let theirs = server_time(&mut ldap, endpoint.timeout).await;
+    let theirs = server_time(&mut ldap, timeout).await;
     let _ = ldap.unbind().await;
     driver.abort();
     items.push(clock(theirs, ours, url.host_str().unwrap_or_default()));

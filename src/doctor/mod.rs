@@ -27,8 +27,8 @@ use crate::autostart::{AutostartError, LoginItem};
 use crate::config::{Config, ConfigError, Setting};
 use crate::credentials::CredentialCache;
 
-/// How long one family of checks may take.
-const FAMILY_LIMIT: Duration = Duration::from_secs(30);
+/// How long one family of checks may take (the endpoint's has up to four steps of 10 s).
+const FAMILY_LIMIT: Duration = Duration::from_secs(45);
 
 /// How an item looks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
