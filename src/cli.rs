@@ -20,7 +20,7 @@ use crate::demo;
     version,
     about = "Warns before your directory password expires and opens the change-password portal in one click"
 )]
-struct Cli {
+pub(crate) struct Cli {
     /// Use this configuration file instead of the user's own (the system file still applies).
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
