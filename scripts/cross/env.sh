@@ -40,6 +40,8 @@ export RUSTC_BOOTSTRAP=1
 # No debug info in these builds (std included): nobody debugs them here, and DWARF is much of
 # the compile and link time of a debug build.
 export CARGO_PROFILE_DEV_DEBUG=0
+# Nothing is rebuilt piecemeal here: incremental caches would only take disk.
+export CARGO_INCREMENTAL=0
 export CARGO_TARGET_DIR="${CROSS_TARGET_DIR:-$PWD/target/cross}"
 cross_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
