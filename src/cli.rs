@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgAction, Parser, Subcommand};
 
 use signin_assistant::config::{Config, ConfigError};
 use signin_assistant::front::{self, AgentChannels};
@@ -14,19 +14,26 @@ use signin_assistant::provider::ProviderError;
 
 use crate::commands::{Commands, NotDetermined, UsageError};
 use crate::demo;
+use crate::tools;
 
 mod change_password;
 
 #[derive(Parser)]
 #[command(
     name = "signin-assistant",
-    version,
+    version = signin_assistant::VERSION,
     about = "Warns before your directory password expires and opens the change-password portal in one click"
 )]
 struct Cli {
     /// Use this configuration file instead of the user's own (the system file still applies).
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Say more (-v, -vv, -vvv); RUST_LOG and SIGNIN_ASSISTANT_LOG apply when neither -v nor -q.
+    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
+    verbose: u8,
+    /// Say less: errors only (-qq: nothing).
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    quiet: u8,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -80,6 +87,40 @@ enum Cmd {
         #[arg(long)]
         browser: bool,
     },
+    /// Start the agent at login, or not (the tray's "Start at login" does the same).
+    Autostart {
+        #[command(subcommand)]
+        action: AutostartAction,
+    },
+    /// Check everything signin-assistant needs and say what to do about what is missing.
+    Doctor {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The configuration.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Subcommand, Clone, Copy)]
+enum AutostartAction {
+    /// Start the agent at login from now on.
+    Enable,
+    /// Do not start it at login (also when your administrator set it up for all users).
+    Disable,
+    /// Say whether it starts at login, and because of which file.
+    Status,
+}
+
+#[derive(Subcommand, Clone, Copy)]
+enum ConfigAction {
+    /// Every value in effect, with the file and line that set it.
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Parses the command line, runs the command and maps the outcome to an exit code.
@@ -95,7 +136,7 @@ pub fn main() -> ExitCode {
             };
         }
     };
-    init_logging(matches!(cli.command, Cmd::Run { .. }));
+    init_logging(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -132,15 +173,12 @@ fn exit_code_for(e: &anyhow::Error) -> ExitCode {
     ExitCode::from(if usage { 2 } else { 1 })
 }
 
-fn init_logging(agent: bool) {
-    let default = if agent { "info" } else { "warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SIGNIN_ASSISTANT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+fn init_logging(cli: &Cli) {
+    signin_assistant::logging::init(&signin_assistant::logging::LogSettings {
+        agent: matches!(cli.command, Cmd::Run { .. }),
+        verbosity: cli.verbose.min(10) as i8 - cli.quiet.min(10) as i8,
+        to_file: !matches!(cli.command, Cmd::Demo { .. }),
+    });
 }
 
 async fn dispatch(cli: Cli, tray_channels: Option<AgentChannels>) -> anyhow::Result<()> {
@@ -152,6 +190,14 @@ async fn dispatch(cli: Cli, tray_channels: Option<AgentChannels>) -> anyhow::Res
             .into());
         }
         return demo::run(once, browser, tray_channels).await;
+    }
+    match cli.command {
+        Cmd::Autostart { action } => return tools::autostart(action.change()),
+        Cmd::Doctor { json } => return tools::doctor(cli.config.as_deref(), json).await,
+        Cmd::Config {
+            action: ConfigAction::Show { json },
+        } => return tools::config_show(&Config::load(cli.config.as_deref())?, json),
+        _ => {}
     }
     let config = Config::load(cli.config.as_deref())?;
     let commands = Commands::new(config)?;
@@ -175,6 +221,19 @@ async fn dispatch(cli: Cli, tray_channels: Option<AgentChannels>) -> anyhow::Res
         Cmd::Check { json, no_notify } => commands.check(json, !no_notify).await,
         Cmd::Status { json } => commands.status(json).await,
         Cmd::Run { no_tray } => commands.run(no_tray, tray_channels).await,
-        Cmd::Demo { .. } => unreachable!("handled above"),
+        Cmd::Demo { .. } | Cmd::Autostart { .. } | Cmd::Doctor { .. } | Cmd::Config { .. } => {
+            unreachable!("handled above")
+        }
+    }
+}
+
+impl AutostartAction {
+    /// What to switch it to; None: only look.
+    fn change(self) -> Option<bool> {
+        match self {
+            AutostartAction::Enable => Some(true),
+            AutostartAction::Disable => Some(false),
+            AutostartAction::Status => None,
+        }
     }
 }

@@ -262,7 +262,8 @@ impl Commands {
         if let Err(e) = account::probe(&self.cache).await {
             tracing::warn!(error = %e, "the keyring is not reachable yet; will retry at each check");
         }
-        let agent = Agent::new(self.routine(Patience::Agent)?, account);
+        let agent =
+            crate::tools::with_login_item(Agent::new(self.routine(Patience::Agent)?, account));
         front::run_agent(agent, no_tray, channels).await?;
         Ok(())
     }

@@ -9,11 +9,14 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use url::Url;
 
 use crate::policy::Policy;
+
+mod show;
+pub use show::Setting;
 
 /// Environment variable that points the system layer elsewhere (for staging a deployment).
 pub const SYSTEM_CONFIG_ENV: &str = "SIGNIN_ASSISTANT_SYSTEM_CONFIG";
@@ -57,7 +60,7 @@ impl fmt::Display for Origin {
 }
 
 /// Which identity endpoint to ask.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
     Entra,
@@ -65,7 +68,7 @@ pub enum ProviderKind {
 }
 
 /// How a person signs in to Entra ID (`[entra] sign_in`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SignInMethod {
     /// The system browser, authorization code with PKCE (RFC 8252): works with MFA and
@@ -79,7 +82,7 @@ pub enum SignInMethod {
 }
 
 /// Which directory server rules to apply over LDAP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LdapFlavor {
     Auto,
@@ -88,7 +91,7 @@ pub enum LdapFlavor {
 }
 
 /// Where a person changes an LDAP or Active Directory password.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChangeMode {
     /// In this program's own dialog (`change-password`, the balloon, the tray).
@@ -132,6 +135,14 @@ macro_rules! section {
             /// Every key of the section, as "table.key".
             #[cfg(test)]
             const KEYS: &'static [&'static str] = &[$(concat!($table, ".", stringify!($field)),)*];
+
+            /// Every key of the section with its value as TOML writes it (None: not set).
+            fn values(&self, out: &mut Vec<(&'static str, Option<String>)>) {
+                $( out.push((
+                    concat!($table, ".", stringify!($field)),
+                    show::ShowValue::show(&self.$field),
+                )); )*
+            }
 
             fn apply(&mut self, layer: $layer, file: &Path, text: &str, origins: &mut Origins) {
                 $(
@@ -315,6 +326,27 @@ impl Config {
     /// Where `key` ("section.name") was set.
     pub fn origin(&self, key: &str) -> Origin {
         self.origins.0.get(key).cloned().unwrap_or(Origin::Default)
+    }
+
+    /// Every key, in the documented order, with its value and where it was set.
+    pub fn settings(&self) -> Vec<Setting> {
+        let mut values = Vec::new();
+        self.account.values(&mut values);
+        self.provider.values(&mut values);
+        self.entra.values(&mut values);
+        self.ldap.values(&mut values);
+        self.policy.values(&mut values);
+        self.portal.values(&mut values);
+        self.agent.values(&mut values);
+        self.prompt.values(&mut values);
+        values
+            .into_iter()
+            .map(|(key, value)| Setting {
+                key,
+                value,
+                origin: self.origin(key),
+            })
+            .collect()
     }
 
     /// The date rules the policy core applies when the endpoint does not say.

@@ -26,13 +26,23 @@
 //! - **agent**: the long-running process (`run`) with its tray; **front end**: the tray (and any
 //!   other source of commands) talking to it.
 
+/// The version and the commit it was built from, e.g. "0.1.0 (commit 1a2b3c4)".
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SIGNIN_ASSISTANT_COMMIT"),
+    ")"
+);
+
 pub mod account;
 pub mod agent;
+pub mod autostart;
 pub mod clock;
 pub mod config;
 pub mod control;
 pub mod credentials;
 pub mod desktop;
+pub mod doctor;
 pub mod emulator;
 pub mod events;
 pub mod front;
@@ -41,6 +51,7 @@ pub mod fuzzing;
 pub mod hardening;
 pub mod instance;
 pub mod interactive;
+pub mod logging;
 pub mod loopback;
 pub mod notify;
 pub mod password_change;

@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod demo;
+mod tools;
 
 fn main() -> std::process::ExitCode {
     // Before anything reads a password: no core dumps, no same-user debugger (where the OS allows).

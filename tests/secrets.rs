@@ -1,6 +1,7 @@
 //! Secrets stay secret: against a real Secret Service, the password is cached only when the
 //! endpoint accepted it, nothing is left after sign-out, and a canary password (and the refresh
-//! token) appear in no file under HOME and in no output, even with the most verbose logging.
+//! token) appear in no file under HOME (the log files included) and in no output, even with the
+//! most verbose logging.
 
 mod support;
 
@@ -78,6 +79,18 @@ fn canary_password_and_token_are_in_no_file_and_no_output() {
         String::from_utf8_lossy(&outputs[0].stderr)
     );
     assert_eq!(outputs[1].status.code(), Some(0));
+    // The agent too, with its log file, at the most verbose level.
+    let agent = f.session.start_agent_with_env(
+        "agent",
+        &f.config,
+        &["--no-tray"],
+        &[("SIGNIN_ASSISTANT_LOG", "trace")],
+    );
+    agent.wait_for_log(" checked");
+    assert_eq!(
+        agent.terminate(std::time::Duration::from_secs(5)).code(),
+        Some(0)
+    );
 
     let token = f.cached_refresh_token().expect("refresh token cached");
     assert!(token.len() > 20);
@@ -96,6 +109,15 @@ fn canary_password_and_token_are_in_no_file_and_no_output() {
     );
     let files = f.session.all_files();
     assert!(files.iter().any(|p| p.ends_with("state.json")), "{files:?}");
+    // The log files under the state directory were written at trace level (and are searched
+    // with every other file below).
+    let logs = f.session.agent_log_text();
+    assert!(
+        logs.contains("TRACE") && logs.contains("agent started"),
+        "{logs}"
+    );
+    assert!(!logs.contains(CANARY), "password in the log files");
+    assert!(!logs.contains(&token), "refresh token in the log files");
     for path in files {
         let bytes = std::fs::read(&path).unwrap_or_default();
         let text = String::from_utf8_lossy(&bytes);

@@ -30,6 +30,7 @@ use crate::state::{BalloonOutcome, SavedState};
 
 mod accounts;
 mod calls;
+mod login_item;
 #[cfg(test)]
 mod tests;
 
@@ -40,6 +41,8 @@ pub struct Agent<P, D, C> {
     cadence: Cadence,
     /// Stop after the first daily balloon has finished (the demo's `--once`).
     pub stop_after_first_balloon: bool,
+    /// The login item the tray's "Start at login" shows and changes; none: greyed out.
+    login_item: Option<login_item::SharedLoginItem>,
 }
 
 /// What a task reports back to the loop.
@@ -58,6 +61,13 @@ enum Done {
     SignOut {
         /// A command that asked for the sign-out waits for this answer.
         reply: Option<oneshot::Sender<Answer>>,
+    },
+    /// Whether the program starts at login, as learned by request number `asked`; `failure`
+    /// says why a change asked for did not happen.
+    Autostart {
+        asked: u64,
+        enabled: Option<bool>,
+        failure: Option<String>,
     },
 }
 
@@ -88,6 +98,10 @@ struct Running {
     /// Commands waiting for the check in flight.
     check_waiters: Vec<oneshot::Sender<Answer>>,
     sign_in: Option<JoinHandle<()>>,
+    /// Starts at login (None: not known, or no login item).
+    autostart: Option<bool>,
+    /// The number of the latest look at the login item; older answers are stale.
+    autostart_asked: u64,
     /// Where tasks report back.
     done: mpsc::UnboundedSender<Done>,
 }
@@ -105,7 +119,14 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             routine: Arc::new(routine),
             first_account: account,
             stop_after_first_balloon: false,
+            login_item: None,
         }
+    }
+
+    /// The agent with a "Start at login" switch over `item`.
+    pub fn with_login_item(mut self, item: crate::autostart::LoginItem) -> Self {
+        self.login_item = Some(Arc::new(item));
+        self
     }
 
     /// Runs until `shutdown` resolves, a `Command::Quit` arrives or (demo) the first balloon ends.
@@ -128,9 +149,12 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             check: None,
             check_waiters: Vec::new(),
             sign_in: None,
+            autostart: None,
+            autostart_asked: 0,
             done,
         };
         tracing::info!(account = ?run.account, "agent started");
+        self.look_at_login_item(None, &mut run);
         loop {
             views.send_if_modified(|shown| replace_if_changed(shown, self.view(&run)));
             let now = clock.now();
@@ -180,6 +204,8 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             &self.cadence,
             dice(),
         );
+        // The command line may have changed it meanwhile.
+        self.look_at_login_item(None, run);
         if wake.new_day {
             // Yesterday's balloon, even if still on screen, does not hold back today's.
             run.daily_showing = None;
@@ -205,9 +231,7 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
                 tracing::info!("the sign-in dialog is already open");
             }
             Command::SignIn => self.start_sign_in(run),
-            Command::SetAutostart(_) => {
-                tracing::info!(?command, "not available in this front end");
-            }
+            Command::SetAutostart(on) => self.look_at_login_item(Some(on), run),
         }
     }
 
@@ -225,6 +249,11 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             }
             Done::SignIn(outcome) => self.on_signed_in(outcome, run),
             Done::SignOut { reply } => self.on_signed_out(reply, run),
+            Done::Autostart {
+                asked,
+                enabled,
+                failure,
+            } => self.on_login_item(asked, enabled, failure, run),
         }
         false
     }
@@ -354,12 +383,14 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
     /// What the front ends show now.
     fn view(&self, run: &Running) -> View {
         let status = self.routine.status(&run.saved, run.account.as_deref());
-        View::of(
+        let mut view = View::of(
             &status,
             report::summary(&status, &Local),
             run.signed_in,
             run.saved.failure_since_last_finding().is_some(),
-        )
+        );
+        view.autostart = run.autostart;
+        view
     }
 }
 

@@ -9,6 +9,7 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::*;
+use crate::autostart::LoginItem;
 use crate::config::Config;
 use crate::control::{Answer, Call, Request};
 use crate::credentials::{CredentialCache, Secret};
@@ -142,6 +143,16 @@ struct Harness {
 impl Harness {
     /// Starts the agent at `start` with the password cached (when `signed_in`).
     fn start(start: DateTime<Utc>, desktop: FakeDesktop, signed_in: bool) -> Harness {
+        Harness::start_with(start, desktop, signed_in, None)
+    }
+
+    /// [`start`](Self::start), with a "Start at login" switch over `login_item`.
+    fn start_with(
+        start: DateTime<Utc>,
+        desktop: FakeDesktop,
+        signed_in: bool,
+        login_item: Option<LoginItem>,
+    ) -> Harness {
         let clock = FakeClock::at(start);
         let endpoint = FakeEndpoint {
             clock: clock.clone(),
@@ -168,7 +179,10 @@ impl Harness {
         let (calls, calls_rx) = mpsc::unbounded_channel();
         let (views_tx, views) = watch::channel(View::initial());
         let (stop, stopped) = oneshot::channel::<()>();
-        let agent = Agent::new(routine, Some(ACCOUNT.to_string()));
+        let mut agent = Agent::new(routine, Some(ACCOUNT.to_string()));
+        if let Some(item) = login_item {
+            agent = agent.with_login_item(item);
+        }
         let agent = tokio::spawn(agent.run(commands_rx, calls_rx, views_tx, async {
             let _ = stopped.await;
         }));
@@ -228,6 +242,38 @@ async fn pass(secs: u64) {
 
 fn at(d: u32, h: u32, m: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn start_at_login_is_shown_and_changed_through_the_login_item() {
+    let dir = tempfile::tempdir().unwrap();
+    let item = LoginItem::under(dir.path(), std::path::Path::new("/opt/sa/signin-assistant"));
+    let h = Harness::start_with(
+        at(24, 9, 0),
+        FakeDesktop::default(),
+        true,
+        Some(item.clone()),
+    );
+    pass(1).await;
+    assert_eq!(h.view().autostart, Some(false));
+    h.send(Command::SetAutostart(true));
+    pass(1).await;
+    assert_eq!(h.view().autostart, Some(true));
+    assert!(item.status().unwrap().enabled);
+    // Changed elsewhere (the command line): seen at the next wake-up, within a minute.
+    item.disable().unwrap();
+    pass(61).await;
+    assert_eq!(h.view().autostart, Some(false));
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_login_item_start_at_login_stays_greyed_out() {
+    let h = Harness::start(at(24, 9, 0), FakeDesktop::default(), true);
+    h.send(Command::SetAutostart(true));
+    pass(61).await;
+    assert_eq!(h.view().autostart, None);
+    h.stop().await;
 }
 
 #[tokio::test(start_paused = true)]

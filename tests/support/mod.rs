@@ -209,6 +209,9 @@ impl Session {
             ("HOME".into(), home.clone().into()),
             ("XDG_RUNTIME_DIR".into(), self.path("run").into()),
             ("XDG_CONFIG_HOME".into(), home.join(".config").into()),
+            // Where entries for all users live (/etc/xdg on a real system): inside the session,
+            // so a package installed on the machine never leaks in.
+            ("XDG_CONFIG_DIRS".into(), self.path("etc/xdg").into()),
             ("XDG_DATA_HOME".into(), home.join(".local/share").into()),
             ("XDG_STATE_HOME".into(), home.join(".local/state").into()),
             ("XDG_CACHE_HOME".into(), home.join(".cache").into()),
@@ -334,6 +337,27 @@ impl Session {
     /// The agent's state file under the session's XDG_STATE_HOME.
     pub fn state_file(&self) -> PathBuf {
         self.home().join(".local/state/signin-assistant/state.json")
+    }
+
+    /// The agent's log files (`logs/` in the state directory), current one first.
+    pub fn agent_log_files(&self) -> Vec<PathBuf> {
+        let dir = self.home().join(".local/state/signin-assistant/logs");
+        let mut files: Vec<PathBuf> = fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// What the program wrote into its log files so far.
+    pub fn agent_log_text(&self) -> String {
+        self.agent_log_files()
+            .iter()
+            .map(|f| fs::read_to_string(f).unwrap_or_default())
+            .collect()
     }
 
     /// The X display number, when X runs.

@@ -83,6 +83,11 @@ impl EntraProvider {
         })
     }
 
+    /// The OAuth2 token endpoint this provider signs in at (`doctor` checks that it answers).
+    pub fn token_url(&self) -> &Url {
+        &self.token_url
+    }
+
     /// One password (ROPC) attempt.
     pub async fn authenticate(
         &self,

@@ -1,0 +1,89 @@
+//! The commands that look after the installation rather than the password: `autostart`,
+//! `doctor` and `config show`, and the agent's "Start at login" switch. Thin on purpose: the
+//! work is in the library (`autostart`, `doctor`, `config`); this prints and picks the exit code.
+
+use std::path::Path;
+
+use signin_assistant::agent::Agent;
+use signin_assistant::autostart::{AutostartStatus, LoginItem};
+use signin_assistant::clock::Clock;
+use signin_assistant::config::Config;
+use signin_assistant::desktop::Desktop;
+use signin_assistant::doctor::{self, Inputs};
+use signin_assistant::provider::IdentityProvider;
+
+use crate::commands::NotDetermined;
+
+/// `autostart status` (None), `enable` (Some(true)) or `disable` (Some(false)).
+pub fn autostart(change: Option<bool>) -> anyhow::Result<()> {
+    let item = LoginItem::for_this_program()?;
+    let status = match change {
+        Some(on) => item.set(on)?,
+        None => item.status()?,
+    };
+    println!("Start at login: {status}.");
+    if status.program_missing() {
+        eprintln!(
+            "signin-assistant: {}",
+            missing_program_advice(&item, &status)
+        );
+    }
+    Ok(())
+}
+
+/// What to do when the login item starts a program that is not there.
+pub fn missing_program_advice(item: &LoginItem, status: &AutostartStatus) -> String {
+    if status.by_administrator() {
+        "the entry your administrator set up starts a program that is not installed: ask them to correct it, or turn it off for you with `signin-assistant autostart disable`".into()
+    } else {
+        format!(
+            "that program is not there any more: run `{} autostart enable` to start this one instead",
+            item.program().display()
+        )
+    }
+}
+
+/// `doctor`: every check, printed; exit 1 when something blocks the product.
+pub async fn doctor(explicit_config: Option<&Path>, json: bool) -> anyhow::Result<()> {
+    let inputs = Inputs::for_this_user(explicit_config);
+    let config = inputs.config.as_ref().ok().cloned();
+    let diagnosis = doctor::diagnose(inputs).await;
+    if json {
+        println!("{}", serde_json::to_string(&diagnosis)?);
+    } else {
+        print!("{}", diagnosis.text(config.as_ref()));
+    }
+    if diagnosis.ok {
+        Ok(())
+    } else {
+        Err(NotDetermined.into())
+    }
+}
+
+/// `config show`: every value and where it was set.
+pub fn config_show(config: &Config, json: bool) -> anyhow::Result<()> {
+    if json {
+        let shown = serde_json::json!({
+            "files": config.files,
+            "settings": config.settings(),
+        });
+        println!("{shown}");
+    } else {
+        print!("{}", config.show());
+    }
+    Ok(())
+}
+
+/// The agent with the "Start at login" switch of this program (greyed out when the login item
+/// cannot be found, which is said in the log).
+pub fn with_login_item<P: IdentityProvider, D: Desktop, C: Clock>(
+    agent: Agent<P, D, C>,
+) -> Agent<P, D, C> {
+    match LoginItem::for_this_program() {
+        Ok(item) => agent.with_login_item(item),
+        Err(e) => {
+            tracing::warn!(error = %e, "the tray's \"Start at login\" is not available");
+            agent
+        }
+    }
+}
