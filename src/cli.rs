@@ -16,6 +16,8 @@ use crate::commands::{Commands, NotDetermined, UsageError};
 use crate::demo;
 use crate::tools;
 
+// Named by path so that examples/gen-docs.rs, which includes this file, finds it too.
+#[path = "cli/change_password.rs"]
 mod change_password;
 
 #[derive(Parser)]
@@ -24,7 +26,7 @@ mod change_password;
     version = signin_assistant::VERSION,
     about = "Warns before your directory password expires and opens the change-password portal in one click"
 )]
-struct Cli {
+pub(crate) struct Cli {
     /// Use this configuration file instead of the user's own (the system file still applies).
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
