@@ -603,6 +603,17 @@ async fn change_password_with_auto_flavor_finds_openldap_and_uses_password_modif
     ));
 }
 
+/// Alice's change from "Old-pw-1" to "New-pw-2", which the script makes fail.
+async fn alice_fails_to_change(p: &LdapProvider) -> ChangeError {
+    p.change_password(
+        "alice@corp.example",
+        &Secret::new("Old-pw-1"),
+        &Secret::new("New-pw-2"),
+    )
+    .await
+    .unwrap_err()
+}
+
 #[tokio::test]
 async fn active_directory_takes_a_new_password_only_over_tls() {
     let (_d, p) = scripted_with("flavor = \"active-directory\"\n", |req| match req.op {
@@ -610,14 +621,7 @@ async fn active_directory_takes_a_new_password_only_over_tls() {
         _ => Vec::new(),
     })
     .await;
-    let err = p
-        .change_password(
-            "alice@corp.example",
-            &Secret::new("Old-pw-1"),
-            &Secret::new("New-pw-2"),
-        )
-        .await
-        .unwrap_err();
+    let err = alice_fails_to_change(&p).await;
     assert!(matches!(err, ChangeError::NeedsEncryption { .. }), "{err}");
     assert!(err.to_string().contains("ldaps://"), "{err}");
 }
@@ -635,14 +639,7 @@ async fn an_expired_ad_password_goes_to_kpasswd() {
         },
     )
     .await;
-    let err = p
-        .change_password(
-            "alice@corp.example",
-            &Secret::new("Old-pw-1"),
-            &Secret::new("New-pw-2"),
-        )
-        .await
-        .unwrap_err();
+    let err = alice_fails_to_change(&p).await;
     assert!(
         matches!(&err, ChangeError::Kerberos(KpasswdError::NotInstalled(program)) if program == "/nonexistent/kpasswd"),
         "{err}"
@@ -658,14 +655,7 @@ async fn a_change_without_an_answer_is_unconfirmed_not_refused() {
         _ => Vec::new(),
     })
     .await;
-    let err = p
-        .change_password(
-            "alice@corp.example",
-            &Secret::new("Old-pw-1"),
-            &Secret::new("New-pw-2"),
-        )
-        .await
-        .unwrap_err();
+    let err = alice_fails_to_change(&p).await;
     assert!(matches!(err, ChangeError::Unconfirmed { .. }), "{err}");
     assert!(!err.to_string().contains("pw-"), "{err}");
 }

@@ -6,8 +6,7 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::{Output, Stdio};
+use std::process::Output;
 
 use chrono::{Duration, Utc};
 use serde_json::Value;
@@ -283,6 +282,18 @@ fn change(session: &Session, cfg: &str, uid: &str, lines: [&str; 3]) -> Output {
     )
 }
 
+/// What the program said, after checking that it exited with `code` (else the slapd log too).
+fn exited(out: &Output, code: i32, slapd: &Slapd) -> String {
+    let text = said(out);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{text}\nslapd log:\n{}",
+        slapd.log()
+    );
+    text
+}
+
 fn said(out: &Output) -> String {
     format!(
         "exit {:?}\nstdout:\n{}\nstderr:\n{}",
@@ -330,13 +341,7 @@ fn change_password_refusals_in_words_then_success_and_the_keyring_follows() {
 
     // Too short: refused with the policy's reason and rule; the keyring keeps the old password.
     let out = change(&session, &cfg, "changer", [&old, "Sh0rt", "Sh0rt"]);
-    let text = said(&out);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{text}\nslapd log:\n{}",
-        s.log()
-    );
+    let text = exited(&out, 1, &s);
     assert!(text.contains("The password was not changed"), "{text}");
     assert!(text.contains("it is too short"), "{text}");
     assert!(text.contains("at least 8 characters"), "{text}");
@@ -349,13 +354,7 @@ fn change_password_refusals_in_words_then_success_and_the_keyring_follows() {
 
     // A good one: changed, and the keyring holds it at once.
     let out = change(&session, &cfg, "changer", [&old, new, new]);
-    let text = said(&out);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{text}\nslapd log:\n{}",
-        s.log()
-    );
+    let text = exited(&out, 0, &s);
     assert!(text.contains("Password changed — good until "), "{text}");
     assert_eq!(keyring().as_deref(), Some(new));
     assert_fresh(&check_json(&session, &cfg));
@@ -367,8 +366,7 @@ fn change_password_refusals_in_words_then_success_and_the_keyring_follows() {
 
     // Back to the old one: in the history.
     let out = change(&session, &cfg, "changer", [new, &old, &old]);
-    let text = said(&out);
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    let text = exited(&out, 1, &s);
     assert!(text.contains("it was used before"), "{text}");
     assert!(text.contains("not one of your last 3 passwords"), "{text}");
 
@@ -379,8 +377,7 @@ fn change_password_refusals_in_words_then_success_and_the_keyring_follows() {
         "changer",
         ["not-my-password", "Other-New-pw3", "Other-New-pw3"],
     );
-    let text = said(&out);
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    let text = exited(&out, 1, &s);
     assert!(text.contains("current password was not accepted"), "{text}");
     assert_eq!(keyring().as_deref(), Some(new));
     assert_fresh(&check_json(&session, &cfg));
@@ -399,13 +396,7 @@ fn change_password_too_soon_after_the_last_change_is_refused_with_the_rule() {
         "young",
         ["young-Old-pw1", "Young-New-pw2", "Young-New-pw2"],
     );
-    let text = said(&out);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{text}\nslapd log:\n{}",
-        s.log()
-    );
+    let text = exited(&out, 1, &s);
     assert!(text.contains("changed too recently"), "{text}");
     assert!(text.contains("at most one change every 1 day"), "{text}");
     assert_eq!(session.keyring_lookup(SERVICE, "young"), None);
@@ -459,23 +450,12 @@ fn change_password_canary_passwords_reach_no_file_and_no_log() {
     let session = Session::start(Keyring::Unlocked);
     let cfg = change_config(&session, &s, "");
     let traced = |args: &[&str], stdin: &str| {
-        let mut child = session
-            .command(support::BIN)
+        let mut command = session.command(support::BIN);
+        command
             .args(["--config", &cfg])
             .args(args)
-            .env("SIGNIN_ASSISTANT_LOG", "trace")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start signin-assistant");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        support::wait_with_timeout(child, std::time::Duration::from_secs(60))
+            .env("SIGNIN_ASSISTANT_LOG", "trace");
+        support::run_to_end(command, stdin)
     };
     let lines = |a: &str, b: &str| format!("{a}\n{b}\n{b}\n");
     let outputs = [

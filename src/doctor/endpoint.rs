@@ -13,6 +13,7 @@ use url::{Host, Url};
 
 use super::Item;
 use crate::config::Config;
+use crate::provider::http::error_chain;
 use crate::provider::ldap::connect::Endpoint;
 use crate::provider::Provider;
 
@@ -113,7 +114,7 @@ async fn get(url: &Url, timeout: Duration) -> Result<Answer, reqwest::Error> {
 
 fn connection_failed(url: &Url, host: &str, e: reqwest::Error) -> Item {
     let (timed_out, connecting) = (e.is_timeout(), e.is_connect());
-    let detail = chain(&e.without_url());
+    let detail = error_chain(&e.without_url());
     if timed_out {
         return Item::problem(
             CONNECTION,
@@ -347,21 +348,6 @@ fn duration_in_words(secs: i64) -> String {
         s if s < 2 * 86400 => format!("{} hours", nearest(3600)),
         _ => format!("{} days", nearest(86400)),
     }
-}
-
-/// An error and its sources, without repeats.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        let inner_text = inner.to_string();
-        if !text.contains(&inner_text) {
-            text.push_str(": ");
-            text.push_str(&inner_text);
-        }
-        source = inner.source();
-    }
-    text
 }
 
 #[cfg(test)]

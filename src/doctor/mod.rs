@@ -76,12 +76,7 @@ impl Item {
         summary: impl Into<String>,
         fix: impl Into<String>,
     ) -> Item {
-        Item {
-            check,
-            level: Level::Warning,
-            summary: summary.into(),
-            fix: Some(fix.into()),
-        }
+        Item::with_fix(Level::Warning, check, summary.into(), fix.into())
     }
 
     pub fn problem(
@@ -89,11 +84,15 @@ impl Item {
         summary: impl Into<String>,
         fix: impl Into<String>,
     ) -> Item {
+        Item::with_fix(Level::Problem, check, summary.into(), fix.into())
+    }
+
+    fn with_fix(level: Level, check: &'static str, summary: String, fix: String) -> Item {
         Item {
             check,
-            level: Level::Problem,
-            summary: summary.into(),
-            fix: Some(fix.into()),
+            level,
+            summary,
+            fix: Some(fix),
         }
     }
 }

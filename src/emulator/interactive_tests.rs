@@ -323,10 +323,9 @@ async fn cancel_and_consent_end_with_their_errors() {
     assert_eq!(query(&location.unwrap())["error"], "consent_required");
 }
 
-/// Starts a device code flow; returns the device authorization response.
-async fn device_code(b: &Browser) -> Value {
-    let response = b
-        .client
+/// Asks for a device code; the answer as it came.
+async fn ask_for_device_code(b: &Browser) -> reqwest::Response {
+    b.client
         .post(b.url("organizations/oauth2/v2.0/devicecode"))
         .form(&[
             ("client_id", b.scenario.client_id.as_str()),
@@ -334,7 +333,12 @@ async fn device_code(b: &Browser) -> Value {
         ])
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// Starts a device code flow; returns the device authorization response.
+async fn device_code(b: &Browser) -> Value {
+    let response = ask_for_device_code(b).await;
     assert_eq!(response.status(), StatusCode::OK);
     response.json().await.unwrap()
 }
@@ -421,16 +425,6 @@ async fn device_code_declined_expired_or_not_allowed() {
 
     scenario.public_client_flows = false;
     let b = Browser::start(scenario).await;
-    let response = b
-        .client
-        .post(b.url("organizations/oauth2/v2.0/devicecode"))
-        .form(&[
-            ("client_id", b.scenario.client_id.as_str()),
-            ("scope", SCOPE),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let body: Value = response.json().await.unwrap();
+    let body: Value = ask_for_device_code(&b).await.json().await.unwrap();
     assert_eq!(body["error_codes"][0], 7000218, "{body}");
 }

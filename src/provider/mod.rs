@@ -7,7 +7,7 @@
 //! which it may be cached.
 
 pub mod entra;
-mod http;
+pub(crate) mod http;
 pub mod ldap;
 
 use std::future::Future;

@@ -382,21 +382,9 @@ impl Session {
     }
 
     pub fn run(&self, args: &[&str], stdin: &str) -> Output {
-        let mut child = self
-            .command(BIN)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start signin-assistant");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(stdin.as_bytes())
-            .expect("write stdin");
-        wait_with_timeout(child, Duration::from_secs(60))
+        let mut command = self.command(BIN);
+        command.args(args);
+        run_to_end(command, stdin)
     }
 
     /// Runs a program in the session and returns its output; panics if it cannot start.
@@ -622,6 +610,26 @@ impl Drop for Session {
             let _ = component.child.wait();
         }
     }
+}
+
+/// Runs `command` with `stdin` given, to completion (at most 60 s). A program that exits before
+/// reading all of its input is fine (its input is then cut short, not an error of the test).
+pub fn run_to_end(mut command: Command, stdin: &str) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the program");
+    let written = child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes());
+    if let Err(e) = written {
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "write stdin: {e}");
+    }
+    wait_with_timeout(child, Duration::from_secs(60))
 }
 
 /// Waits for a child, killing it after `limit` so a hung binary fails the test instead of CI.
