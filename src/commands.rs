@@ -17,6 +17,7 @@ use signin_assistant::desktop::{Patience, RealDesktop};
 use signin_assistant::front::{self, AgentChannels};
 use signin_assistant::instance::{self, LockError};
 use signin_assistant::interactive::{self, AccountHint, InteractiveMethod, SignInError};
+use signin_assistant::password_change::Interaction;
 use signin_assistant::policy::{Finding, PasswordState};
 use signin_assistant::provider::Provider;
 use signin_assistant::report::{self, Report};
@@ -191,7 +192,10 @@ impl Commands {
             if instance::agent_running(&state_dir) {
                 tracing::info!("the running agent shows the balloons; none from this command");
             } else {
-                routine.daily_balloon_if_due(&account).await;
+                let daily = routine.daily_balloon_if_due(&account).await;
+                if let Some(change) = daily.and_then(|d| d.change) {
+                    say_how_the_change_ended(&change);
+                }
             }
         }
         let saved = routine.state_file.load();
@@ -341,4 +345,14 @@ fn read_password(account: &str, from_stdin: bool) -> anyhow::Result<Secret> {
         return Err(UsageError("the password is empty".into()).into());
     }
     Ok(password)
+}
+
+/// One line on stderr for a change started by a click on the balloon (the status printed next
+/// shows its effect).
+fn say_how_the_change_ended(change: &Interaction) {
+    match change {
+        Interaction::Changed(changed) => eprintln!("{}", changed.summary()),
+        Interaction::Cancelled => eprintln!("Cancelled: the password was not changed."),
+        Interaction::Failed(e) => eprintln!("{}", e.in_words()),
+    }
 }

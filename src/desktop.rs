@@ -1,5 +1,5 @@
 //! What the agent shows and asks on the person's screen: balloons (with how they ended) and the
-//! password dialog. A seam, so agent behaviour is tested without a notification server or a
+//! password dialogs (sign-in, change). A seam, so agent behaviour is tested without a notification server or a
 //! dialog program; the real desktop is [`notify::Notifier`] plus the platform's dialog.
 
 use std::future::Future;
@@ -8,16 +8,18 @@ use crate::config::{Config, PromptConfig};
 use crate::credentials::Secret;
 use crate::notify::Notifier;
 use crate::policy::Balloon;
+use crate::prompt::change::{ask_password_change, ChangeAnswers, ChangeRequest};
 use crate::prompt::{self, PromptError};
 use crate::state::BalloonOutcome;
 
 /// The person's screen.
 pub trait Desktop: Clone + Send + Sync + 'static {
-    /// Shows the balloon, waits until it ends and opens `portal_url` on a click.
+    /// Shows the balloon and waits until it ends; a click opens `portal_url` when given (else
+    /// the caller acts on the click).
     fn show(
         &self,
         balloon: &Balloon,
-        portal_url: &str,
+        portal_url: Option<&str>,
     ) -> impl Future<Output = BalloonOutcome> + Send;
 
     /// Asks for the account's password; `None` when the person cancelled.
@@ -25,6 +27,12 @@ pub trait Desktop: Clone + Send + Sync + 'static {
         &self,
         account: &str,
     ) -> impl Future<Output = Result<Option<Secret>, PromptError>> + Send;
+
+    /// Asks for the current and the new password (twice); `None` when the person cancelled.
+    fn ask_change(
+        &self,
+        request: &ChangeRequest,
+    ) -> impl Future<Output = Result<Option<ChangeAnswers>, PromptError>> + Send;
 }
 
 /// The real desktop: the notification server and the platform's password dialog.
@@ -60,7 +68,7 @@ impl Desktop for RealDesktop {
     fn show(
         &self,
         balloon: &Balloon,
-        portal_url: &str,
+        portal_url: Option<&str>,
     ) -> impl Future<Output = BalloonOutcome> + Send {
         self.notifier.show(balloon, portal_url)
     }
@@ -70,5 +78,12 @@ impl Desktop for RealDesktop {
         account: &str,
     ) -> impl Future<Output = Result<Option<Secret>, PromptError>> + Send {
         prompt::ask_password(account, &self.prompt)
+    }
+
+    fn ask_change(
+        &self,
+        request: &ChangeRequest,
+    ) -> impl Future<Output = Result<Option<ChangeAnswers>, PromptError>> + Send {
+        ask_password_change(request, &self.prompt)
     }
 }

@@ -19,7 +19,7 @@ pub enum Command {
     /// Show the status balloon (left click on the tray icon).
     ShowStatus,
     /// Open the change-password portal.
-    OpenPortal,
+    ChangePassword,
     /// Turn starting at login on or off.
     SetAutostart(bool),
     /// Stop the agent.

@@ -265,9 +265,9 @@ impl<D: Desktop + Clone> Interaction for DesktopInteraction<D> {
 }
 
 fn spawn_desktop_balloon<D: Desktop>(desktop: D, balloon: Balloon, link: &str) {
-    let link = openable(link).map_or_else(String::new, |url| url.to_string());
+    let link = openable(link).map(|url| url.to_string());
     tokio::spawn(async move {
-        desktop.show(&balloon, &link).await;
+        desktop.show(&balloon, link.as_deref()).await;
     });
 }
 

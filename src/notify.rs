@@ -23,13 +23,16 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    /// Shows the balloon, waits for its outcome and opens `portal_url` on a click.
-    pub async fn show(&self, balloon: &Balloon, portal_url: &str) -> BalloonOutcome {
+    /// Shows the balloon and waits for its outcome. A click opens `portal_url` when given;
+    /// without one the caller acts on the click (the password is changed in this program's
+    /// own dialog).
+    pub async fn show(&self, balloon: &Balloon, portal_url: Option<&str>) -> BalloonOutcome {
+        let link = portal_url.unwrap_or_default();
         let outcome = self
-            .show_with_action(balloon, "Change password", portal_url)
+            .show_with_action(balloon, "Change password", link)
             .await;
-        if outcome == BalloonOutcome::Clicked {
-            portal::open(portal_url);
+        if let (BalloonOutcome::Clicked, Some(url)) = (outcome, portal_url) {
+            portal::open(url);
         }
         outcome
     }
@@ -47,7 +50,7 @@ impl Notifier {
             Ok(outcome) => outcome,
             Err(e) => {
                 tracing::warn!(error = %e, "no notification server; showing the balloon on stderr");
-                eprintln!("\n*** {} ***\n{}\n{}\n", balloon.title, balloon.body, link);
+                eprintln!("\n*** {} ***\n{}\n{link}", balloon.title, balloon.body);
                 BalloonOutcome::Console
             }
         };

@@ -13,17 +13,16 @@
 //! Entra ID accounts, and LDAP accounts whose admin chose the portal, change it on the web:
 //! [`route`] says which. The tray and the balloon call [`change_interactively`].
 
-use std::future::Future;
 use std::time::Duration;
 
 use chrono::{Local, TimeZone, Utc};
 
 use crate::config::{ChangeMode, Config, PortalConfig, ProviderKind};
 use crate::credentials::{CredentialCache, KeyringError, Secret};
-use crate::desktop::RealDesktop;
+use crate::desktop::Desktop;
 use crate::policy::{evaluate, Balloon, Finding, PasswordState, Status, Urgency};
 use crate::portal;
-use crate::prompt::change::{ask_password_change, ChangeAnswers, ChangeRequest};
+use crate::prompt::change::ChangeRequest;
 use crate::prompt::PromptError;
 use crate::provider::ldap::change::{ChangeError, ChangedVia};
 use crate::provider::{IdentityProvider, ProviderError};
@@ -42,6 +41,16 @@ pub enum Route {
     Here,
     /// On this web page (Entra ID, or `[ldap] change = "portal"`).
     Portal(String),
+}
+
+impl Route {
+    /// The web page a click opens; `None` when the click opens this program's dialog.
+    pub fn portal(&self) -> Option<&str> {
+        match self {
+            Route::Here => None,
+            Route::Portal(url) => Some(url),
+        }
+    }
 }
 
 /// The route for this configuration: Entra ID always uses the portal (changing the password
@@ -113,6 +122,23 @@ impl ChangeFailure {
         )
     }
 
+    /// Whether the directory may hold the new password although this failed: worth saying loudly.
+    pub fn directory_may_have_changed(&self) -> bool {
+        matches!(
+            self,
+            ChangeFailure::Unconfirmed(_) | ChangeFailure::KeyringNotUpdated { .. }
+        )
+    }
+
+    /// The failure as a sentence for the person.
+    pub fn in_words(&self) -> String {
+        if self.directory_may_have_changed() {
+            sentence(&self.to_string())
+        } else {
+            format!("The password was not changed: {self}.")
+        }
+    }
+
     /// Whether the configuration is at fault (the command exits with 2).
     pub fn is_config(&self) -> bool {
         matches!(
@@ -169,25 +195,6 @@ where
     }
 }
 
-/// The change-password dialog: a seam, so the flow runs with a scripted dialog in tests. The
-/// real one is the desktop's ([`RealDesktop`]: pinentry, osascript, the credential dialog).
-pub trait ChangeDialog: Send + Sync {
-    /// Asks for the current and the new password; `None` when the person cancelled.
-    fn ask_change(
-        &self,
-        request: &ChangeRequest,
-    ) -> impl Future<Output = Result<Option<ChangeAnswers>, PromptError>> + Send;
-}
-
-impl ChangeDialog for RealDesktop {
-    fn ask_change(
-        &self,
-        request: &ChangeRequest,
-    ) -> impl Future<Output = Result<Option<ChangeAnswers>, PromptError>> + Send {
-        ask_password_change(request, &self.prompt)
-    }
-}
-
 /// How a dialog session ended.
 #[derive(Debug)]
 pub enum Interaction {
@@ -199,14 +206,14 @@ pub enum Interaction {
 
 /// The whole change from the desktop: the dialog (asked again with the directory's reason when
 /// it refuses, at most three times), the change, the keyring and the new status. For the tray's
-/// "Change password…" and a click on the balloon when [`route`] says [`Route::Here`]; `dialog`
-/// is the desktop's ([`RealDesktop`]).
+/// "Change password…" and a click on the balloon when [`route`] says [`Route::Here`]; the dialog
+/// is the desktop's.
 pub async fn change_interactively(
     config: &Config,
     provider: &impl IdentityProvider,
     cache: &CredentialCache,
     state_file: &StateFile,
-    dialog: &impl ChangeDialog,
+    desktop: &impl Desktop,
     account: &str,
 ) -> Interaction {
     let mut problem = None;
@@ -215,7 +222,7 @@ pub async fn change_interactively(
             account: account.to_string(),
             problem: problem.take(),
         };
-        let answers = match dialog.ask_change(&request).await {
+        let answers = match desktop.ask_change(&request).await {
             Ok(Some(answers)) => answers,
             Ok(None) => return Interaction::Cancelled,
             Err(e) => return Interaction::Failed(ChangeFailure::Dialog(e)),
@@ -510,7 +517,7 @@ mod tests {
         provider: &crate::provider::Provider,
         cache: &CredentialCache,
         state_file: &StateFile,
-        desktop: &RealDesktop,
+        desktop: &crate::desktop::RealDesktop,
     ) {
         fn send<T: Send>(_: T) {}
         send(change_interactively(

@@ -15,8 +15,8 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::credentials::CredentialCache;
 use crate::desktop::Desktop;
+use crate::password_change::{self, Interaction, Route};
 use crate::policy::{Balloon, Finding, SignInReason, Status};
-use crate::portal;
 use crate::provider::IdentityProvider;
 use crate::report;
 use crate::state::{BalloonOutcome, SavedState, StateFile};
@@ -33,6 +33,13 @@ pub struct Routine<P, D, C> {
     pub state_file: StateFile,
     pub desktop: D,
     pub clock: C,
+}
+
+/// How today's balloon ended, and the change its click led to, if it did.
+#[derive(Debug)]
+pub struct DailyBalloon {
+    pub outcome: BalloonOutcome,
+    pub change: Option<Interaction>,
 }
 
 /// How one check went.
@@ -108,9 +115,23 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Routine<P, D, C> {
         report::current_status(&self.config, saved, account, self.clock.now())
     }
 
-    /// Where a click goes: the endpoint's offer when trusted, else the configured portal.
-    pub fn portal_url(&self, saved: &SavedState) -> String {
-        portal::choose(&self.config, saved.offered_portal_url())
+    /// Where the password is changed: the endpoint's page when trusted, else the configured
+    /// portal, or this program's own dialog for a directory account ([`password_change::route`]).
+    pub fn change_route(&self, saved: &SavedState) -> Route {
+        password_change::route(&self.config, saved.offered_portal_url())
+    }
+
+    /// The change in this program's own dialog, from asking to the new status saved.
+    pub async fn change_here(&self, account: &str) -> Interaction {
+        password_change::change_interactively(
+            &self.config,
+            &self.provider,
+            &self.cache,
+            &self.state_file,
+            &self.desktop,
+            account,
+        )
+        .await
     }
 
     /// Today's balloon for `account`, unless one was already shown this local day.
@@ -131,19 +152,25 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Routine<P, D, C> {
         &self,
         balloon: &Balloon,
         shown_at: DateTime<Utc>,
-        portal_url: &str,
+        portal_url: Option<&str>,
     ) -> BalloonOutcome {
         let outcome = self.desktop.show(balloon, portal_url).await;
         self.update(|s| s.record_balloon_outcome(shown_at, outcome));
         outcome
     }
 
-    /// Today's balloon for `account` if due: recorded, shown, its outcome recorded.
-    pub async fn daily_balloon_if_due(&self, account: &str) -> Option<BalloonOutcome> {
+    /// Today's balloon for `account` if due: recorded, shown, its outcome recorded. A click
+    /// opens the portal, or this program's change dialog for a directory account.
+    pub async fn daily_balloon_if_due(&self, account: &str) -> Option<DailyBalloon> {
         let saved = self.state_file.load();
         let balloon = self.due_balloon(&saved, Some(account))?;
         let shown_at = self.record_daily(&balloon);
-        let portal_url = self.portal_url(&saved);
-        Some(self.show_daily(&balloon, shown_at, &portal_url).await)
+        let route = self.change_route(&saved);
+        let outcome = self.show_daily(&balloon, shown_at, route.portal()).await;
+        let change = match (outcome, route) {
+            (BalloonOutcome::Clicked, Route::Here) => Some(self.change_here(account).await),
+            _ => None,
+        };
+        Some(DailyBalloon { outcome, change })
     }
 }

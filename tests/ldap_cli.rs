@@ -1,7 +1,8 @@
 //! The real binary against a real slapd: `sign-in --password-stdin` then `check --json` for every
 //! kind of OpenLDAP user, over StartTLS and over ldaps with the test CA given as `ca_file`; and
 //! `change-password` (Password Modify with the ppolicy control) refused by each rule, accepted,
-//! through the scripted pinentry dialog, with the keyring in step and a canary for leaks.
+//! through the scripted pinentry dialog, with the keyring in step and a canary for leaks; and
+//! the running agent, whose warning balloon, clicked, opens that dialog and changes the password.
 //! Each user gets its own isolated session (HOME, D-Bus, gnome-keyring) from `support`.
 
 mod support;
@@ -12,7 +13,7 @@ use chrono::{Duration, Utc};
 use serde_json::Value;
 use support::pinentry::FakePinentry;
 use support::slapd::{self, Slapd};
-use support::{json_of, stderr, Keyring, Session};
+use support::{json_of, stderr, Keyring, Session, SessionBuilder};
 
 const SERVICE: &str = "signin-assistant";
 
@@ -497,4 +498,61 @@ fn change_password_canary_passwords_reach_no_file_and_no_log() {
             path.display()
         );
     }
+}
+
+/// The product's one click for a directory account: the agent's warning balloon, clicked, opens
+/// the change dialog; the directory and the keyring get the new password and one balloon says
+/// until when it is good.
+#[test]
+fn the_agents_warning_clicked_changes_the_password_in_the_dialog() {
+    let s = changing_population(&["clicker"]);
+    let session = SessionBuilder::desktop().tray(false).start();
+    let pinentry = FakePinentry::in_dir(&session.path("pinentry"), None);
+    let old = old_password("clicker");
+    let new = "Clicker-New-pw2";
+    pinentry.set_replies(&[&old, new]);
+    let cfg = change_config(&session, &s, &pinentry.config());
+    let out = session.run(
+        &[
+            "--config",
+            &cfg,
+            "sign-in",
+            "--user",
+            "clicker",
+            "--password-stdin",
+        ],
+        &format!("{old}\n"),
+    );
+    exited(&out, 0, &s);
+
+    let agent = session.start_agent("agent", std::path::Path::new(&cfg), &["--no-tray"]);
+    session.wait_displayed(1);
+    session.dunst_action();
+    session.wait_until("the new password in the keyring", || {
+        session.keyring_lookup(SERVICE, "clicker").as_deref() == Some(new)
+    });
+    session.wait_until("the balloon that says so", || {
+        session
+            .dunst_summaries()
+            .iter()
+            .any(|t| t.starts_with("Password changed — good until "))
+    });
+    assert_eq!(
+        pinentry.log().matches("GETPIN").count(),
+        2,
+        "{}",
+        pinentry.log()
+    );
+    assert!(
+        session.opened_urls().is_empty(),
+        "no portal for a directory account"
+    );
+    let log = agent.log();
+    assert!(log.contains("password changed"), "{log}");
+    assert!(
+        !log.contains(&old) && !log.contains(new),
+        "a password reached the log: {log}"
+    );
+    agent.terminate(std::time::Duration::from_secs(5));
+    assert_fresh(&check_json(&session, &cfg));
 }

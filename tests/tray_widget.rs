@@ -150,7 +150,7 @@ fn tray_shows_each_state_and_sends_commands() {
     desktop.tray_activate(&item);
     preview.expect_line("command: ShowStatus");
     desktop.menu_click(&item, "Change password…");
-    preview.expect_line("command: OpenPortal");
+    preview.expect_line("command: ChangePassword");
 
     // Each state: tooltip follows, and a screenshot of the tray bar shows its icon.
     let shots = screenshot_dir();

@@ -87,7 +87,7 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             SignInOutcome::Cancelled => tracing::info!("sign-in cancelled"),
             SignInOutcome::Failed(reason) => {
                 tracing::warn!(reason = %reason, "sign-in failed");
-                self.spawn_balloon(sign_in_failed_balloon(&reason), None, run);
+                self.spawn_notice(sign_in_failed_balloon(&reason), run);
             }
             SignInOutcome::Accepted { account, finding } => {
                 self.keep_sign_in(account, finding, run, true)
@@ -104,7 +104,7 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
                 });
                 run.account = Some(account);
                 run.signed_in = true;
-                self.spawn_balloon(sign_in_failed_balloon(&error), None, run);
+                self.spawn_notice(sign_in_failed_balloon(&error), run);
             }
         }
     }

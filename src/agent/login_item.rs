@@ -62,7 +62,7 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
                 body: reason,
                 urgency: Urgency::Normal,
             };
-            self.spawn_balloon(balloon, None, run);
+            self.spawn_notice(balloon, run);
         }
     }
 }

@@ -30,6 +30,7 @@ use crate::state::{BalloonOutcome, SavedState};
 
 mod accounts;
 mod calls;
+mod change;
 mod login_item;
 #[cfg(test)]
 mod tests;
@@ -56,7 +57,11 @@ enum Done {
         /// When it was recorded as the daily balloon; `None` for other balloons.
         daily: Option<DateTime<Utc>>,
         outcome: BalloonOutcome,
+        /// The click asks for this program's change-password dialog.
+        change_here: bool,
     },
+    /// How the change-password dialog ended.
+    Change(Box<crate::password_change::Interaction>),
     SignIn(SignInOutcome),
     SignOut {
         /// A command that asked for the sign-out waits for this answer.
@@ -98,6 +103,10 @@ struct Running {
     /// Commands waiting for the check in flight.
     check_waiters: Vec<oneshot::Sender<Answer>>,
     sign_in: Option<JoinHandle<()>>,
+    /// The change-password dialog, while open.
+    change: Option<JoinHandle<()>>,
+    /// A scheduled check came due while the dialog was open: it runs when the dialog ends.
+    check_held: bool,
     /// Starts at login (None: not known, or no login item).
     autostart: Option<bool>,
     /// The number of the latest look at the login item; older answers are stale.
@@ -149,6 +158,8 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             check: None,
             check_waiters: Vec::new(),
             sign_in: None,
+            change: None,
+            check_held: false,
             autostart: None,
             autostart_asked: 0,
             done,
@@ -181,8 +192,9 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
                 _ = &mut shutdown => break,
             }
         }
-        for task in [run.check.take(), run.sign_in.take()].into_iter().flatten() {
-            // Dropping the sign-in task kills the dialog program with it.
+        let tasks = [run.check.take(), run.sign_in.take(), run.change.take()];
+        for task in tasks.into_iter().flatten() {
+            // Dropping a dialog's task kills the dialog program with it.
             task.abort();
         }
         tracing::info!("agent stopped");
@@ -211,6 +223,7 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             run.daily_showing = None;
         }
         match wake.check {
+            CheckNow::Yes if run.change.is_some() => run.check_held = true,
             CheckNow::Yes => self.start_check(run),
             CheckNow::SkippedToSaveGraceLogin => tracing::info!("the password has expired and every sign-in spends one of the last grace logins: not checking by itself until you sign in again or choose Check now"),
             CheckNow::No => {}
@@ -225,7 +238,7 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             Command::Quit => {}
             Command::CheckNow => self.start_check(run),
             Command::ShowStatus => self.show_status(run),
-            Command::OpenPortal => crate::portal::open(&self.routine.portal_url(&run.saved)),
+            Command::ChangePassword => self.change_password(run),
             Command::SignOut => self.start_sign_out(run, None),
             Command::SignIn if run.sign_in.is_some() => {
                 tracing::info!("the sign-in dialog is already open");
@@ -239,14 +252,22 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
     fn on_done(&self, done: Done, run: &mut Running) -> bool {
         match done {
             Done::Check { checked, signed_in } => self.on_checked(*checked, signed_in, run),
-            Done::Balloon { daily, outcome } => {
+            Done::Balloon {
+                daily,
+                outcome,
+                change_here,
+            } => {
                 tracing::debug!(?outcome, "balloon ended");
                 if daily.is_some() && run.daily_showing == daily {
                     run.daily_showing = None;
                 }
                 run.saved = self.routine.state_file.load();
+                if change_here {
+                    self.change_password(run);
+                }
                 return daily.is_some() && self.stop_after_first_balloon;
             }
+            Done::Change(interaction) => self.on_changed(*interaction, run),
             Done::SignIn(outcome) => self.on_signed_in(outcome, run),
             Done::SignOut { reply } => self.on_signed_out(reply, run),
             Done::Autostart {
@@ -351,17 +372,46 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
         self.spawn_balloon(balloon, None, run);
     }
 
-    /// Shows a balloon as a task; `daily` names a balloon recorded as today's.
+    /// Shows a balloon about the password as a task: a click changes it (the portal, or this
+    /// program's dialog). `daily` names a balloon recorded as today's.
     fn spawn_balloon(&self, balloon: Balloon, daily: Option<DateTime<Utc>>, run: &Running) {
+        let portal = self
+            .routine
+            .change_route(&run.saved)
+            .portal()
+            .map(str::to_string);
+        self.show_as_task(balloon, daily, portal, true, run);
+    }
+
+    /// Shows a balloon that only tells something (how a sign-in or a change ended): a click
+    /// does nothing more.
+    fn spawn_notice(&self, balloon: Balloon, run: &Running) {
+        self.show_as_task(balloon, None, None, false, run);
+    }
+
+    fn show_as_task(
+        &self,
+        balloon: Balloon,
+        daily: Option<DateTime<Utc>>,
+        portal: Option<String>,
+        click_changes: bool,
+        run: &Running,
+    ) {
         let routine = Arc::clone(&self.routine);
-        let portal = routine.portal_url(&run.saved);
         let done = run.done.clone();
         tokio::spawn(async move {
+            let portal = portal.as_deref();
             let outcome = match daily {
-                Some(shown_at) => routine.show_daily(&balloon, shown_at, &portal).await,
-                None => routine.desktop.show(&balloon, &portal).await,
+                Some(shown_at) => routine.show_daily(&balloon, shown_at, portal).await,
+                None => routine.desktop.show(&balloon, portal).await,
             };
-            let _ = done.send(Done::Balloon { daily, outcome });
+            let change_here =
+                click_changes && portal.is_none() && outcome == BalloonOutcome::Clicked;
+            let _ = done.send(Done::Balloon {
+                daily,
+                outcome,
+                change_here,
+            });
         });
     }
 

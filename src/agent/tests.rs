@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::control::{Answer, Call, Request};
 use crate::credentials::{CredentialCache, Secret};
 use crate::policy::{Deadline, Facts, PasswordState, Source};
+use crate::prompt::change::{ChangeAnswers, ChangeRequest};
 use crate::prompt::PromptError;
 use crate::provider::{Attempt, ProviderError, RefreshOutcome};
 use crate::state::StateFile;
@@ -71,16 +72,26 @@ struct FakeDesktop {
     shown: Arc<Mutex<Vec<String>>>,
     outcome: Option<BalloonOutcome>,
     password: Option<&'static str>,
+    /// The current and the new password the change dialog answers; none: it is cancelled.
+    change: Option<(&'static str, &'static str)>,
+    /// How often the change dialog was opened.
+    changes_asked: Arc<Mutex<usize>>,
+    /// How long the person takes in the change dialog.
+    change_takes: Duration,
 }
 
 impl FakeDesktop {
     fn titles(&self) -> Vec<String> {
         self.shown.lock().unwrap().clone()
     }
+
+    fn changes_asked(&self) -> usize {
+        *self.changes_asked.lock().unwrap()
+    }
 }
 
 impl Desktop for FakeDesktop {
-    async fn show(&self, balloon: &Balloon, _: &str) -> BalloonOutcome {
+    async fn show(&self, balloon: &Balloon, _: Option<&str>) -> BalloonOutcome {
         self.shown.lock().unwrap().push(balloon.title.clone());
         match self.outcome {
             Some(outcome) => outcome,
@@ -90,6 +101,15 @@ impl Desktop for FakeDesktop {
 
     async fn ask_password(&self, _: &str) -> Result<Option<Secret>, PromptError> {
         Ok(self.password.map(Secret::new))
+    }
+
+    async fn ask_change(&self, _: &ChangeRequest) -> Result<Option<ChangeAnswers>, PromptError> {
+        *self.changes_asked.lock().unwrap() += 1;
+        tokio::time::sleep(self.change_takes).await;
+        Ok(self.change.map(|(current, new)| ChangeAnswers {
+            current: Secret::new(current),
+            new: Secret::new(new),
+        }))
     }
 }
 
@@ -153,6 +173,27 @@ impl Harness {
         signed_in: bool,
         login_item: Option<LoginItem>,
     ) -> Harness {
+        let mut config = Config::default();
+        // The tray's "Sign in…" asks for the password (the browser needs a real Entra ID).
+        config.entra.sign_in = crate::config::SignInMethod::Password;
+        Harness::launch(start, desktop, signed_in, login_item, config)
+    }
+
+    /// [`start`](Self::start) for a directory account whose password is changed here.
+    fn start_directory(start: DateTime<Utc>, desktop: FakeDesktop) -> Harness {
+        let mut config = Config::default();
+        config.provider.kind = crate::config::ProviderKind::Ldap;
+        config.ldap.change = Some(crate::config::ChangeMode::Here);
+        Harness::launch(start, desktop, true, None, config)
+    }
+
+    fn launch(
+        start: DateTime<Utc>,
+        desktop: FakeDesktop,
+        signed_in: bool,
+        login_item: Option<LoginItem>,
+        config: Config,
+    ) -> Harness {
         let clock = FakeClock::at(start);
         let endpoint = FakeEndpoint {
             clock: clock.clone(),
@@ -164,9 +205,6 @@ impl Harness {
             cache.store_password(ACCOUNT, &Secret::new("pw")).unwrap();
         }
         let state_file = StateFile::at(dir.path().join("state.json"));
-        let mut config = Config::default();
-        // The tray's "Sign in…" asks for the password (the browser needs a real Entra ID).
-        config.entra.sign_in = crate::config::SignInMethod::Password;
         let routine = Routine {
             config,
             provider: endpoint.clone(),
@@ -532,5 +570,88 @@ async fn a_rejected_sign_in_from_the_command_line_is_about_that_account() {
     assert_eq!(report.account.as_deref(), Some("bob"));
     assert_eq!(report.state, PasswordState::SignInRequired);
     assert!(!h.view().signed_in);
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_directory_account_changes_its_password_in_the_dialog_and_checks_wait() {
+    let desktop = FakeDesktop {
+        change: Some(("old-pw", "New-pw-2")),
+        outcome: Some(BalloonOutcome::Dismissed),
+        ..FakeDesktop::default()
+    };
+    let h = Harness::start_directory(at(24, 9, 0), desktop.clone());
+    h.endpoint.answer(Ok(expires_in(20)));
+    pass(5).await;
+    h.send(Command::ChangePassword);
+    pass(5).await;
+    assert_eq!(desktop.changes_asked(), 1);
+    // The fake endpoint is no directory: the change says where it happens instead, plainly.
+    let titles = desktop.titles();
+    assert_eq!(
+        titles.last().unwrap(),
+        "The password was not changed",
+        "{titles:?}"
+    );
+    assert_eq!(h.endpoint.calls(), 1, "no check ran for the change");
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_click_on_the_warning_opens_the_change_dialog_for_a_directory_account() {
+    let desktop = FakeDesktop {
+        outcome: Some(BalloonOutcome::Clicked),
+        ..FakeDesktop::default()
+    };
+    let h = Harness::start_directory(at(24, 9, 0), desktop.clone());
+    h.endpoint.answer(Ok(expires_in(5)));
+    pass(5).await;
+    assert_eq!(desktop.titles().len(), 1, "{:?}", desktop.titles());
+    assert_eq!(desktop.changes_asked(), 1, "the click opened the dialog");
+    // Cancelled: nothing more is shown, and the next day's warning still comes.
+    pass(24 * 3600).await;
+    assert_eq!(desktop.titles().len(), 2, "{:?}", desktop.titles());
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_click_on_a_notice_does_not_open_the_change_dialog() {
+    let desktop = FakeDesktop {
+        outcome: Some(BalloonOutcome::Clicked),
+        change: Some(("old-pw", "New-pw-2")),
+        ..FakeDesktop::default()
+    };
+    let h = Harness::start_directory(at(24, 9, 0), desktop.clone());
+    h.endpoint.answer(Ok(expires_in(20)));
+    pass(5).await;
+    h.send(Command::ChangePassword);
+    pass(5).await;
+    // The change's own balloon ("not changed") was clicked: no second dialog.
+    assert_eq!(desktop.changes_asked(), 1);
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_check_due_during_the_change_dialog_runs_when_it_closes() {
+    let desktop = FakeDesktop {
+        change_takes: Duration::from_secs(5 * 3600),
+        ..FakeDesktop::default()
+    };
+    let h = Harness::start_directory(at(24, 9, 0), desktop.clone());
+    h.endpoint.answer(Ok(expires_in(20)));
+    h.endpoint.answer(Ok(expires_in(20)));
+    pass(5).await;
+    assert_eq!(h.endpoint.calls(), 1);
+    h.send(Command::ChangePassword);
+    // The next check comes due after about 4 hours, while the dialog is still open.
+    pass(4 * 3600 + 1800).await;
+    assert_eq!(desktop.changes_asked(), 1);
+    assert_eq!(h.endpoint.calls(), 1, "no check while the dialog is open");
+    pass(3600).await;
+    assert_eq!(
+        h.endpoint.calls(),
+        2,
+        "the held check ran when the dialog closed"
+    );
     h.stop().await;
 }

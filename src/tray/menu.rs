@@ -50,7 +50,7 @@ impl MenuEntry {
     pub fn command(self, view: &View) -> Option<Command> {
         match self {
             MenuEntry::Status => None,
-            MenuEntry::ChangePassword => Some(Command::OpenPortal),
+            MenuEntry::ChangePassword => Some(Command::ChangePassword),
             MenuEntry::CheckNow => Some(Command::CheckNow),
             MenuEntry::Account if view.signed_in => Some(Command::SignOut),
             MenuEntry::Account => Some(Command::SignIn),
@@ -140,7 +140,7 @@ mod tests {
         assert_eq!(MenuEntry::Status.command(&v), None);
         assert_eq!(
             MenuEntry::ChangePassword.command(&v),
-            Some(Command::OpenPortal)
+            Some(Command::ChangePassword)
         );
         assert_eq!(MenuEntry::CheckNow.command(&v), Some(Command::CheckNow));
         assert_eq!(MenuEntry::Quit.command(&v), Some(Command::Quit));

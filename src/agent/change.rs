@@ -1,0 +1,90 @@
+//! "Change password…" and a click on a password balloon: the portal opens in the browser, or —
+//! for a directory account without a portal — this program's own dialog changes the password
+//! as a task, and one balloon says how it ended. No scheduled check starts while the dialog is
+//! open (the change reads the new status itself).
+
+use std::sync::Arc;
+
+use super::{Agent, Done, Running};
+use crate::clock::Clock;
+use crate::desktop::Desktop;
+use crate::password_change::{Interaction, Route};
+use crate::policy::{Balloon, Urgency};
+use crate::portal;
+use crate::provider::IdentityProvider;
+
+impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
+    /// The person asked to change the password (menu entry or balloon click).
+    pub(super) fn change_password(&self, run: &mut Running) {
+        match self.routine.change_route(&run.saved) {
+            Route::Portal(url) => portal::open(&url),
+            Route::Here => self.start_change(run),
+        }
+    }
+
+    /// Opens the change dialog as a task, unless it is open already.
+    fn start_change(&self, run: &mut Running) {
+        if run.change.is_some() {
+            tracing::info!("the change-password dialog is already open");
+            return;
+        }
+        let Some(account) = run.account.clone() else {
+            let balloon = Balloon {
+                title: "Sign in first".into(),
+                body:
+                    "Choose \"Sign in…\" in the tray menu; then the password can be changed here."
+                        .into(),
+                urgency: Urgency::Normal,
+            };
+            self.spawn_notice(balloon, run);
+            return;
+        };
+        let routine = Arc::clone(&self.routine);
+        let done = run.done.clone();
+        run.change = Some(tokio::spawn(async move {
+            let interaction = routine.change_here(&account).await;
+            let _ = done.send(Done::Change(Box::new(interaction)));
+        }));
+    }
+
+    /// The dialog ended: the new status is shown (it was saved by the change), or why not.
+    pub(super) fn on_changed(&self, interaction: Interaction, run: &mut Running) {
+        run.change = None;
+        let balloon = match interaction {
+            Interaction::Cancelled => {
+                tracing::info!("the password change was cancelled");
+                None
+            }
+            Interaction::Changed(changed) => {
+                tracing::info!(via = ?changed.via, "password changed");
+                run.saved = self.routine.state_file.load();
+                run.signed_in = true;
+                Some(changed.balloon())
+            }
+            Interaction::Failed(failure) => {
+                tracing::warn!(error = %failure, "the password was not changed");
+                run.saved = self.routine.state_file.load();
+                let loud = failure.directory_may_have_changed();
+                Some(Balloon {
+                    title: if loud {
+                        "Check your new password".into()
+                    } else {
+                        "The password was not changed".into()
+                    },
+                    body: failure.in_words(),
+                    urgency: if loud {
+                        Urgency::Critical
+                    } else {
+                        Urgency::Normal
+                    },
+                })
+            }
+        };
+        if let Some(balloon) = balloon {
+            self.spawn_notice(balloon, run);
+        }
+        if std::mem::take(&mut run.check_held) {
+            self.start_check(run);
+        }
+    }
+}
