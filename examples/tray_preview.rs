@@ -17,7 +17,8 @@ use tokio::sync::{mpsc, watch};
 
 fn view_for(line: &str) -> Option<View> {
     let mut words = line.split_whitespace();
-    let (state, urgent, days, summary, signed_in) = match words.next()? {
+    let first = words.next()?;
+    let (state, urgent, days, summary, signed_in) = match first {
         "ok" => (
             PasswordState::Ok,
             false,
@@ -60,6 +61,14 @@ fn view_for(line: &str) -> Option<View> {
             "Sign in required",
             false,
         ),
+        // Multi-factor required: only the browser sign-in helps.
+        "mfa" => (
+            PasswordState::SignInRequired,
+            false,
+            None,
+            "Sign in required",
+            true,
+        ),
         "unknown" => (
             PasswordState::Unknown,
             false,
@@ -83,6 +92,7 @@ fn view_for(line: &str) -> Option<View> {
         signed_in,
         autostart,
         stale: false,
+        needs_browser: first == "mfa",
     })
 }
 

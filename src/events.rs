@@ -12,8 +12,10 @@ use crate::policy::{PasswordState, Status};
 pub enum Command {
     /// Ask the endpoint now.
     CheckNow,
-    /// Prompt for the password and make one authentication attempt.
+    /// Sign in the configured way (the password dialog, or Entra ID's browser or device code).
     SignIn,
+    /// Sign in with the system browser: what the endpoint asked for (multi-factor, consent).
+    SignInWithBrowser,
     /// Forget the cached credentials.
     SignOut,
     /// Show the status balloon (left click on the tray icon).
@@ -42,6 +44,8 @@ pub struct View {
     pub autostart: Option<bool>,
     /// The last check failed: what is shown is the last known status.
     pub stale: bool,
+    /// Only a sign-in in the browser can help (multi-factor, consent): the menu offers it.
+    pub needs_browser: bool,
 }
 
 impl View {
@@ -56,6 +60,7 @@ impl View {
             signed_in: false,
             autostart: None,
             stale: false,
+            needs_browser: false,
         }
     }
 
@@ -75,6 +80,7 @@ impl View {
             signed_in,
             autostart: None,
             stale,
+            needs_browser: false,
         }
     }
 }

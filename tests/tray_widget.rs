@@ -189,6 +189,14 @@ fn tray_shows_each_state_and_sends_commands() {
     desktop.menu_click(&item, "Sign in…");
     preview.expect_line("command: SignIn");
 
+    // Multi-factor required: the account entry offers the browser sign-in.
+    preview.show(&desktop, &item, "mfa", "Sign in required");
+    desktop.wait_until("the Sign in with browser… entry", || {
+        labels(&desktop, &item).contains(&("Sign in with browser…".to_string(), true))
+    });
+    desktop.menu_click(&item, "Sign in with browser…");
+    preview.expect_line("command: SignInWithBrowser");
+
     // Autostart known: the checkbox is enabled, shows the state, and toggles it.
     preview.send("ok autostart=on");
     preview.expect_line("shown: ok autostart=on");

@@ -60,13 +60,15 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
 
     /// "Sign in…" from the tray, as a task: the browser or a device code where configured (the
     /// account comes from the sign-in), else the desktop's password dialog for the known account
-    /// (or, for a directory account, the local login name). The loop goes on meanwhile.
-    pub(super) fn start_sign_in(&self, run: &mut Running) {
+    /// (or, for a directory account, the local login name). `method` overrides the configured
+    /// one (the menu's "Sign in with browser…"). The loop goes on meanwhile.
+    pub(super) fn start_sign_in(&self, method: Option<InteractiveMethod>, run: &mut Running) {
         let routine = Arc::clone(&self.routine);
         let done = run.done.clone();
         let known = run.account.clone();
         run.sign_in = Some(tokio::spawn(async move {
-            let outcome = match InteractiveMethod::configured(&routine.config) {
+            let method = method.or_else(|| InteractiveMethod::configured(&routine.config));
+            let outcome = match method {
                 Some(method) => sign_in_interactively(&routine, method, known.as_deref()).await,
                 None => match known.or_else(|| local_login_name(&routine)) {
                     Some(account) => sign_in_with_password(&routine, &account).await,

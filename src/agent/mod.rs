@@ -18,6 +18,7 @@ use crate::clock::Clock;
 use crate::control::{Answer, Calls};
 use crate::desktop::Desktop;
 use crate::events::{Command, View};
+use crate::interactive::InteractiveMethod;
 use crate::policy::{
     balloon_for, password_changed_balloon, session_ended_balloon, Balloon, Finding, SignInReason,
     Urgency,
@@ -243,7 +244,11 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             Command::SignIn if run.sign_in.is_some() => {
                 tracing::info!("the sign-in dialog is already open");
             }
-            Command::SignIn => self.start_sign_in(run),
+            Command::SignIn => self.start_sign_in(None, run),
+            Command::SignInWithBrowser if run.sign_in.is_some() => {
+                tracing::info!("a sign-in is already under way");
+            }
+            Command::SignInWithBrowser => self.start_sign_in(Some(InteractiveMethod::Browser), run),
             Command::SetAutostart(on) => self.look_at_login_item(Some(on), run),
         }
     }
@@ -440,6 +445,13 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             run.saved.failure_since_last_finding().is_some(),
         );
         view.autostart = run.autostart;
+        view.needs_browser = run
+            .account
+            .as_deref()
+            .and_then(|a| run.saved.finding_for(a))
+            .is_some_and(|finding| {
+                matches!(finding, Finding::SignInRequired { reason } if reason.needs_browser())
+            });
         view
     }
 }

@@ -655,3 +655,18 @@ async fn a_check_due_during_the_change_dialog_runs_when_it_closes() {
     );
     h.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn when_only_the_browser_helps_the_view_says_so() {
+    let h = Harness::start(at(24, 9, 0), FakeDesktop::default(), true);
+    h.endpoint.answer(Ok(Finding::SignInRequired {
+        reason: SignInReason::MfaRequired,
+    }));
+    h.endpoint.answer(Ok(expires_in(20)));
+    pass(5).await;
+    assert!(h.view().needs_browser, "{:?}", h.view());
+    h.send(Command::CheckNow);
+    pass(5).await;
+    assert!(!h.view().needs_browser, "{:?}", h.view());
+    h.stop().await;
+}

@@ -139,6 +139,7 @@ mod tests {
             signed_in: true,
             autostart: None,
             stale: false,
+            needs_browser: false,
         }
     }
 

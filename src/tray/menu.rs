@@ -13,7 +13,7 @@ pub enum MenuEntry {
     Status,
     ChangePassword,
     CheckNow,
-    /// "Sign in…" or "Sign out".
+    /// "Sign in…", "Sign in with browser…" (when only that helps) or "Sign out".
     Account,
     /// Checkbox.
     StartAtLogin,
@@ -52,6 +52,7 @@ impl MenuEntry {
             MenuEntry::Status => None,
             MenuEntry::ChangePassword => Some(Command::ChangePassword),
             MenuEntry::CheckNow => Some(Command::CheckNow),
+            MenuEntry::Account if view.needs_browser => Some(Command::SignInWithBrowser),
             MenuEntry::Account if view.signed_in => Some(Command::SignOut),
             MenuEntry::Account => Some(Command::SignIn),
             MenuEntry::StartAtLogin => view.autostart.map(|on| Command::SetAutostart(!on)),
@@ -73,6 +74,7 @@ pub struct MenuModel {
 pub const CHANGE_PASSWORD: &str = "Change password…";
 pub const CHECK_NOW: &str = "Check now";
 pub const SIGN_IN: &str = "Sign in…";
+pub const SIGN_IN_WITH_BROWSER: &str = "Sign in with browser…";
 pub const SIGN_OUT: &str = "Sign out";
 pub const START_AT_LOGIN: &str = "Start at login";
 pub const QUIT: &str = "Quit";
@@ -81,7 +83,13 @@ impl MenuModel {
     pub fn from_view(view: &View) -> MenuModel {
         MenuModel {
             status: view.summary.clone(),
-            account: if view.signed_in { SIGN_OUT } else { SIGN_IN },
+            account: if view.needs_browser {
+                SIGN_IN_WITH_BROWSER
+            } else if view.signed_in {
+                SIGN_OUT
+            } else {
+                SIGN_IN
+            },
             start_at_login_enabled: view.autostart.is_some(),
             start_at_login_checked: view.autostart == Some(true),
         }
@@ -103,6 +111,7 @@ mod tests {
             signed_in,
             autostart,
             stale: false,
+            needs_browser: false,
         }
     }
 
@@ -114,6 +123,21 @@ mod tests {
         let signed = view(true, None);
         assert_eq!(MenuModel::from_view(&signed).account, "Sign out");
         assert_eq!(MenuEntry::Account.command(&signed), Some(Command::SignOut));
+    }
+
+    #[test]
+    fn when_only_the_browser_helps_the_account_entry_offers_it() {
+        for signed_in in [false, true] {
+            let v = View {
+                needs_browser: true,
+                ..view(signed_in, None)
+            };
+            assert_eq!(MenuModel::from_view(&v).account, "Sign in with browser…");
+            assert_eq!(
+                MenuEntry::Account.command(&v),
+                Some(Command::SignInWithBrowser)
+            );
+        }
     }
 
     #[test]
