@@ -16,6 +16,10 @@ use crate::untrusted::clean_or;
 
 mod calls;
 
+/// A store that hangs on demand, for tests of a stuck keyring elsewhere in the crate.
+#[cfg(test)]
+pub(crate) use calls::tests::{cache_on as cache_on_test_store, TestStore};
+
 /// A password or token. `Debug` and `Display` never show it; memory is wiped on drop.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(Zeroizing<String>);

@@ -117,17 +117,14 @@ fn after_change(
     validity_days: Option<i64>,
     warning_days: Option<i64>,
 ) -> Finding {
+    let deadline = Deadline::AfterChange {
+        changed_at,
+        validity_days,
+    };
     Finding::Facts(Facts {
-        deadline: Deadline::AfterChange {
-            changed_at,
-            validity_days,
-        },
         warning_days,
-        source: Source::GraphDomainPolicy,
         changed_at: Some(changed_at),
-        portal_url: None,
-        note: None,
-        grace_logins_left: None,
+        ..Facts::new(deadline, Source::GraphDomainPolicy)
     })
 }
 
@@ -144,16 +141,12 @@ pub fn jwt_claims(data: &[u8]) {
 
 fn check_claims(token: &str) {
     if let Some(claims) = graph::password_claims(token) {
+        let deadline = Deadline::At {
+            expires_at: claims.expires_at,
+        };
         judge(&Finding::Facts(Facts {
-            deadline: Deadline::At {
-                expires_at: claims.expires_at,
-            },
-            warning_days: None,
-            source: Source::TokenClaim,
-            changed_at: None,
             portal_url: claims.change_url.clone(),
-            note: None,
-            grace_logins_left: None,
+            ..Facts::new(deadline, Source::TokenClaim)
         }));
         let chosen = crate::portal::choose(&Config::default(), claims.change_url.as_deref());
         assert!(chosen.starts_with("https://"), "{chosen}");

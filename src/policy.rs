@@ -80,6 +80,10 @@ pub struct Facts {
     /// spends one, so the agent does not re-check such an account by itself.
     #[serde(default)]
     pub grace_logins_left: Option<u32>,
+    /// How far this computer's clock was ahead of the endpoint's (negative: behind), in
+    /// seconds, when the endpoint said its time (HTTP `Date`).
+    #[serde(default)]
+    pub clock_offset_secs: Option<i64>,
 }
 
 impl Facts {
@@ -94,6 +98,7 @@ impl Facts {
             portal_url: None,
             note: None,
             grace_logins_left: None,
+            clock_offset_secs: None,
         }
     }
 }
@@ -290,11 +295,15 @@ pub fn evaluate(now: DateTime<Utc>, finding: &Finding, policy: &Policy) -> Statu
         }
         Finding::Facts(facts) => facts,
     };
-    let note = match (facts.note.clone(), facts.grace_logins_left) {
-        (note, None) => note,
-        (None, Some(n)) => Some(grace_note(n)),
-        (Some(note), Some(n)) => Some(format!("{note}; {}", grace_note(n))),
-    };
+    let notes: Vec<String> = [
+        facts.note.clone(),
+        facts.grace_logins_left.map(grace_note),
+        facts.clock_offset_secs.and_then(clock_skew_note),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let note = (!notes.is_empty()).then(|| notes.join("; "));
     let base = Status {
         state: PasswordState::Unknown,
         expires_at: None,
@@ -396,6 +405,39 @@ fn grace_note(n: u32) -> String {
     match n {
         1 => "1 grace login left".to_string(),
         n => format!("{n} grace logins left"),
+    }
+}
+
+/// How far this computer's clock may be from the endpoint's before it is said: beyond it,
+/// Kerberos and token checks start to fail and the days counted here may be off.
+pub const CLOCK_TOLERANCE_SECS: i64 = 300;
+
+/// Words for a clock `offset_secs` ahead of the endpoint's (negative: behind), when it is
+/// beyond [`CLOCK_TOLERANCE_SECS`].
+pub fn clock_skew_note(offset_secs: i64) -> Option<String> {
+    if offset_secs.abs() <= CLOCK_TOLERANCE_SECS {
+        return None;
+    }
+    let direction = if offset_secs > 0 {
+        "ahead of"
+    } else {
+        "behind"
+    };
+    Some(format!(
+        "this computer's clock is {} {direction} the identity endpoint's: let it set its time automatically",
+        duration_in_words(offset_secs.abs())
+    ))
+}
+
+/// "42 s", "7 minutes", "3 hours", "2 days", rounded to the nearest unit: a clock offset is only
+/// known to a second or two (the endpoint's time is truncated, the request takes a while).
+pub fn duration_in_words(secs: i64) -> String {
+    let nearest = |unit: i64| (secs + unit / 2) / unit;
+    match secs {
+        s if s < 120 => format!("{s} s"),
+        s if s < 2 * 3600 => format!("{} minutes", nearest(60)),
+        s if s < 2 * 86400 => format!("{} hours", nearest(3600)),
+        _ => format!("{} days", nearest(86400)),
     }
 }
 

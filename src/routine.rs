@@ -93,7 +93,10 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Routine<P, D, C> {
         .unwrap_or_else(|_| Err(CheckError::DeadlineExceeded(CHECK_DEADLINE.as_secs())));
         let now = self.clock.now();
         let (saved, failure) = match checked {
-            Ok(finding) => {
+            Ok(mut finding) => {
+                if let Finding::Facts(facts) = &mut finding {
+                    facts.clock_offset_secs = self.provider.clock_offset_secs();
+                }
                 let saved = self.update(|s| s.record_finding(account, finding, now));
                 (saved, None)
             }

@@ -398,3 +398,30 @@ fn the_warning_window_starts_fourteen_days_before_the_deadline() {
         assert_eq!(json["source"], "graph_domain_policy");
     }
 }
+
+/// A computer clock ten minutes ahead of the endpoint's (its HTTP `Date`) is said in the reason;
+/// the status itself still follows the dates.
+#[test]
+fn a_clock_far_ahead_of_the_endpoints_is_said_in_the_reason() {
+    support::require(&[("faketime", "faketime")]);
+    let f = EntraFixture::start(Scenario::expires_in_days(40));
+    f.must_sign_in();
+    let out = f
+        .session
+        .command("faketime")
+        .args(["-f", "+10m", support::BIN, "--config"])
+        .arg(&f.config)
+        .args(["check", "--json", "--no-notify"])
+        .output()
+        .expect("run faketime");
+    let json = support::json_of(&out);
+    assert_eq!(json["state"], "ok", "{json}\n{}", stderr(&out));
+    let reason = json["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("clock is 10 minutes ahead of the identity endpoint's"),
+        "{json}"
+    );
+    // Without the skew, nothing is said.
+    let (_, json) = f.check_json();
+    assert_eq!(json["reason"], serde_json::Value::Null, "{json}");
+}

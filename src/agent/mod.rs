@@ -52,7 +52,9 @@ pub struct Agent<P, D, C> {
 enum Done {
     Check {
         checked: Box<Checked>,
-        signed_in: bool,
+        /// Whether credentials are cached; `None` when the keyring did not say (locked, stuck):
+        /// the menu then keeps what it showed.
+        signed_in: Option<bool>,
     },
     Balloon {
         /// When it was recorded as the daily balloon; `None` for other balloons.
@@ -303,18 +305,24 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
         let done = run.done.clone();
         run.check = Some(tokio::spawn(async move {
             let checked = routine.check(&account).await;
-            let signed_in = account::is_signed_in(&routine.cache, &account)
-                .await
-                .unwrap_or(false);
+            let signed_in = match account::is_signed_in(&routine.cache, &account).await {
+                Ok(signed_in) => Some(signed_in),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot tell whether credentials are cached");
+                    None
+                }
+            };
             let checked = Box::new(checked);
             let _ = done.send(Done::Check { checked, signed_in });
         }));
     }
 
     /// A check ended: the schedule plans the next one; a failure keeps the last finding.
-    fn on_checked(&self, checked: Checked, signed_in: bool, run: &mut Running) {
+    fn on_checked(&self, checked: Checked, signed_in: Option<bool>, run: &mut Running) {
         run.check = None;
-        run.signed_in = signed_in;
+        if let Some(signed_in) = signed_in {
+            run.signed_in = signed_in;
+        }
         let now = self.routine.clock.now();
         let succeeded = checked.failure.is_none();
         let wait = schedule::after_check(&mut run.timetable, now, succeeded, &self.cadence, dice());

@@ -78,6 +78,10 @@ struct FakeDesktop {
     changes_asked: Arc<Mutex<usize>>,
     /// How long the person takes in the change dialog.
     change_takes: Duration,
+    /// The clock whose local day each balloon is recorded with.
+    clock: Arc<Mutex<Option<FakeClock>>>,
+    /// The local days balloons were shown on, in order.
+    days: Arc<Mutex<Vec<NaiveDate>>>,
 }
 
 impl FakeDesktop {
@@ -88,11 +92,19 @@ impl FakeDesktop {
     fn changes_asked(&self) -> usize {
         *self.changes_asked.lock().unwrap()
     }
+
+    /// The local day of every balloon shown so far.
+    fn days(&self) -> Vec<NaiveDate> {
+        self.days.lock().unwrap().clone()
+    }
 }
 
 impl Desktop for FakeDesktop {
     async fn show(&self, balloon: &Balloon, _: Option<&str>) -> BalloonOutcome {
         self.shown.lock().unwrap().push(balloon.title.clone());
+        if let Some(clock) = self.clock.lock().unwrap().as_ref() {
+            self.days.lock().unwrap().push(clock.today());
+        }
         match self.outcome {
             Some(outcome) => outcome,
             None => std::future::pending().await,
@@ -113,12 +125,20 @@ impl Desktop for FakeDesktop {
     }
 }
 
-/// Wall-clock time that starts at `start` and runs with tokio's (paused) clock; its "local"
-/// day is the UTC day.
+/// Wall-clock time that starts at `start` and runs with tokio's (paused) clock, in a time zone
+/// (UTC unless changed). Like a real machine's clock it can jump (a suspend, a correction)
+/// without tokio's monotonic time moving, and its zone can change.
 #[derive(Clone)]
 struct FakeClock {
     start: DateTime<Utc>,
     began: tokio::time::Instant,
+    changes: Arc<Mutex<ClockChanges>>,
+}
+
+#[derive(Clone, Copy)]
+struct ClockChanges {
+    jumped: chrono::Duration,
+    zone: chrono_tz::Tz,
 }
 
 impl Default for FakeClock {
@@ -132,17 +152,33 @@ impl FakeClock {
         FakeClock {
             start,
             began: tokio::time::Instant::now(),
+            changes: Arc::new(Mutex::new(ClockChanges {
+                jumped: chrono::Duration::zero(),
+                zone: chrono_tz::UTC,
+            })),
         }
+    }
+
+    /// The wall clock jumps by `by` at once (a machine that slept, a clock set back).
+    fn jump(&self, by: chrono::Duration) {
+        self.changes.lock().unwrap().jumped += by;
+    }
+
+    /// The machine moves to another time zone.
+    fn set_zone(&self, zone: chrono_tz::Tz) {
+        self.changes.lock().unwrap().zone = zone;
     }
 }
 
 impl Clock for FakeClock {
     fn now(&self) -> DateTime<Utc> {
-        self.start + self.began.elapsed()
+        let jumped = self.changes.lock().unwrap().jumped;
+        self.start + self.began.elapsed() + jumped
     }
 
     fn today(&self) -> NaiveDate {
-        self.now().date_naive()
+        let zone = self.changes.lock().unwrap().zone;
+        self.now().with_timezone(&zone).date_naive()
     }
 }
 
@@ -173,10 +209,13 @@ impl Harness {
         signed_in: bool,
         login_item: Option<LoginItem>,
     ) -> Harness {
-        let mut config = Config::default();
-        // The tray's "Sign in…" asks for the password (the browser needs a real Entra ID).
-        config.entra.sign_in = crate::config::SignInMethod::Password;
-        Harness::launch(start, desktop, signed_in, login_item, config)
+        let cache = CredentialCache::in_memory("test");
+        Harness::launch(start, desktop, signed_in, login_item, entra_config(), cache)
+    }
+
+    /// [`start`](Self::start) over the keyring `cache`.
+    fn start_on(start: DateTime<Utc>, desktop: FakeDesktop, cache: CredentialCache) -> Harness {
+        Harness::launch(start, desktop, true, None, entra_config(), cache)
     }
 
     /// [`start`](Self::start) for a directory account whose password is changed here.
@@ -184,7 +223,8 @@ impl Harness {
         let mut config = Config::default();
         config.provider.kind = crate::config::ProviderKind::Ldap;
         config.ldap.change = Some(crate::config::ChangeMode::Here);
-        Harness::launch(start, desktop, true, None, config)
+        let cache = CredentialCache::in_memory("test");
+        Harness::launch(start, desktop, true, None, config, cache)
     }
 
     fn launch(
@@ -193,14 +233,15 @@ impl Harness {
         signed_in: bool,
         login_item: Option<LoginItem>,
         config: Config,
+        cache: CredentialCache,
     ) -> Harness {
         let clock = FakeClock::at(start);
+        *desktop.clock.lock().unwrap() = Some(clock.clone());
         let endpoint = FakeEndpoint {
             clock: clock.clone(),
             ..FakeEndpoint::default()
         };
         let dir = tempfile::tempdir().unwrap();
-        let cache = CredentialCache::in_memory("test");
         if signed_in {
             cache.store_password(ACCOUNT, &Secret::new("pw")).unwrap();
         }
@@ -265,6 +306,14 @@ impl Harness {
             .expect("the agent stops at once")
             .unwrap();
     }
+}
+
+/// The configuration of the Entra tests: the tray's "Sign in…" asks for the password (the
+/// browser needs a real Entra ID).
+fn entra_config() -> Config {
+    let mut config = Config::default();
+    config.entra.sign_in = crate::config::SignInMethod::Password;
+    config
 }
 
 fn expires_in(days: i64) -> Finding {
@@ -670,3 +719,42 @@ async fn when_only_the_browser_helps_the_view_says_so() {
     assert!(!h.view().needs_browser, "{:?}", h.view());
     h.stop().await;
 }
+
+// In real time: paused time cannot pass while a blocking keyring call hangs.
+#[tokio::test]
+async fn a_stuck_keyring_keeps_the_last_status_and_the_menu_as_it_was() {
+    let store = Arc::new(crate::credentials::TestStore::default());
+    let cache = crate::credentials::cache_on_test_store(&store);
+    let h = Harness::start_on(at(24, 9, 0), FakeDesktop::default(), cache);
+    h.endpoint.answer(Ok(expires_in(20)));
+    let settle = || tokio::time::sleep(Duration::from_millis(300));
+    settle().await;
+    assert!(h.view().signed_in);
+    assert_eq!(h.view().state, PasswordState::Ok);
+    // A keyring call hangs and is given up on: from then on every call says it is stuck.
+    store.hang();
+    let given_up = h
+        .cache
+        .call_bounded(Duration::from_millis(50), |c| c.has_password(ACCOUNT))
+        .await;
+    assert!(given_up.is_err());
+    h.send(Command::CheckNow);
+    settle().await;
+    let view = h.view();
+    assert!(view.signed_in, "the menu still offers Sign out: {view:?}");
+    assert_eq!(view.state, PasswordState::Ok, "{view:?}");
+    assert!(view.stale, "the failed check is said: {view:?}");
+    assert!(
+        h.saved().last_error.unwrap_or_default().contains("keyring"),
+        "the reason names the keyring"
+    );
+    assert_eq!(
+        h.endpoint.calls(),
+        1,
+        "nothing was sent without the password"
+    );
+    store.answer();
+    h.stop().await;
+}
+
+mod clocks;

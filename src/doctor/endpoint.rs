@@ -13,6 +13,7 @@ use url::{Host, Url};
 
 use super::Item;
 use crate::config::Config;
+use crate::policy::{duration_in_words, CLOCK_TOLERANCE_SECS};
 use crate::provider::http::error_chain;
 use crate::provider::ldap::connect::Endpoint;
 use crate::provider::Provider;
@@ -21,8 +22,6 @@ const NAME: &str = "endpoint name";
 const CONNECTION: &str = "endpoint connection";
 const TOKEN: &str = "token endpoint";
 const CLOCK: &str = "clock";
-/// Further off than this, sign-ins and checks may be refused.
-const CLOCK_TOLERANCE_SECS: i64 = 300;
 /// The longest one step (name, connection, answer) may take, so that the doctor answers soon
 /// even when the configured timeouts are long.
 const STEP_LIMIT: Duration = Duration::from_secs(10);
@@ -335,18 +334,6 @@ fn clock(theirs: Option<DateTime<Utc>>, ours: DateTime<Utc>, host: &str) -> Item
             format!("{words}: sign-ins and checks may be refused, and days counted wrong"),
             "let the computer set its clock automatically (NTP), or correct it",
         )
-    }
-}
-
-/// "42 s", "7 minutes", "3 hours", "2 days", rounded to the nearest unit: the measure itself is
-/// only good to a second or two (the endpoint's time is truncated, the request takes a while).
-fn duration_in_words(secs: i64) -> String {
-    let nearest = |unit: i64| (secs + unit / 2) / unit;
-    match secs {
-        s if s < 120 => format!("{s} s"),
-        s if s < 2 * 3600 => format!("{} minutes", nearest(60)),
-        s if s < 2 * 86400 => format!("{} hours", nearest(3600)),
-        _ => format!("{} days", nearest(86400)),
     }
 }
 

@@ -1453,6 +1453,7 @@ fn full_facts() -> Facts {
         portal_url: Some("https://passwordreset.example/".to_string()),
         note: Some("2 grace logins left".to_string()),
         grace_logins_left: None,
+        clock_offset_secs: Some(-42),
     }
 }
 
@@ -1779,4 +1780,43 @@ fn only_grace_logins_make_rechecking_costly() {
         reason: SignInReason::Rejected,
     };
     assert!(!recheck_spends_grace_login(Some(&sign_in)));
+}
+
+#[test]
+fn a_clock_far_from_the_endpoints_is_told_in_the_reason() {
+    let now = utc(2026, 11, 25, 10, 0, 0);
+    let policy = Policy::DEFAULT;
+    let with_offset = |secs: Option<i64>| {
+        let deadline = Deadline::At {
+            expires_at: now + Duration::days(40),
+        };
+        let facts = Facts {
+            clock_offset_secs: secs,
+            ..Facts::new(deadline, Source::TokenClaim)
+        };
+        evaluate(now, &Finding::Facts(facts), &policy).reason
+    };
+    // Within five minutes, or not known: nothing to say.
+    for secs in [None, Some(0), Some(299), Some(-300)] {
+        assert_eq!(with_offset(secs), None, "{secs:?}");
+    }
+    let ahead = with_offset(Some(10 * 60 - 1)).expect("a reason");
+    assert!(
+        ahead.starts_with("this computer's clock is 10 minutes ahead of the identity endpoint's"),
+        "{ahead}"
+    );
+    let behind = with_offset(Some(-3 * 3600)).expect("a reason");
+    assert!(behind.contains("3 hours behind"), "{behind}");
+    // The state stays what the dates say.
+    let deadline = Deadline::At {
+        expires_at: now + Duration::days(40),
+    };
+    let facts = Facts {
+        clock_offset_secs: Some(900),
+        ..Facts::new(deadline, Source::TokenClaim)
+    };
+    assert_eq!(
+        evaluate(now, &Finding::Facts(facts), &policy).state,
+        PasswordState::Ok
+    );
 }

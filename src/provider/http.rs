@@ -3,6 +3,7 @@
 //! buffers that carry secrets (a form with the password, a bearer token, an answer with tokens),
 //! each built in one allocation of the right size that is wiped when the last reference goes.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper::body::Bytes;
@@ -18,12 +19,14 @@ const MAX_ATTEMPTS: u32 = 3;
 /// Wait used when a throttling answer has no usable `Retry-After`.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(2);
 
-/// An HTTP client with a per-request timeout and a bound on `Retry-After` waits.
+/// An HTTP client with a per-request timeout and a bound on `Retry-After` waits; it notes how
+/// far this computer's clock is from the endpoint's (the `Date` of the last answer).
 #[derive(Clone)]
 pub struct HttpClient {
     client: reqwest::Client,
     timeout: Duration,
     max_retry_after: Duration,
+    clock_offset_secs: Arc<Mutex<Option<i64>>>,
 }
 
 impl HttpClient {
@@ -43,7 +46,34 @@ impl HttpClient {
             client,
             timeout,
             max_retry_after,
+            clock_offset_secs: Arc::default(),
         })
+    }
+
+    /// How far this computer's clock was ahead of the endpoint's at the last answer that said
+    /// its time (negative: behind).
+    pub fn clock_offset_secs(&self) -> Option<i64> {
+        *self
+            .clock_offset_secs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn note_endpoint_time(&self, response: &Response) {
+        let theirs = response
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok());
+        if let Some(theirs) = theirs {
+            // Their time is truncated to the second: half a second is the better guess.
+            let offset = chrono::Utc::now() - theirs.with_timezone(&chrono::Utc);
+            let secs = (offset.num_milliseconds() - 500) / 1000;
+            *self
+                .clock_offset_secs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(secs);
+        }
     }
 
     pub fn inner(&self) -> &reqwest::Client {
@@ -63,6 +93,7 @@ impl HttpClient {
                 .send()
                 .await
                 .map_err(|e| self.transport_error(endpoint, e))?;
+            self.note_endpoint_time(&response);
             let status = response.status();
             if !is_throttling(status) {
                 return Ok(response);

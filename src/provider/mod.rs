@@ -105,6 +105,12 @@ pub trait IdentityProvider: Send + Sync + 'static {
     fn as_ldap(&self) -> Option<&ldap::LdapProvider> {
         None
     }
+
+    /// How far this computer's clock was ahead of the endpoint's at its last answer (negative:
+    /// behind), when the endpoint says its time.
+    fn clock_offset_secs(&self) -> Option<i64> {
+        None
+    }
 }
 
 /// The configured identity endpoint.
@@ -164,5 +170,12 @@ impl IdentityProvider for Provider {
 
     fn uses_refresh_tokens(&self) -> bool {
         matches!(self, Provider::Entra(_))
+    }
+
+    fn clock_offset_secs(&self) -> Option<i64> {
+        match self {
+            Provider::Entra(p) => p.clock_offset_secs(),
+            Provider::Ldap(_) => None,
+        }
     }
 }

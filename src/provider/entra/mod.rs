@@ -83,6 +83,11 @@ impl EntraProvider {
         })
     }
 
+    /// How far this computer's clock was from the endpoint's at its last answer.
+    pub fn clock_offset_secs(&self) -> Option<i64> {
+        self.http.clock_offset_secs()
+    }
+
     /// The OAuth2 token endpoint this provider signs in at (`doctor` checks that it answers).
     pub fn token_url(&self) -> &Url {
         &self.token_url
