@@ -228,3 +228,20 @@ fn without_a_tray_host_it_says_so_once_and_returns() {
     preview.close_stdin();
     preview.expect_line("exit: NoHost");
 }
+
+/// Started at login before the panel: the icon appears when the tray host starts.
+#[test]
+fn a_tray_host_that_starts_later_gets_the_icon() {
+    let mut desktop = SessionBuilder::bare().x(true).start();
+    let mut preview = Preview::start(&desktop, "warning");
+    preview.expect_line("no tray icon: the desktop has no tray host");
+    desktop.start_tray_host();
+    let item = desktop.wait_for_tray_item();
+    desktop.wait_until("the warning tooltip", || {
+        desktop.tray_tooltip(&item) == "Sign-in Assistant\nPassword expires in 10 days (Thu 4 Dec)"
+    });
+    desktop.menu_click(&item, "Check now");
+    preview.expect_line("command: CheckNow");
+    preview.close_stdin();
+    preview.expect_line("exit: Closed");
+}

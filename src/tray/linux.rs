@@ -3,7 +3,9 @@
 //!
 //! A StatusNotifierItem needs a host: a panel that runs `org.kde.StatusNotifierWatcher` (KDE,
 //! XFCE, Cinnamon, waybar, GNOME with the AppIndicator extension). Plain GNOME has none; then
-//! the tray says so once and the agent goes on with balloons only.
+//! the tray says so once and the agent goes on with balloons only. Started at login, the agent
+//! may be there before the panel: the tray then waits (for the bus's signal, without polling)
+//! and shows its icon as soon as a host appears.
 
 use tokio::sync::{mpsc, watch};
 
@@ -22,22 +24,31 @@ pub fn run(
     }
     #[cfg(not(all(feature = "gtk-tray", not(feature = "ksni-tray"))))]
     {
-        if let Err(why) = host_present() {
-            tracing::warn!("no tray icon: {why}; notifications only");
-            return Ok(TrayExit::NoHost);
-        }
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| TrayError::Create(e.to_string()))?;
-        runtime.block_on(follow_views(views, commands))
+        runtime.block_on(async move {
+            let mut views = views;
+            if let Err(why) = host_present() {
+                tracing::warn!("no tray icon: {why}; notifications only until a tray host starts");
+                if !host_appeared(&mut views).await {
+                    return Ok(TrayExit::NoHost);
+                }
+                tracing::info!("a tray host started: showing the tray icon");
+            }
+            follow_views(views, commands).await
+        })
     }
 }
+
+/// The name a tray host owns on the session bus.
+#[cfg(not(all(feature = "gtk-tray", not(feature = "ksni-tray"))))]
+const WATCHER: &str = "org.kde.StatusNotifierWatcher";
 
 /// Whether a tray host (StatusNotifierWatcher) is on the session bus; `Err` says why not.
 #[cfg(not(all(feature = "gtk-tray", not(feature = "ksni-tray"))))]
 fn host_present() -> Result<(), String> {
-    const WATCHER: &str = "org.kde.StatusNotifierWatcher";
     let bus = zbus::blocking::Connection::session()
         .map_err(|e| format!("the session bus is not reachable ({e})"))?;
     let dbus = zbus::blocking::fdo::DBusProxy::new(&bus).map_err(|e| e.to_string())?;
@@ -48,6 +59,43 @@ fn host_present() -> Result<(), String> {
             "the desktop has no tray host ({WATCHER} is not on the session bus)"
         )),
         Err(e) => Err(format!("cannot ask the session bus for a tray host ({e})")),
+    }
+}
+
+/// Waits until a tray host takes its name on the bus (true), or the agent stops first, or the
+/// bus cannot tell (false).
+#[cfg(not(all(feature = "gtk-tray", not(feature = "ksni-tray"))))]
+async fn host_appeared(views: &mut watch::Receiver<View>) -> bool {
+    use futures_lite::StreamExt;
+
+    let watched = async {
+        let bus = zbus::Connection::session().await?;
+        let dbus = zbus::fdo::DBusProxy::new(&bus).await?;
+        let mut changes = dbus
+            .receive_name_owner_changed_with_args(&[(0, WATCHER)])
+            .await?;
+        // Subscribed first, then asked: a host that started in between is not missed.
+        let name = zbus::names::BusName::try_from(WATCHER)?;
+        if dbus.name_has_owner(name).await? {
+            return Ok(());
+        }
+        while let Some(change) = changes.next().await {
+            if change.args().is_ok_and(|args| args.new_owner().is_some()) {
+                return Ok(());
+            }
+        }
+        Err(zbus::Error::Failure("the session bus went away".into()))
+    };
+    let agent_stopped = async { while views.changed().await.is_ok() {} };
+    tokio::select! {
+        watched = watched => match watched {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot wait for a tray host");
+                false
+            }
+        },
+        () = agent_stopped => false,
     }
 }
 

@@ -6,8 +6,9 @@
 //! agent stay apart. [`run_tray`] blocks until the agent drops its `View` sender:
 //! - Linux and the BSDs: a StatusNotifierItem over D-Bus (tray-icon's `ksni` backend, default)
 //!   or libappindicator (feature `gtk-tray`). Runs on any thread. With no tray host on the
-//!   session bus (plain GNOME) it returns [`TrayExit::NoHost`] at once and the agent carries on
-//!   with balloons only.
+//!   session bus (plain GNOME, or a panel not started yet) it says so once and waits for one;
+//!   the agent carries on with balloons meanwhile, and [`TrayExit::NoHost`] is returned when the
+//!   agent stops before a host appeared.
 //! - Windows and macOS: the OS requires the tray on the main thread's event loop (tao), so the
 //!   binary hands `run_tray` the main thread and runs tokio on worker threads
 //!   ([`NEEDS_MAIN_THREAD`]).
@@ -36,8 +37,8 @@ pub const NEEDS_MAIN_THREAD: bool = cfg!(any(target_os = "windows", target_os = 
 pub enum TrayExit {
     /// The agent stopped (it dropped its `View` sender).
     Closed,
-    /// No tray host is running (no `org.kde.StatusNotifierWatcher` on the session bus): the
-    /// agent runs on with balloons only.
+    /// No tray host ran (no `org.kde.StatusNotifierWatcher` on the session bus) until the agent
+    /// stopped: it ran with balloons only.
     NoHost,
 }
 

@@ -130,7 +130,8 @@ impl Session {
     /// The watcher runs as its own process first, then the host registers with it:
     /// `gtk-sni-tray-standalone --watcher` races its in-process watcher and dies about one
     /// start in three ("UnknownObject", Main.hs:177).
-    pub(super) fn start_tray_host(&mut self) {
+    /// Starts the tray host (a panel): at the start of the session, or later in a test.
+    pub fn start_tray_host(&mut self) {
         let cmd = self.command("status-notifier-watcher");
         self.start_component("status-notifier-watcher", cmd);
         self.wait_for_name(WATCHER_NAME);
