@@ -139,8 +139,9 @@ pub fn main() -> ExitCode {
         }
     };
     init_logging(&cli);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: the agent waits nearly all the time, and its blocking work (keyring, files)
+    // goes to tokio's blocking pool, whose idle threads end after a few seconds.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
@@ -194,7 +195,7 @@ async fn dispatch(cli: Cli, tray_channels: Option<AgentChannels>) -> anyhow::Res
         return demo::run(once, browser, tray_channels).await;
     }
     match cli.command {
-        Cmd::Autostart { action } => return tools::autostart(action.change()),
+        Cmd::Autostart { action } => return tools::autostart(action.change()).await,
         Cmd::Doctor { json } => return tools::doctor(cli.config.as_deref(), json).await,
         Cmd::Config {
             action: ConfigAction::Show { json },

@@ -11,8 +11,10 @@
 //!   desktops awake at midnight do not all ask at once);
 //! - an expired password in its grace logins is not checked by the agent by itself, since every
 //!   bind spends one (an explicit "Check now" still does);
-//! - the loop wakes at the next check, but at least every `longest_sleep` to notice a changed
-//!   wall clock or a new day.
+//! - the loop sleeps until the next check or the start of the next local day, whichever comes
+//!   first, and at most `longest_sleep` (a time-zone change moves the local day without
+//!   changing any clock; a set clock or a resume from suspend wakes the loop by itself, see
+//!   [`crate::clock`]).
 
 use std::time::Duration;
 
@@ -29,7 +31,7 @@ pub struct Cadence {
     pub midnight_spread: Duration,
     /// The first retry after a failed check; doubles up to `interval`.
     pub first_retry: Duration,
-    /// The longest the loop sleeps without looking at the wall clock.
+    /// The longest the loop sleeps without looking at the local day (a new time zone).
     pub longest_sleep: Duration,
 }
 
@@ -40,7 +42,7 @@ impl Cadence {
             interval,
             midnight_spread: Duration::from_secs(600),
             first_retry: Duration::from_secs(60),
-            longest_sleep: Duration::from_secs(60),
+            longest_sleep: Duration::from_secs(3600),
         }
     }
 }
@@ -143,10 +145,17 @@ pub fn after_check(
     wait
 }
 
-/// When the loop should wake next: at the next check, but no later than `longest_sleep` from now.
-pub fn wake_at(timetable: &Timetable, now: DateTime<Utc>, cadence: &Cadence) -> DateTime<Utc> {
+/// When the loop should wake next: at the next check or when the next local day starts
+/// (`next_day`), whichever comes first, and no later than `longest_sleep` from now.
+pub fn wake_at(
+    timetable: &Timetable,
+    now: DateTime<Utc>,
+    next_day: DateTime<Utc>,
+    cadence: &Cadence,
+) -> DateTime<Utc> {
     timetable
         .next_check
+        .min(next_day)
         .max(now)
         .min(now + cadence.longest_sleep)
 }

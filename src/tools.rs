@@ -8,19 +8,26 @@ use signin_assistant::agent::Agent;
 use signin_assistant::autostart::{AutostartStatus, LoginItem};
 use signin_assistant::clock::Clock;
 use signin_assistant::config::Config;
+use signin_assistant::control::{self, Request};
 use signin_assistant::desktop::Desktop;
 use signin_assistant::doctor::{self, Inputs};
 use signin_assistant::provider::IdentityProvider;
 
 use crate::commands::NotDetermined;
 
-/// `autostart status` (None), `enable` (Some(true)) or `disable` (Some(false)).
-pub fn autostart(change: Option<bool>) -> anyhow::Result<()> {
+/// `autostart status` (None), `enable` (Some(true)) or `disable` (Some(false)). A running
+/// agent is told, so its "Start at login" checkbox follows at once.
+pub async fn autostart(change: Option<bool>) -> anyhow::Result<()> {
     let item = LoginItem::for_this_program()?;
     let status = match change {
         Some(on) => item.set(on)?,
         None => item.status()?,
     };
+    if change.is_some() {
+        if let Err(e) = control::ask(&Request::Reload).await {
+            tracing::info!(error = %e, "the running agent was not told");
+        }
+    }
     println!("Start at login: {status}.");
     if status.program_missing() {
         eprintln!(

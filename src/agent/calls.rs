@@ -26,6 +26,7 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             }
             Request::SignOut => self.start_sign_out(run, Some(reply)),
             Request::Reload => {
+                self.look_at_login_item(None, run);
                 run.saved = self.routine.state_file.load();
                 run.account = run
                     .saved

@@ -3,8 +3,9 @@
 //! sign-out run as tasks that report back, so the loop always answers the tray ("Change
 //! password…", "Quit") however slow the endpoint or the keyring is.
 //!
-//! The loop follows the wall clock (it looks at least once a minute), so a laptop that slept
-//! through the night still gets the morning's check and balloon as soon as it wakes.
+//! The loop sleeps on the wall clock until the schedule's next event (a check, a new local day;
+//! at most an hour): a laptop that slept through the night still gets the morning's check and
+//! balloon as soon as it resumes, and an idle agent is not woken in between.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -172,10 +173,10 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
         loop {
             views.send_if_modified(|shown| replace_if_changed(shown, self.view(&run)));
             let now = clock.now();
-            let wake = schedule::wake_at(&run.timetable, now, &self.cadence);
-            let sleep = (wake - now).to_std().unwrap_or_default();
+            let next_day = clock.next_day_starts();
+            let wake = schedule::wake_at(&run.timetable, now, next_day, &self.cadence);
             tokio::select! {
-                _ = tokio::time::sleep(sleep) => self.on_wake(&mut run),
+                () = clock.sleep_until(wake) => self.on_wake(&mut run),
                 Some(command) = commands.recv() => {
                     if command == Command::Quit {
                         break;
@@ -219,7 +220,7 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             &self.cadence,
             dice(),
         );
-        // The command line may have changed it meanwhile.
+        // Changed elsewhere without telling (an admin's entry, a file edited by hand).
         self.look_at_login_item(None, run);
         if wake.new_day {
             // Yesterday's balloon, even if still on screen, does not hold back today's.

@@ -135,10 +135,11 @@ struct FakeClock {
     changes: Arc<Mutex<ClockChanges>>,
 }
 
-#[derive(Clone, Copy)]
 struct ClockChanges {
     jumped: chrono::Duration,
     zone: chrono_tz::Tz,
+    /// Wakes sleepers when the clock jumps, as a set clock or a resume does for real.
+    jumps: Arc<tokio::sync::Notify>,
 }
 
 impl Default for FakeClock {
@@ -155,16 +156,19 @@ impl FakeClock {
             changes: Arc::new(Mutex::new(ClockChanges {
                 jumped: chrono::Duration::zero(),
                 zone: chrono_tz::UTC,
+                jumps: Arc::default(),
             })),
         }
     }
 
     /// The wall clock jumps by `by` at once (a machine that slept, a clock set back).
     fn jump(&self, by: chrono::Duration) {
-        self.changes.lock().unwrap().jumped += by;
+        let mut changes = self.changes.lock().unwrap();
+        changes.jumped += by;
+        changes.jumps.notify_waiters();
     }
 
-    /// The machine moves to another time zone.
+    /// The machine moves to another time zone (which wakes nobody: no clock changes).
     fn set_zone(&self, zone: chrono_tz::Tz) {
         self.changes.lock().unwrap().zone = zone;
     }
@@ -179,6 +183,21 @@ impl Clock for FakeClock {
     fn today(&self) -> NaiveDate {
         let zone = self.changes.lock().unwrap().zone;
         self.now().with_timezone(&zone).date_naive()
+    }
+
+    fn next_day_starts(&self) -> DateTime<Utc> {
+        let zone = self.changes.lock().unwrap().zone;
+        crate::clock::start_of_next_day(&zone, self.now())
+    }
+
+    async fn sleep_until(&self, at: DateTime<Utc>) {
+        let jumps = self.changes.lock().unwrap().jumps.clone();
+        let jumped = jumps.notified();
+        let left = (at - self.now()).to_std().unwrap_or_default();
+        tokio::select! {
+            () = tokio::time::sleep(left) => {}
+            () = jumped => {}
+        }
     }
 }
 
@@ -347,10 +366,15 @@ async fn start_at_login_is_shown_and_changed_through_the_login_item() {
     pass(1).await;
     assert_eq!(h.view().autostart, Some(true));
     assert!(item.status().unwrap().enabled);
-    // Changed elsewhere (the command line): seen at the next wake-up, within a minute.
+    // Changed by the command line, which tells the agent to look again: seen at once.
     item.disable().unwrap();
-    pass(61).await;
+    h.ask(Request::Reload).await;
+    pass(1).await;
     assert_eq!(h.view().autostart, Some(false));
+    // Changed without telling: seen at the next wake-up, within the hour.
+    item.set(true).unwrap();
+    pass(3601).await;
+    assert_eq!(h.view().autostart, Some(true));
     h.stop().await;
 }
 

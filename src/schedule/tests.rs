@@ -207,24 +207,41 @@ fn an_account_in_its_grace_logins_is_not_checked_by_itself() {
 }
 
 #[test]
-fn the_loop_wakes_at_the_next_check_or_within_a_minute() {
+fn the_loop_sleeps_until_the_next_check_or_the_next_day_at_most_an_hour() {
+    let midnight = at(0, 0) + Duration::from_secs(24 * HOUR);
     let cases = [
-        // (next check, now, expected wake)
-        (at(8, 0), at(8, 0), at(8, 0)),
-        (at(8, 0), at(9, 0), at(9, 0)),
+        // (next check, now, next local day, expected wake)
+        (at(8, 0), at(8, 0), midnight, at(8, 0)),
+        // Overdue: at once.
+        (at(8, 0), at(9, 0), midnight, at(9, 0)),
         (
             at(8, 0) + Duration::from_secs(30),
             at(8, 0),
+            midnight,
             at(8, 0) + Duration::from_secs(30),
         ),
-        (at(12, 0), at(8, 0), at(8, 1)),
+        // The next check is four hours away: an hour at most (a new time zone shows then).
+        (at(12, 0), at(8, 0), midnight, at(9, 0)),
+        // The new day comes before the next check.
+        (
+            at(23, 40) + Duration::from_secs(4 * HOUR),
+            at(23, 40),
+            midnight,
+            midnight,
+        ),
+        // A next day already begun (the zone changed): at once.
+        (at(12, 0), at(8, 0), at(7, 0), at(8, 0)),
     ];
-    for (next_check, now, expected) in cases {
+    for (next_check, now, next_day, expected) in cases {
         let t = Timetable {
             next_check,
             failures: 0,
             day: day(24),
         };
-        assert_eq!(wake_at(&t, now, &cadence()), expected, "{next_check} {now}");
+        assert_eq!(
+            wake_at(&t, now, next_day, &cadence()),
+            expected,
+            "{next_check} {now} {next_day}"
+        );
     }
 }
