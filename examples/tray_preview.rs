@@ -83,6 +83,7 @@ fn view_for(line: &str) -> Option<View> {
         signed_in,
         autostart,
         stale: false,
+        not_set_up: None,
     })
 }
 

@@ -2,12 +2,13 @@
 //! `cli.rs` parses and dispatches; this module performs and prints.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context};
 use chrono::Utc;
 
 use signin_assistant::account;
+use signin_assistant::agent::setup::SetupWait;
 use signin_assistant::agent::Agent;
 use signin_assistant::clock::SystemClock;
 use signin_assistant::config::Config;
@@ -175,6 +176,8 @@ impl Commands {
     }
 
     pub async fn check(self, json: bool, notify: bool) -> anyhow::Result<()> {
+        // A configuration that is not complete is said first, once, with what is missing.
+        Provider::from_config(&self.config)?;
         let saved = self.state_file.load();
         let Some(account) = self.account(None, &saved) else {
             let report = report::build(&self.config, &saved, None, Utc::now(), None);
@@ -216,6 +219,13 @@ impl Commands {
         }
         let saved = self.state_file.load();
         let account = self.account(None, &saved);
+        let missing = self.config.missing();
+        if !missing.is_empty() {
+            let needs = signin_assistant::config::describe_missing(&missing);
+            let report = report::not_set_up(&self.config, account.as_deref(), &needs);
+            print(&self.config, &report, &saved, json);
+            return Err(NotDetermined.into());
+        }
         let failure = saved
             .failure_since_last_finding()
             .map(|error| format!("the last check failed ({error})"));
@@ -245,27 +255,13 @@ impl Commands {
         determined(&report)
     }
 
-    /// The agent; with the tray on its own thread unless `no_tray` or the main thread has it
-    /// (`channels`).
-    pub async fn run(self, no_tray: bool, channels: Option<AgentChannels>) -> anyhow::Result<()> {
-        let _one_agent = match instance::acquire(&self.state_dir()) {
-            Err(LockError::AlreadyRunning) => {
-                let pid = instance::running_pid(&self.state_dir())
-                    .map(|pid| format!(" (pid {pid})"))
-                    .unwrap_or_default();
-                println!("signin-assistant is already running{pid}.");
-                return Ok(());
-            }
-            other => other?,
-        };
+    /// The agent for this configuration, with its account and the "Start at login" switch.
+    fn agent(self) -> anyhow::Result<RealAgent> {
         let account = self.account(None, &self.state_file.load());
-        if let Err(e) = account::probe(&self.cache).await {
-            tracing::warn!(error = %e, "the keyring is not reachable yet; will retry at each check");
-        }
-        let agent =
-            crate::tools::with_login_item(Agent::new(self.routine(Patience::Agent)?, account));
-        front::run_agent(agent, no_tray, channels).await?;
-        Ok(())
+        Ok(crate::tools::with_login_item(Agent::new(
+            self.routine(Patience::Agent)?,
+            account,
+        )))
     }
 
     /// The directory of the state file (and of the agent's lock).
@@ -276,6 +272,46 @@ impl Commands {
             .map(std::path::Path::to_path_buf)
             .unwrap_or_default()
     }
+}
+
+/// The agent of the real program.
+type RealAgent = Agent<Provider, RealDesktop, SystemClock>;
+
+/// `run`: the agent, with the tray on its own thread unless `no_tray` or the main thread has it
+/// (`channels`). One per user. Without a complete configuration it waits, "not set up", and
+/// starts once there is one (`explicit`: `--config FILE`).
+pub async fn run(
+    explicit: Option<&Path>,
+    no_tray: bool,
+    channels: Option<AgentChannels>,
+) -> anyhow::Result<()> {
+    let state_file = StateFile::default_location()
+        .ok_or_else(|| anyhow!("cannot find the home directory to keep the state in"))?;
+    let state_dir = state_file
+        .path()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let _one_agent = match instance::acquire(&state_dir) {
+        Err(LockError::AlreadyRunning) => {
+            let pid = instance::running_pid(&state_dir)
+                .map(|pid| format!(" (pid {pid})"))
+                .unwrap_or_default();
+            println!("signin-assistant is already running{pid}.");
+            return Ok(());
+        }
+        other => other?,
+    };
+    if let Err(e) = account::probe(&CredentialCache::os()).await {
+        tracing::warn!(error = %e, "the keyring is not reachable yet; will retry at each check");
+    }
+    let start = |config: Config| {
+        Commands::new(config)
+            .and_then(Commands::agent)
+            .map_err(|e| format!("{e:#}"))
+    };
+    front::run_agent_once_set_up(SetupWait::new(explicit), start, no_tray, channels).await?;
+    Ok(())
 }
 
 /// Records a sign-in: the running agent does it when there is one (the tray changes at once),

@@ -22,6 +22,8 @@ pub enum Command {
     OpenPortal,
     /// Turn starting at login on or off.
     SetAutostart(bool),
+    /// Set the product up (the configuration is incomplete): say how.
+    SetUp,
     /// Stop the agent.
     Quit,
 }
@@ -42,6 +44,8 @@ pub struct View {
     pub autostart: Option<bool>,
     /// The last check failed: what is shown is the last known status.
     pub stale: bool,
+    /// Not set up yet: what is missing, in plain words (the menu offers "Set up…").
+    pub not_set_up: Option<String>,
 }
 
 impl View {
@@ -56,6 +60,17 @@ impl View {
             signed_in: false,
             autostart: None,
             stale: false,
+            not_set_up: None,
+        }
+    }
+
+    /// The view while the configuration lacks what `needs` says (plain words, e.g. "the Entra
+    /// application (client) id"): status unknown, and a summary that says what is missing.
+    pub fn not_set_up(needs: &str) -> View {
+        View {
+            summary: format!("Not set up yet: needs {needs}"),
+            not_set_up: Some(needs.to_string()),
+            ..View::initial()
         }
     }
 
@@ -75,6 +90,7 @@ impl View {
             signed_in,
             autostart: None,
             stale,
+            not_set_up: None,
         }
     }
 }

@@ -9,8 +9,10 @@ use std::thread::JoinHandle;
 
 use tokio::sync::{mpsc, watch};
 
+use crate::agent::setup::{SetupWait, Waited};
 use crate::agent::Agent;
 use crate::clock::Clock;
+use crate::config::Config;
 use crate::control;
 use crate::desktop::Desktop;
 use crate::events::{Command, View};
@@ -44,16 +46,90 @@ pub async fn run_agent<P: IdentityProvider, D: Desktop, C: Clock>(
     agent
         .run(front.commands, calls, front.views, shutdown::requested())
         .await;
+    stop(control, front.tray).await;
+    Ok(())
+}
+
+/// Runs the agent `start` makes from the configuration, once there is a complete one: until
+/// then the front end shows "not set up" and the control channel answers for the waiting agent
+/// ([`SetupWait`]). `start` failing sends it back to waiting, with the reason.
+pub async fn run_agent_once_set_up<P, D, C, F>(
+    waiting: SetupWait,
+    mut start_agent: F,
+    no_tray: bool,
+    channels: Option<AgentChannels>,
+) -> std::io::Result<()>
+where
+    P: IdentityProvider,
+    D: Desktop,
+    C: Clock,
+    F: FnMut(Config) -> Result<Agent<P, D, C>, String>,
+{
+    let mut front = start(no_tray, channels)?;
+    let (calls_tx, mut calls) = mpsc::unbounded_channel();
+    let control = listen_for_commands(calls_tx).await;
+    let shutdown = shutdown::requested();
+    tokio::pin!(shutdown);
+    let agent = loop {
+        let waited = waiting
+            .wait(
+                &mut front.commands,
+                &mut calls,
+                &front.views,
+                shutdown.as_mut(),
+            )
+            .await;
+        match waited {
+            Waited::Stopped => break None,
+            Waited::Ready(config, pending) => match start_agent(config) {
+                Ok(agent) => {
+                    if let Some(call) = pending {
+                        calls = with_first(call, calls);
+                    }
+                    break Some(agent);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot start the agent; waiting for a corrected configuration");
+                    tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                }
+            },
+        }
+    };
+    if let Some(agent) = agent {
+        agent
+            .run(front.commands, calls, front.views, shutdown)
+            .await;
+    } else {
+        drop(front.views);
+    }
+    stop(control, front.tray).await;
+    Ok(())
+}
+
+/// The calls of `rest`, after `first`.
+fn with_first(first: control::Call, mut rest: control::Calls) -> control::Calls {
+    let (tx, calls) = mpsc::unbounded_channel();
+    let _ = tx.send(first);
+    tokio::spawn(async move {
+        while let Some(call) = rest.recv().await {
+            if tx.send(call).is_err() {
+                break;
+            }
+        }
+    });
+    calls
+}
+
+/// Ends the control server (its socket file goes with it) and waits for the tray to go: the
+/// agent has dropped its `View` sender, so the tray unregisters its icon and ends.
+async fn stop(control: Option<tokio::task::JoinHandle<()>>, tray: Option<JoinHandle<()>>) {
     if let Some(control) = control {
-        // Ends the server; the socket file goes with it.
         control.abort();
         let _ = control.await;
     }
-    // The agent has dropped its `View` sender: the tray unregisters its icon and ends.
-    if let Some(thread) = front.tray {
+    if let Some(thread) = tray {
         let _ = tokio::task::spawn_blocking(move || thread.join()).await;
     }
-    Ok(())
 }
 
 /// Opens the control channel for the command line, where this system has one.

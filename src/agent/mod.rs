@@ -31,6 +31,7 @@ use crate::state::{BalloonOutcome, SavedState};
 mod accounts;
 mod calls;
 mod login_item;
+pub mod setup;
 #[cfg(test)]
 mod tests;
 
@@ -232,6 +233,8 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             }
             Command::SignIn => self.start_sign_in(run),
             Command::SetAutostart(on) => self.look_at_login_item(Some(on), run),
+            // Only offered before the agent starts (see `setup`).
+            Command::SetUp => {}
         }
     }
 
