@@ -140,10 +140,11 @@ impl SetupWait {
                             break;
                         }
                     }
-                    command = commands.recv() => match command {
-                        None | Some(Command::Quit) => return Waited::Stopped,
-                        Some(Command::SignOut | Command::SetAutostart(_)) => {}
-                        Some(_) => match readiness(self.explicit.as_deref()) {
+                    // No tray (none on this desktop, or `--no-tray`): the channel is closed.
+                    Some(command) = commands.recv() => match command {
+                        Command::Quit => return Waited::Stopped,
+                        Command::SignOut | Command::SetAutostart(_) => {}
+                        _ => match readiness(self.explicit.as_deref()) {
                             Readiness::Ready(config) => return Waited::Ready(config, None),
                             Readiness::NotReady { needs, .. } => {
                                 self.explain(&needs);

@@ -441,9 +441,10 @@ async fn ldap(
             directory::RootDse::default()
         }
     };
-    // `--ldap-url` alone: the server says what it is.
+    // Unless `--kind` said otherwise, the server says what it is.
     let kind = match (options.kind, dse.flavor) {
         (None, Some(LdapFlavor::ActiveDirectory)) => Kind::ActiveDirectory,
+        (None, Some(_)) => Kind::Openldap,
         _ => kind,
     };
     let flavor = match kind {
