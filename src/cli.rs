@@ -45,7 +45,7 @@ pub(crate) struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Set up for your organisation: from your work e-mail address to a tested configuration.
-    Setup(setup::Args),
+    Setup(Box<setup::Args>),
     /// Sign in once and keep what lets later checks run in the OS keyring.
     SignIn {
         /// The account (e.g. adele@contoso.com); default: the last one signed in, then [account] username.
@@ -198,7 +198,7 @@ async fn dispatch(cli: Cli, tray_channels: Option<AgentChannels>) -> anyhow::Res
         return demo::run(once, browser, tray_channels).await;
     }
     match cli.command {
-        Cmd::Setup(args) => return setup::run(cli.config.as_deref(), args).await,
+        Cmd::Setup(args) => return setup::run(cli.config.as_deref(), *args).await,
         Cmd::Autostart { action } => return tools::autostart(action.change()),
         Cmd::Run { no_tray } => {
             return commands::run(cli.config.as_deref(), no_tray, tray_channels).await

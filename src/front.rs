@@ -81,7 +81,7 @@ where
             .await;
         match waited {
             Waited::Stopped => break None,
-            Waited::Ready(config, pending) => match start_agent(config) {
+            Waited::Ready(config, pending) => match start_agent(*config) {
                 Ok(agent) => {
                     if let Some(call) = pending {
                         calls = with_first(call, calls);

@@ -82,7 +82,7 @@ pub struct SetupWait {
 pub enum Waited {
     /// The configuration is complete: start the agent with it, and hand it the control request
     /// that found it so (the agent answers it).
-    Ready(Config, Option<Call>),
+    Ready(Box<Config>, Option<Call>),
     /// "Quit", the control channel's `quit`, or the OS asked the process to stop.
     Stopped,
 }
@@ -113,7 +113,7 @@ impl SetupWait {
                     if said.is_some() {
                         tracing::info!("the configuration is complete now: starting");
                     }
-                    return Waited::Ready(config, None);
+                    return Waited::Ready(Box::new(config), None);
                 }
                 Readiness::NotReady { needs, config } => (needs, config.unwrap_or_default()),
             };
@@ -145,7 +145,7 @@ impl SetupWait {
                         Command::Quit => return Waited::Stopped,
                         Command::SignOut | Command::SetAutostart(_) => {}
                         _ => match readiness(self.explicit.as_deref()) {
-                            Readiness::Ready(config) => return Waited::Ready(config, None),
+                            Readiness::Ready(config) => return Waited::Ready(Box::new(config), None),
                             Readiness::NotReady { needs, .. } => {
                                 self.explain(&needs);
                                 break;
@@ -159,7 +159,7 @@ impl SetupWait {
                         }
                         // Read again first: a configuration written meanwhile answers at once.
                         match readiness(self.explicit.as_deref()) {
-                            Readiness::Ready(config) => return Waited::Ready(config, Some(call)),
+                            Readiness::Ready(config) => return Waited::Ready(Box::new(config), Some(call)),
                             Readiness::NotReady { needs, config } => {
                                 self.answer(call, &config.unwrap_or_default(), &needs);
                                 break;
@@ -203,12 +203,7 @@ impl SetupWait {
     /// the person's own file, which may not exist yet).
     fn stamp(&self) -> Vec<Option<SystemTime>> {
         let mut files = vec![config::system_config_path()];
-        files.extend(
-            self.explicit
-                .clone()
-                .or_else(config::user_config_path)
-                .into_iter(),
-        );
+        files.extend(self.explicit.clone().or_else(config::user_config_path));
         files
             .iter()
             .map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())

@@ -367,7 +367,6 @@ mod tests {
         m[2..4].copy_from_slice(&flags.to_be_bytes());
         m[6..8].copy_from_slice(&2u16.to_be_bytes());
         m[10..12].copy_from_slice(&0u16.to_be_bytes());
-        let first_target_at;
         // Answer 1: name = pointer to the question (offset 12), SRV 0 100 389 dc1.example.com
         m.extend_from_slice(&[0xc0, 12]);
         m.extend_from_slice(&TYPE_SRV.to_be_bytes());
@@ -379,7 +378,7 @@ mod tests {
         for v in rdata_first {
             m.extend_from_slice(&v.to_be_bytes());
         }
-        first_target_at = m.len();
+        let first_target_at = m.len();
         m.extend_from_slice(target);
         // Answer 2: SRV 10 0 389 dc2.<pointer to "example.com" in the first target>
         m.extend_from_slice(&[0xc0, 12]);
