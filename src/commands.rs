@@ -8,7 +8,7 @@ use anyhow::{anyhow, Context};
 use chrono::Utc;
 
 use signin_assistant::account;
-use signin_assistant::agent::setup::SetupWait;
+use signin_assistant::agent::setup::{SetUp, SetupWait};
 use signin_assistant::agent::Agent;
 use signin_assistant::clock::SystemClock;
 use signin_assistant::config::Config;
@@ -71,14 +71,20 @@ impl Commands {
 
     /// The routine over the configured endpoint.
     fn routine(self, patience: Patience) -> anyhow::Result<RealRoutine> {
-        Ok(Routine {
-            provider: Provider::from_config(&self.config)?,
+        let provider = Provider::from_config(&self.config)?;
+        Ok(self.routine_with(provider, patience))
+    }
+
+    /// The routine over `provider`, already built from this configuration.
+    fn routine_with(self, provider: Provider, patience: Patience) -> RealRoutine {
+        Routine {
+            provider,
             desktop: RealDesktop::from_config(&self.config, patience),
             config: self.config,
             cache: self.cache,
             state_file: self.state_file,
             clock: SystemClock,
-        })
+        }
     }
 
     pub async fn sign_in(self, user: Option<String>, password_stdin: bool) -> anyhow::Result<()> {
@@ -256,12 +262,12 @@ impl Commands {
     }
 
     /// The agent for this configuration, with its account and the "Start at login" switch.
-    fn agent(self) -> anyhow::Result<RealAgent> {
+    fn agent(self, provider: Provider) -> RealAgent {
         let account = self.account(None, &self.state_file.load());
-        Ok(crate::tools::with_login_item(Agent::new(
-            self.routine(Patience::Agent)?,
+        crate::tools::with_login_item(Agent::new(
+            self.routine_with(provider, Patience::Agent),
             account,
-        )))
+        ))
     }
 
     /// The directory of the state file (and of the agent's lock).
@@ -305,9 +311,9 @@ pub async fn run(
     if let Err(e) = account::probe(&CredentialCache::os()).await {
         tracing::warn!(error = %e, "the keyring is not reachable yet; will retry at each check");
     }
-    let start = |config: Config| {
-        Commands::new(config)
-            .and_then(Commands::agent)
+    let start = |set_up: SetUp| {
+        Commands::new(set_up.config)
+            .map(|commands| commands.agent(set_up.provider))
             .map_err(|e| format!("{e:#}"))
     };
     front::run_agent_once_set_up(SetupWait::new(explicit), start, no_tray, channels).await?;

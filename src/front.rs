@@ -9,10 +9,9 @@ use std::thread::JoinHandle;
 
 use tokio::sync::{mpsc, watch};
 
-use crate::agent::setup::{SetupWait, Waited};
+use crate::agent::setup::{Readiness, SetUp, SetupWait, Waited};
 use crate::agent::Agent;
 use crate::clock::Clock;
-use crate::config::Config;
 use crate::control;
 use crate::desktop::Desktop;
 use crate::events::{Command, View};
@@ -63,8 +62,15 @@ where
     P: IdentityProvider,
     D: Desktop,
     C: Clock,
-    F: FnMut(Config) -> Result<Agent<P, D, C>, String>,
+    F: FnMut(SetUp) -> Result<Agent<P, D, C>, String>,
 {
+    // Set up already (the usual case): the agent starts before its front end, as without setup.
+    if let Readiness::Ready(set_up) = waiting.readiness() {
+        match start_agent(*set_up) {
+            Ok(agent) => return run_agent(agent, no_tray, channels).await,
+            Err(e) => tracing::warn!(error = %e, "cannot start the agent"),
+        }
+    }
     let mut front = start(no_tray, channels)?;
     let (calls_tx, mut calls) = mpsc::unbounded_channel();
     let control = listen_for_commands(calls_tx).await;
@@ -81,7 +87,7 @@ where
             .await;
         match waited {
             Waited::Stopped => break None,
-            Waited::Ready(config, pending) => match start_agent(*config) {
+            Waited::Ready(set_up, pending) => match start_agent(*set_up) {
                 Ok(agent) => {
                     if let Some(call) = pending {
                         calls = with_first(call, calls);

@@ -29,16 +29,21 @@ const LOOK_EVERY: Duration = Duration::from_secs(60);
 /// How long the "not set up" balloon stays: it has a command to read.
 const BALLOON_STAYS: Duration = Duration::from_secs(15);
 
+/// A complete configuration and the provider built from it.
+pub struct SetUp {
+    pub config: Config,
+    pub provider: Provider,
+}
+
 /// Whether the configuration lets the agent start.
-#[derive(Debug)]
 pub enum Readiness {
-    /// Complete: the provider can be built from it.
-    Ready(Config),
+    /// Complete: the provider is built.
+    Ready(Box<SetUp>),
     /// Not yet: what it needs, in plain words ("the Entra application (client) id", or "a
     /// correct configuration (FILE:LINE: key …)"), with the configuration when it loaded.
     NotReady {
         needs: String,
-        config: Option<Config>,
+        config: Option<Box<Config>>,
     },
 }
 
@@ -57,14 +62,14 @@ pub fn readiness(explicit: Option<&Path>) -> Readiness {
     if !missing.is_empty() {
         return Readiness::NotReady {
             needs: config::describe_missing(&missing),
-            config: Some(config),
+            config: Some(Box::new(config)),
         };
     }
     match Provider::from_config(&config) {
-        Ok(_) => Readiness::Ready(config),
+        Ok(provider) => Readiness::Ready(Box::new(SetUp { config, provider })),
         Err(e) => Readiness::NotReady {
             needs: format!("a correct configuration ({e})"),
-            config: Some(config),
+            config: Some(Box::new(config)),
         },
     }
 }
@@ -78,11 +83,10 @@ pub struct SetupWait {
 }
 
 /// Why the wait ended.
-#[derive(Debug)]
 pub enum Waited {
     /// The configuration is complete: start the agent with it, and hand it the control request
     /// that found it so (the agent answers it).
-    Ready(Box<Config>, Option<Call>),
+    Ready(Box<SetUp>, Option<Call>),
     /// "Quit", the control channel's `quit`, or the OS asked the process to stop.
     Stopped,
 }
@@ -95,6 +99,11 @@ impl SetupWait {
             state_file: StateFile::default_location(),
             terminal: terminal_program(),
         }
+    }
+
+    /// Whether the configuration this agent would load is complete now.
+    pub fn readiness(&self) -> Readiness {
+        readiness(self.explicit.as_deref())
     }
 
     /// Waits until the configuration is complete (at once when it is), showing "not set up"
@@ -113,9 +122,11 @@ impl SetupWait {
                     if said.is_some() {
                         tracing::info!("the configuration is complete now: starting");
                     }
-                    return Waited::Ready(Box::new(config), None);
+                    return Waited::Ready(config, None);
                 }
-                Readiness::NotReady { needs, config } => (needs, config.unwrap_or_default()),
+                Readiness::NotReady { needs, config } => {
+                    (needs, config.map(|c| *c).unwrap_or_default())
+                }
             };
             if said.as_deref() != Some(needs.as_str()) {
                 tracing::warn!(needs = %needs, "not set up yet; waiting for `{SETUP_COMMAND}`");
@@ -145,7 +156,7 @@ impl SetupWait {
                         Command::Quit => return Waited::Stopped,
                         Command::SignOut | Command::SetAutostart(_) => {}
                         _ => match readiness(self.explicit.as_deref()) {
-                            Readiness::Ready(config) => return Waited::Ready(Box::new(config), None),
+                            Readiness::Ready(config) => return Waited::Ready(config, None),
                             Readiness::NotReady { needs, .. } => {
                                 self.explain(&needs);
                                 break;
@@ -159,9 +170,9 @@ impl SetupWait {
                         }
                         // Read again first: a configuration written meanwhile answers at once.
                         match readiness(self.explicit.as_deref()) {
-                            Readiness::Ready(config) => return Waited::Ready(Box::new(config), Some(call)),
+                            Readiness::Ready(config) => return Waited::Ready(config, Some(call)),
                             Readiness::NotReady { needs, config } => {
-                                self.answer(call, &config.unwrap_or_default(), &needs);
+                                self.answer(call, &config.map(|c| *c).unwrap_or_default(), &needs);
                                 break;
                             }
                         }
