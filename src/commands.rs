@@ -47,12 +47,17 @@ pub struct Commands {
 
 impl Commands {
     pub fn new(config: Config) -> anyhow::Result<Commands> {
+        Commands::with_cache(config, CredentialCache::os())
+    }
+
+    /// With a keyring already opened (the agent's, opened when it starts).
+    fn with_cache(config: Config, cache: CredentialCache) -> anyhow::Result<Commands> {
         let state_file = StateFile::default_location()
             .ok_or_else(|| anyhow!("cannot find the home directory to keep the state in"))?;
         Ok(Commands {
             config,
             state_file,
-            cache: CredentialCache::os(),
+            cache,
         })
     }
 
@@ -308,11 +313,12 @@ pub async fn run(
         }
         other => other?,
     };
-    if let Err(e) = account::probe(&CredentialCache::os()).await {
+    let cache = CredentialCache::os();
+    if let Err(e) = account::probe(&cache).await {
         tracing::warn!(error = %e, "the keyring is not reachable yet; will retry at each check");
     }
     let start = |set_up: SetUp| {
-        Commands::new(set_up.config)
+        Commands::with_cache(set_up.config, cache.clone())
             .map(|commands| commands.agent(set_up.provider))
             .map_err(|e| format!("{e:#}"))
     };
