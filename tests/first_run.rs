@@ -54,6 +54,26 @@ fn start_run(session: &Session, name: &str) -> (Child, PathBuf) {
     (child, log)
 }
 
+/// Whether the item's icon is mostly blue (the "not set up" shield): IconPixmap is ARGB32.
+fn icon_is_blue(d: &Session, item: &str) -> bool {
+    let pixmaps = d.tray_property(item, "IconPixmap");
+    let bytes: Vec<u8> = pixmaps[0][2]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|b| b.as_u64())
+                .map(|b| b as u8)
+                .collect()
+        })
+        .unwrap_or_default();
+    let (mut red, mut blue) = (0u64, 0u64);
+    for argb in bytes.chunks_exact(4).filter(|p| p[0] > 200) {
+        red += u64::from(argb[1]);
+        blue += u64::from(argb[3]);
+    }
+    blue > 2 * red
+}
+
 fn status_json(session: &Session) -> serde_json::Value {
     json_of(&session.run(&["status", "--json"], ""))
 }
@@ -71,6 +91,10 @@ fn run_without_configuration_waits_not_set_up_and_starts_once_written() {
     d.wait_until("\"not set up\" in the tooltip", || {
         d.tray_tooltip(&item).contains(NOT_SET_UP)
     });
+    assert!(
+        icon_is_blue(d, &item),
+        "the \"not set up\" icon is the blue shield"
+    );
     let labels = d.menu_labels(&item);
     assert!(labels.iter().any(|l| l == NOT_SET_UP), "{labels:?}");
     assert!(labels.iter().any(|l| l == "Set up…"), "{labels:?}");
@@ -85,13 +109,23 @@ fn run_without_configuration_waits_not_set_up_and_starts_once_written() {
     );
 
     d.menu_click(&item, "Set up…");
+    d.wait_displayed(1);
+    // Closed with X, it goes to dunst's history, where its text is read.
+    d.dunst_close();
     d.wait_until("the balloon that says how to set up", || {
         d.dunst_summaries()
             .iter()
             .any(|s| s == "Sign-in Assistant is not set up yet")
     });
-    let balloon = d.dunst_history().to_string();
-    assert!(balloon.contains("signin-assistant setup"), "{balloon}");
+    let balloon = &d.dunst_balloons()[0];
+    assert!(
+        balloon
+            .body
+            .contains("It needs the Entra application (client) id")
+            && balloon.body.contains("`signin-assistant setup`"),
+        "{}",
+        balloon.body
+    );
 
     // The configuration arrives later (here: the fixture's, copied where the user's goes).
     let path = user_config(d);
@@ -107,6 +141,7 @@ fn run_without_configuration_waits_not_set_up_and_starts_once_written() {
     d.wait_until("the tooltip leaves \"not set up\"", || {
         !d.tray_tooltip(&item).contains("Not set up")
     });
+    assert!(!icon_is_blue(d, &item));
     let out = d.run(
         &["sign-in", "--password-stdin"],
         &format!("{}\n", f.scenario.password),
