@@ -86,6 +86,12 @@ fn run_without_configuration_waits_not_set_up_and_starts_once_written() {
         "",
     );
     let d = &f.session;
+    // The admins' file points at the emulator; the application id is for the setup to find.
+    let base = f.emulator.base_url();
+    write_system_config(
+        d,
+        &format!("[entra]\nauthority = \"{base}\"\ngraph = \"{base}\"\ntimeout_secs = 3\n"),
+    );
     let (mut agent, log) = start_run(d, "agent");
     let item = d.wait_for_tray_item();
     d.wait_until("\"not set up\" in the tooltip", || {
@@ -127,15 +133,33 @@ fn run_without_configuration_waits_not_set_up_and_starts_once_written() {
         balloon.body
     );
 
-    // The configuration arrives later (here: the fixture's, copied where the user's goes).
-    let path = user_config(d);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::copy(&f.config, &path).unwrap();
-    // Any request reads it again; the agent starts and answers.
+    // The person runs the setup: the waiting agent starts with what it writes.
+    let out = run(
+        d,
+        &[
+            "setup",
+            "--email",
+            &f.scenario.username,
+            "--client-id",
+            &f.scenario.client_id,
+            "--yes",
+            "--no-autostart",
+            "--dns-server",
+            &closed_udp_port(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("The waiting agent has started with it."),
+        "{}",
+        stdout(&out)
+    );
     let status = status_json(d);
-    assert_ne!(
-        status["reason"].as_str().unwrap_or_default(),
-        reason,
+    assert!(
+        !status["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not set up"),
         "{status}"
     );
     d.wait_until("the tooltip leaves \"not set up\"", || {

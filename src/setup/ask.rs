@@ -80,7 +80,7 @@ impl Ask for Console {
         loop {
             let prompt = match default {
                 Some(d) => format!("{question} [{d}]: "),
-                None => format!("{question} ({who}): "),
+                None => format!("{question} — {who}: "),
             };
             let answer = self.read(&prompt)?;
             match (answer.is_empty(), default) {
@@ -112,12 +112,11 @@ impl Ask for Console {
         question: &str,
         options: &[&str],
         default: usize,
-        flag: &'static str,
+        _flag: &'static str,
     ) -> Result<usize, SetupError> {
         if !self.interactive {
             return Ok(default);
         }
-        let _ = flag;
         eprintln!("{question}");
         for (i, option) in options.iter().enumerate() {
             eprintln!("  {}. {option}", i + 1);

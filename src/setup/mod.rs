@@ -184,19 +184,53 @@ pub async fn run(
     if !options.no_test && !test(&config, ask).await? {
         return Err(SetupError::TestFailed);
     }
+    let agent = running_agent().await;
     write::write(&path, &text, replace)?;
     config.files.push(path.clone());
     println!("Wrote {}.", path.display());
-    match crate::control::ask(&crate::control::Request::Reload).await {
-        Ok(Some(_)) => println!("The running agent has read it."),
-        Ok(None) => {}
-        Err(e) => tracing::warn!(error = %e, "cannot tell the running agent"),
-    }
+    tell_the_agent(agent).await;
     Ok(Written {
         path,
         config,
         account: plan.account,
     })
+}
+
+/// Whether an agent runs, and whether it waits "not set up"; asked before the file is written
+/// (a waiting agent reads the configuration again on every request).
+async fn running_agent() -> Option<bool> {
+    use crate::control::{ask, Request};
+    match ask(&Request::Status).await {
+        Ok(Some(answer)) => Some(
+            answer
+                .report
+                .and_then(|r| r.reason)
+                .is_some_and(|reason| reason.starts_with("not set up")),
+        ),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot ask the running agent");
+            None
+        }
+    }
+}
+
+/// A waiting agent is told to start with the new file; one running with an earlier
+/// configuration keeps it until it is started again, which is said.
+async fn tell_the_agent(waiting: Option<bool>) {
+    use crate::control::{ask, Request};
+    match waiting {
+        None => {}
+        Some(false) => println!(
+            "An agent is running with the earlier configuration: choose Quit in its menu and start \
+             it again (`signin-assistant run`) to use this one."
+        ),
+        Some(true) => match ask(&Request::Reload).await {
+            Ok(Some(_)) => println!("The waiting agent has started with it."),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot tell the running agent"),
+        },
+    }
 }
 
 /// Works out every value: from the flags, the system file, discovery, or a question.
@@ -578,7 +612,7 @@ async fn ldap_url(
         }
     }
     let typed = ask.line(
-        "The directory server (ldaps://host or ldap://host)",
+        "The directory server, ldaps://host or ldap://host",
         None,
         "--ldap-url",
         Missing::of("ldap.url").who,
