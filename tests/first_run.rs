@@ -7,12 +7,11 @@
 
 mod support;
 
-use std::net::UdpSocket;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
 
 use signin_assistant::emulator::Scenario;
+use support::dnsmasq::Dnsmasq;
 use support::entra::EntraFixture;
 use support::slapd::Slapd;
 use support::{json_of, run_to_end, stderr, Keyring, Session, SessionBuilder, BIN};
@@ -385,10 +384,7 @@ fn setup_finds_the_entra_tenant_and_check_then_works() {
 
 /// A loopback UDP port nobody listens on (DNS questions to it are refused at once).
 fn closed_udp_port() -> String {
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let address = socket.local_addr().unwrap().to_string();
-    drop(socket);
-    address
+    format!("127.0.0.1:{}", support::dnsmasq::free_udp_port())
 }
 
 #[test]
@@ -429,55 +425,6 @@ fn setup_reads_the_base_from_the_root_dse_of_openldap() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let out = s.run(&["check", "--json", "--no-notify"], "");
     assert_eq!(json_of(&out)["state"], "ok", "{}", stdout(&out));
-}
-
-/// dnsmasq on a loopback port, answering one SRV record; stopped on drop.
-struct Dnsmasq {
-    child: Child,
-    port: u16,
-}
-
-impl Dnsmasq {
-    fn start(srv: &str) -> Dnsmasq {
-        let program = support::slapd::require(
-            "/usr/sbin/dnsmasq",
-            "install with: apt-get install -y dnsmasq-base",
-        );
-        let port: u16 = closed_udp_port()
-            .rsplit(':')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
-        let child = Command::new(program)
-            .args([
-                "--keep-in-foreground",
-                "--no-resolv",
-                "--no-hosts",
-                "--no-poll",
-                "--conf-file=/dev/null",
-                "--pid-file=",
-                "--bind-interfaces",
-                "--listen-address=127.0.0.1",
-                "--user=root",
-                &format!("--port={port}"),
-                &format!("--srv-host={srv}"),
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start dnsmasq");
-        std::thread::sleep(Duration::from_millis(300));
-        Dnsmasq { child, port }
-    }
-}
-
-impl Drop for Dnsmasq {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]

@@ -159,10 +159,11 @@ impl RootDse {
     }
 }
 
-/// How the server at `url` is reached: StartTLS off loopback (the setup writes the same), with
-/// the system's trusted roots plus `ca_file`.
+/// How the server at `url` is reached: an `ldap://` URL with StartTLS off loopback, or when a
+/// certificate authority is given (the setup writes the same), with the system's trusted roots
+/// plus `ca_file`.
 pub fn transport(url: &Url, ca_file: Option<PathBuf>) -> (bool, Option<PathBuf>) {
-    let starttls = url.scheme() == "ldap" && !is_loopback(url);
+    let starttls = url.scheme() == "ldap" && (!is_loopback(url) || ca_file.is_some());
     (starttls, ca_file)
 }
 
