@@ -51,7 +51,8 @@ pub async fn run_agent<P: IdentityProvider, D: Desktop, C: Clock>(
 
 /// Runs the agent `start` makes from the configuration, once there is a complete one: until
 /// then the front end shows "not set up" and the control channel answers for the waiting agent
-/// ([`SetupWait`]). `start` failing sends it back to waiting, with the reason.
+/// ([`SetupWait`]). `start` failing (e.g. no home directory for the state file) is logged and
+/// tried again a minute later.
 pub async fn run_agent_once_set_up<P, D, C, F>(
     waiting: SetupWait,
     mut start_agent: F,
