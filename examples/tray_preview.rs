@@ -93,6 +93,7 @@ fn view_for(line: &str) -> Option<View> {
         autostart,
         stale: false,
         needs_browser: first == "mfa",
+        not_set_up: None,
     })
 }
 

@@ -12,13 +12,15 @@ use signin_assistant::front::{self, AgentChannels};
 use signin_assistant::interactive::InteractiveMethod;
 use signin_assistant::provider::ProviderError;
 
-use crate::commands::{Commands, NotDetermined, UsageError};
+use crate::commands::{self, Commands, NotDetermined, UsageError};
 use crate::demo;
 use crate::tools;
 
 // Named by path so that examples/gen-docs.rs, which includes this file, finds it too.
 #[path = "cli/change_password.rs"]
 mod change_password;
+#[path = "cli/setup.rs"]
+mod setup;
 
 #[derive(Parser)]
 #[command(
@@ -42,6 +44,8 @@ pub(crate) struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Set up for your organisation: from your work e-mail address to a tested configuration.
+    Setup(Box<setup::Args>),
     /// Sign in once and keep what lets later checks run in the OS keyring.
     SignIn {
         /// The account (e.g. adele@contoso.com); default: the last one signed in, then [account] username.
@@ -195,7 +199,11 @@ async fn dispatch(cli: Cli, tray_channels: Option<AgentChannels>) -> anyhow::Res
         return demo::run(once, browser, tray_channels).await;
     }
     match cli.command {
+        Cmd::Setup(args) => return setup::run(cli.config.as_deref(), *args).await,
         Cmd::Autostart { action } => return tools::autostart(action.change()).await,
+        Cmd::Run { no_tray } => {
+            return commands::run(cli.config.as_deref(), no_tray, tray_channels).await
+        }
         Cmd::Doctor { json } => return tools::doctor(cli.config.as_deref(), json).await,
         Cmd::Config {
             action: ConfigAction::Show { json },
@@ -223,8 +231,12 @@ async fn dispatch(cli: Cli, tray_channels: Option<AgentChannels>) -> anyhow::Res
         Cmd::ChangePassword(args) => change_password::run(commands.config(), args).await,
         Cmd::Check { json, no_notify } => commands.check(json, !no_notify).await,
         Cmd::Status { json } => commands.status(json).await,
-        Cmd::Run { no_tray } => commands.run(no_tray, tray_channels).await,
-        Cmd::Demo { .. } | Cmd::Autostart { .. } | Cmd::Doctor { .. } | Cmd::Config { .. } => {
+        Cmd::Demo { .. }
+        | Cmd::Setup(_)
+        | Cmd::Run { .. }
+        | Cmd::Autostart { .. }
+        | Cmd::Doctor { .. }
+        | Cmd::Config { .. } => {
             unreachable!("handled above")
         }
     }

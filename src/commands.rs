@@ -2,12 +2,13 @@
 //! `cli.rs` parses and dispatches; this module performs and prints.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context};
 use chrono::Utc;
 
 use signin_assistant::account;
+use signin_assistant::agent::setup::{SetUp, SetupWait};
 use signin_assistant::agent::Agent;
 use signin_assistant::clock::SystemClock;
 use signin_assistant::config::Config;
@@ -47,12 +48,17 @@ pub struct Commands {
 
 impl Commands {
     pub fn new(config: Config) -> anyhow::Result<Commands> {
+        Commands::with_cache(config, CredentialCache::os())
+    }
+
+    /// With a keyring already opened (the agent's, opened when it starts).
+    fn with_cache(config: Config, cache: CredentialCache) -> anyhow::Result<Commands> {
         let state_file = StateFile::default_location()
             .ok_or_else(|| anyhow!("cannot find the home directory to keep the state in"))?;
         Ok(Commands {
             config,
             state_file,
-            cache: CredentialCache::os(),
+            cache,
         })
     }
 
@@ -71,14 +77,20 @@ impl Commands {
 
     /// The routine over the configured endpoint.
     fn routine(self, patience: Patience) -> anyhow::Result<RealRoutine> {
-        Ok(Routine {
-            provider: Provider::from_config(&self.config)?,
+        let provider = Provider::from_config(&self.config)?;
+        Ok(self.routine_with(provider, patience))
+    }
+
+    /// The routine over `provider`, already built from this configuration.
+    fn routine_with(self, provider: Provider, patience: Patience) -> RealRoutine {
+        Routine {
+            provider,
             desktop: RealDesktop::from_config(&self.config, patience),
             config: self.config,
             cache: self.cache,
             state_file: self.state_file,
             clock: SystemClock,
-        })
+        }
     }
 
     pub async fn sign_in(self, user: Option<String>, password_stdin: bool) -> anyhow::Result<()> {
@@ -176,6 +188,8 @@ impl Commands {
     }
 
     pub async fn check(self, json: bool, notify: bool) -> anyhow::Result<()> {
+        // A configuration that is not complete is said first, once, with what is missing.
+        Provider::from_config(&self.config)?;
         let saved = self.state_file.load();
         let Some(account) = self.account(None, &saved) else {
             let report = report::build(&self.config, &saved, None, Utc::now(), None);
@@ -220,6 +234,13 @@ impl Commands {
         }
         let saved = self.state_file.load();
         let account = self.account(None, &saved);
+        let missing = self.config.missing();
+        if !missing.is_empty() {
+            let needs = signin_assistant::config::describe_missing(&missing);
+            let report = report::not_set_up(&self.config, account.as_deref(), &needs);
+            print(&self.config, &report, &saved, json);
+            return Err(NotDetermined.into());
+        }
         let failure = saved
             .failure_since_last_finding()
             .map(|error| format!("the last check failed ({error})"));
@@ -249,27 +270,13 @@ impl Commands {
         determined(&report)
     }
 
-    /// The agent; with the tray on its own thread unless `no_tray` or the main thread has it
-    /// (`channels`).
-    pub async fn run(self, no_tray: bool, channels: Option<AgentChannels>) -> anyhow::Result<()> {
-        let _one_agent = match instance::acquire(&self.state_dir()) {
-            Err(LockError::AlreadyRunning) => {
-                let pid = instance::running_pid(&self.state_dir())
-                    .map(|pid| format!(" (pid {pid})"))
-                    .unwrap_or_default();
-                println!("signin-assistant is already running{pid}.");
-                return Ok(());
-            }
-            other => other?,
-        };
+    /// The agent for this configuration, with its account and the "Start at login" switch.
+    fn agent(self, provider: Provider) -> RealAgent {
         let account = self.account(None, &self.state_file.load());
-        if let Err(e) = account::probe(&self.cache).await {
-            tracing::warn!(error = %e, "the keyring is not reachable yet; will retry at each check");
-        }
-        let agent =
-            crate::tools::with_login_item(Agent::new(self.routine(Patience::Agent)?, account));
-        front::run_agent(agent, no_tray, channels).await?;
-        Ok(())
+        crate::tools::with_login_item(Agent::new(
+            self.routine_with(provider, Patience::Agent),
+            account,
+        ))
     }
 
     /// The directory of the state file (and of the agent's lock).
@@ -280,6 +287,47 @@ impl Commands {
             .map(std::path::Path::to_path_buf)
             .unwrap_or_default()
     }
+}
+
+/// The agent of the real program.
+type RealAgent = Agent<Provider, RealDesktop, SystemClock>;
+
+/// `run`: the agent, with the tray on its own thread unless `no_tray` or the main thread has it
+/// (`channels`). One per user. Without a complete configuration it waits, "not set up", and
+/// starts once there is one (`explicit`: `--config FILE`).
+pub async fn run(
+    explicit: Option<&Path>,
+    no_tray: bool,
+    channels: Option<AgentChannels>,
+) -> anyhow::Result<()> {
+    let state_file = StateFile::default_location()
+        .ok_or_else(|| anyhow!("cannot find the home directory to keep the state in"))?;
+    let state_dir = state_file
+        .path()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let _one_agent = match instance::acquire(&state_dir) {
+        Err(LockError::AlreadyRunning) => {
+            let pid = instance::running_pid(&state_dir)
+                .map(|pid| format!(" (pid {pid})"))
+                .unwrap_or_default();
+            println!("signin-assistant is already running{pid}.");
+            return Ok(());
+        }
+        other => other?,
+    };
+    let cache = CredentialCache::os();
+    if let Err(e) = account::probe(&cache).await {
+        tracing::warn!(error = %e, "the keyring is not reachable yet; will retry at each check");
+    }
+    let start = |set_up: SetUp| {
+        Commands::with_cache(set_up.config, cache.clone())
+            .map(|commands| commands.agent(set_up.provider))
+            .map_err(|e| format!("{e:#}"))
+    };
+    front::run_agent_once_set_up(SetupWait::new(explicit), start, no_tray, channels).await?;
+    Ok(())
 }
 
 /// Records a sign-in: the running agent does it when there is one (the tray changes at once),

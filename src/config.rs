@@ -15,7 +15,9 @@ use url::Url;
 
 use crate::policy::Policy;
 
+mod missing;
 mod show;
+pub use missing::{describe as describe_missing, Missing, SETUP_COMMAND};
 pub use show::Setting;
 
 /// Environment variable that points the system layer elsewhere (for staging a deployment).
@@ -262,12 +264,16 @@ pub struct Config {
     origins: Origins,
     /// The files that were read, lowest layer first.
     pub files: Vec<PathBuf>,
+    /// The person's own file (`--config FILE` or the user file), read or not: where their
+    /// values go.
+    pub user_file: Option<PathBuf>,
 }
 
 impl Config {
     /// Loads the layers for this machine and user; `explicit` (`--config`) replaces the user file.
     pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
         let mut files = vec![system_config_path()];
+        let user_file = explicit.map(Path::to_path_buf).or_else(user_config_path);
         match explicit {
             Some(path) => {
                 if !path.is_file() {
@@ -282,7 +288,9 @@ impl Config {
             }
             None => files.extend(user_config_path()),
         }
-        Config::from_files(&files)
+        let mut config = Config::from_files(&files)?;
+        config.user_file = user_file;
+        Ok(config)
     }
 
     /// Merges the given files (missing ones are skipped), lowest layer first, and validates.
@@ -490,8 +498,10 @@ pub fn check_tenant(tenant: &str) -> Result<(), String> {
     }
     Err(format!(
         "`{}` is not a tenant: use the directory (tenant) id, a GUID such as \
-         4b1f0c51-7a3e-4d2b-9c5e-0e1d2c3b4a59, or a verified domain such as contoso.onmicrosoft.com",
-        crate::untrusted::clean(tenant, 80)
+         4b1f0c51-7a3e-4d2b-9c5e-0e1d2c3b4a59, or a verified domain such as contoso.onmicrosoft.com \
+         ({}, or run `{SETUP_COMMAND}`)",
+        crate::untrusted::clean(tenant, 80),
+        Missing::of("entra.tenant").who
     ))
 }
 

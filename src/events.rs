@@ -24,6 +24,8 @@ pub enum Command {
     ChangePassword,
     /// Turn starting at login on or off.
     SetAutostart(bool),
+    /// Set the product up (the configuration is incomplete): say how.
+    SetUp,
     /// Stop the agent.
     Quit,
 }
@@ -46,6 +48,8 @@ pub struct View {
     pub stale: bool,
     /// Only a sign-in in the browser can help (multi-factor, consent): the menu offers it.
     pub needs_browser: bool,
+    /// Not set up yet: what is missing, in plain words (the menu offers "Set up…").
+    pub not_set_up: Option<String>,
 }
 
 impl View {
@@ -61,6 +65,17 @@ impl View {
             autostart: None,
             stale: false,
             needs_browser: false,
+            not_set_up: None,
+        }
+    }
+
+    /// The view while the configuration lacks what `needs` says (plain words, e.g. "the Entra
+    /// application (client) id"): status unknown, and a summary that says what is missing.
+    pub fn not_set_up(needs: &str) -> View {
+        View {
+            summary: format!("Not set up yet: needs {needs}"),
+            not_set_up: Some(needs.to_string()),
+            ..View::initial()
         }
     }
 
@@ -81,6 +96,7 @@ impl View {
             autostart: None,
             stale,
             needs_browser: false,
+            not_set_up: None,
         }
     }
 }

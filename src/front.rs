@@ -9,6 +9,7 @@ use std::thread::JoinHandle;
 
 use tokio::sync::{mpsc, watch};
 
+use crate::agent::setup::{Readiness, SetUp, SetupWait, Waited};
 use crate::agent::Agent;
 use crate::clock::Clock;
 use crate::control;
@@ -44,16 +45,98 @@ pub async fn run_agent<P: IdentityProvider, D: Desktop, C: Clock>(
     agent
         .run(front.commands, calls, front.views, shutdown::requested())
         .await;
+    stop(control, front.tray).await;
+    Ok(())
+}
+
+/// Runs the agent `start` makes from the configuration, once there is a complete one: until
+/// then the front end shows "not set up" and the control channel answers for the waiting agent
+/// ([`SetupWait`]). `start` failing (e.g. no home directory for the state file) is logged and
+/// tried again a minute later.
+pub async fn run_agent_once_set_up<P, D, C, F>(
+    waiting: SetupWait,
+    mut start_agent: F,
+    no_tray: bool,
+    channels: Option<AgentChannels>,
+) -> std::io::Result<()>
+where
+    P: IdentityProvider,
+    D: Desktop,
+    C: Clock,
+    F: FnMut(SetUp) -> Result<Agent<P, D, C>, String>,
+{
+    // Set up already (the usual case): the agent starts before its front end, as without setup.
+    if let Readiness::Ready(set_up) = waiting.readiness() {
+        match start_agent(*set_up) {
+            Ok(agent) => return run_agent(agent, no_tray, channels).await,
+            Err(e) => tracing::warn!(error = %e, "cannot start the agent"),
+        }
+    }
+    let mut front = start(no_tray, channels)?;
+    let (calls_tx, mut calls) = mpsc::unbounded_channel();
+    let control = listen_for_commands(calls_tx).await;
+    let shutdown = shutdown::requested();
+    tokio::pin!(shutdown);
+    let agent = loop {
+        let waited = waiting
+            .wait(
+                &mut front.commands,
+                &mut calls,
+                &front.views,
+                shutdown.as_mut(),
+            )
+            .await;
+        match waited {
+            Waited::Stopped => break None,
+            Waited::Ready(set_up, pending) => match start_agent(*set_up) {
+                Ok(agent) => {
+                    if let Some(call) = pending {
+                        calls = with_first(call, calls);
+                    }
+                    break Some(agent);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot start the agent; waiting for a corrected configuration");
+                    tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                }
+            },
+        }
+    };
+    if let Some(agent) = agent {
+        agent
+            .run(front.commands, calls, front.views, shutdown)
+            .await;
+    } else {
+        drop(front.views);
+    }
+    stop(control, front.tray).await;
+    Ok(())
+}
+
+/// The calls of `rest`, after `first`.
+fn with_first(first: control::Call, mut rest: control::Calls) -> control::Calls {
+    let (tx, calls) = mpsc::unbounded_channel();
+    let _ = tx.send(first);
+    tokio::spawn(async move {
+        while let Some(call) = rest.recv().await {
+            if tx.send(call).is_err() {
+                break;
+            }
+        }
+    });
+    calls
+}
+
+/// Ends the control server (its socket file goes with it) and waits for the tray to go: the
+/// agent has dropped its `View` sender, so the tray unregisters its icon and ends.
+async fn stop(control: Option<tokio::task::JoinHandle<()>>, tray: Option<JoinHandle<()>>) {
     if let Some(control) = control {
-        // Ends the server; the socket file goes with it.
         control.abort();
         let _ = control.await;
     }
-    // The agent has dropped its `View` sender: the tray unregisters its icon and ends.
-    if let Some(thread) = front.tray {
+    if let Some(thread) = tray {
         let _ = tokio::task::spawn_blocking(move || thread.join()).await;
     }
-    Ok(())
 }
 
 /// Opens the control channel for the command line, where this system has one.

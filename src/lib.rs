@@ -63,6 +63,7 @@ pub mod provider;
 pub mod report;
 pub mod routine;
 pub mod schedule;
+pub mod setup;
 pub mod shutdown;
 pub mod state;
 pub mod tray;

@@ -46,7 +46,7 @@ pub enum LoopbackError {
     TimedOut(String),
     #[error("the browser came back with an answer that does not belong to this sign-in (its state does not match); nothing was kept")]
     WrongState,
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] std::io::Error),
 }
 

@@ -72,6 +72,24 @@ pub fn build(
     }
 }
 
+/// The report while the product is not set up: state `unknown`, and a reason that names what
+/// is missing (`needs`, in plain words) and the command that sets it up.
+pub fn not_set_up(config: &Config, account: Option<&str>, needs: &str) -> Report {
+    Report {
+        account: account.map(str::to_string),
+        state: PasswordState::Unknown,
+        expires_at: None,
+        days_left: None,
+        checked_at: None,
+        source: None,
+        reason: Some(format!(
+            "not set up yet: needs {needs}; run `{}`",
+            crate::config::SETUP_COMMAND
+        )),
+        portal_url: portal::choose(config, None),
+    }
+}
+
 fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }

@@ -8,6 +8,9 @@
 //! expired password changed through MIT kpasswd against Samba's KDC (with a canary on the child's
 //! argv and environment, every file and the trace log).
 //!
+//! `setup` finds the domain controller through DNS SRV records (dnsmasq on loopback) and its
+//! root DSE, and writes a configuration with which sign-in and check work.
+//!
 //! Samba's ports are fixed (389, 636, 88, 464), so this file has a single test and one domain
 //! controller. It needs root and the Samba packages, and krb5-user for kpasswd (the test fails,
 //! with the install command, without them).
@@ -20,6 +23,7 @@ use std::time::Instant;
 
 use chrono::{Duration, Utc};
 use serde_json::Value;
+use support::dnsmasq::Dnsmasq;
 use support::samba::{self, Samba, UF_ACCOUNTDISABLE, UF_DONT_EXPIRE_PASSWD, UF_NORMAL_ACCOUNT};
 use support::{json_of, stderr, Keyring, Session};
 
@@ -243,9 +247,71 @@ fn every_kind_of_account_on_a_samba_domain_controller() {
     run_users(&dc, "active-directory");
     run_users(&dc, "auto");
     eprintln!("samba: every account checked after {:?}", began.elapsed());
+    setup_finds_the_domain_controller(&dc);
     change_with_ldap(&dc);
     change_expired_with_kpasswd(&dc);
     eprintln!("samba: passwords changed after {:?}", began.elapsed());
+}
+
+// ----- setup ------------------------------------------------------------------------------
+
+/// `setup` from the e-mail address alone: the domain controller from DNS (dnsmasq on loopback
+/// answers `_ldap._tcp.dc._msdcs.example.test` with this machine), StartTLS with the test CA,
+/// the base DN and the flavor from the root DSE; then sign-in and check work with what it wrote.
+fn setup_finds_the_domain_controller(dc: &Samba) {
+    let dns = Dnsmasq::start(&format!(
+        "_ldap._tcp.dc._msdcs.{},127.0.0.1,{},0,100",
+        samba::REALM,
+        samba::LDAP_PORT
+    ));
+    let session = Session::start(Keyring::Unlocked);
+    // No Entra tenant answers for the domain here.
+    session.write_config(
+        "etc/config.toml",
+        "[entra]\nauthority = \"http://127.0.0.1:1\"\ntimeout_secs = 2\n",
+    );
+    let mut command = session.command(support::BIN);
+    command
+        .args(["setup", "--email", &upn("fresh"), "--ca-file"])
+        .arg(&dc.ca_file)
+        .args(["--dns-server", &format!("127.0.0.1:{}", dns.port)])
+        .args(["--yes", "--no-autostart"])
+        .env("SIGNIN_ASSISTANT_KRB5_CONF", session.path("no-krb5.conf"));
+    let out = support::run_to_end(command, "");
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{said}\n{}", stderr(&out));
+    assert!(
+        said.contains("Active Directory: domain example.test"),
+        "{said}"
+    );
+    let written =
+        std::fs::read_to_string(session.home().join(".config/signin-assistant/config.toml"))
+            .unwrap();
+    for line in [
+        "url = \"ldap://127.0.0.1\"",
+        "starttls = true",
+        "base = \"DC=example,DC=test\"",
+        "bind = \"{username}\"",
+        "flavor = \"active-directory\"",
+        "username = \"fresh@example.test\"",
+    ] {
+        assert!(written.contains(line), "{line}: {written}");
+    }
+    let out = session.run(
+        &["sign-in", "--password-stdin"],
+        &format!("{}\n", password("fresh")),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", said_of(&out));
+    let out = session.run(&["check", "--json", "--no-notify"], "");
+    assert_eq!(json_of(&out)["state"], "ok", "{}", said_of(&out));
+}
+
+fn said_of(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 // ----- change-password ----------------------------------------------------------------------

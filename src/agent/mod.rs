@@ -34,6 +34,7 @@ mod accounts;
 mod calls;
 mod change;
 mod login_item;
+pub mod setup;
 #[cfg(test)]
 mod tests;
 
@@ -253,6 +254,8 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             }
             Command::SignInWithBrowser => self.start_sign_in(Some(InteractiveMethod::Browser), run),
             Command::SetAutostart(on) => self.look_at_login_item(Some(on), run),
+            // Only offered before the agent starts (see `setup`).
+            Command::SetUp => {}
         }
     }
 

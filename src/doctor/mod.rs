@@ -27,6 +27,12 @@ use crate::autostart::{AutostartError, LoginItem};
 use crate::config::{Config, ConfigError, Setting};
 use crate::credentials::CredentialCache;
 
+/// The endpoint's checks alone (name, connection, answer, clock), e.g. for a configuration
+/// before it is written.
+pub async fn check_endpoint(config: &Config) -> Vec<Item> {
+    endpoint::check(Some(config)).await
+}
+
 /// How long one family of checks may take (the endpoint's has up to four steps of 10 s).
 const FAMILY_LIMIT: Duration = Duration::from_secs(45);
 

@@ -85,6 +85,14 @@ impl AadError {
         )
     }
 
+    /// The discovery document's answer for a domain no tenant has verified.
+    pub(super) fn invalid_tenant(tenant: &str) -> AadError {
+        AadError {
+            error: "invalid_tenant",
+            ..AadError::tenant_not_found(tenant)
+        }
+    }
+
     pub(super) fn post_only(method: &Method) -> AadError {
         AadError::new(
             "invalid_request",

@@ -13,13 +13,14 @@
 //! a test) signs in on those pages.
 //!
 //! Module map: `scenario` (what the tenant looks like), `token` (token endpoint), `aadsts` (its
-//! error bodies), `authorize` (authorize endpoint, sign-in steps, code redemption), `device`
+//! error bodies), `discovery` (the OpenID Connect discovery document), `authorize` (authorize endpoint, sign-in steps, code redemption), `device`
 //! (device code flow), `pages` (the HTML), `graph` (Graph resources), `jwt` (token encoding). The
 //! emulator never records passwords, codes or tokens: see [`RecordedRequest`].
 
 mod aadsts;
 mod authorize;
 mod device;
+mod discovery;
 mod faults;
 mod graph;
 mod jwt;
@@ -366,6 +367,14 @@ async fn route(request: Request<Incoming>, shared: &Shared) -> (HttpResponse, Op
         [tenant, "oauth2", "v2.0", "devicecode"] => {
             let tenant = percent_decode(tenant).unwrap_or_default();
             (device::start(request, &tenant, shared).await, None)
+        }
+        [tenant, "v2.0", ".well-known", "openid-configuration"] => {
+            let tenant = percent_decode(tenant).unwrap_or_default();
+            let scenario = shared.lock().scenario.clone();
+            (
+                discovery::document(&scenario, &shared.base_url, &tenant),
+                None,
+            )
         }
         ["login"] if method == hyper::Method::POST => {
             (authorize::login(request, shared).await, None)

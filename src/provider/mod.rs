@@ -49,7 +49,8 @@ pub enum RefreshOutcome {
 /// Why a status could not be determined. Messages never contain secrets.
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
-    #[error("{0}")]
+    // Transparent: the configuration error is the whole message (printed once, not twice).
+    #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
     #[error("could not reach {endpoint}: {detail}")]
     Unreachable { endpoint: String, detail: String },

@@ -20,6 +20,8 @@ pub enum IconKind {
     Expired,
     /// Grey shield, question mark: sign-in required, or not known yet.
     Unknown,
+    /// Blue shield, plus sign: not set up yet (the configuration lacks a required value).
+    Setup,
 }
 
 /// The sizes rendered (px); trays commonly use 16, 22, 24 and 32, at 1x and 2x.
@@ -31,16 +33,20 @@ pub const SIZES: [u32; 6] = [16, 22, 24, 32, 48, 64];
 pub const TRAY_ICON_SIZE: u32 = if cfg!(target_os = "windows") { 32 } else { 48 };
 
 impl IconKind {
-    pub const ALL: [IconKind; 5] = [
+    pub const ALL: [IconKind; 6] = [
         IconKind::Ok,
         IconKind::Warning,
         IconKind::Urgent,
         IconKind::Expired,
         IconKind::Unknown,
+        IconKind::Setup,
     ];
 
     /// The icon for what the agent last reported.
     pub fn for_view(view: &View) -> IconKind {
+        if view.not_set_up.is_some() {
+            return IconKind::Setup;
+        }
         match view.state {
             PasswordState::Ok | PasswordState::NeverExpires => IconKind::Ok,
             PasswordState::Warning if view.urgent => IconKind::Urgent,
@@ -58,6 +64,7 @@ impl IconKind {
             IconKind::Urgent => "urgent",
             IconKind::Expired => "expired",
             IconKind::Unknown => "unknown",
+            IconKind::Setup => "setup",
         }
     }
 
@@ -83,7 +90,8 @@ macro_rules! renditions {
 }
 
 static PNGS: &[(IconKind, u32, &[u8])] = renditions!(
-    Ok "ok", Warning "warning", Urgent "urgent", Expired "expired", Unknown "unknown"
+    Ok "ok", Warning "warning", Urgent "urgent", Expired "expired", Unknown "unknown",
+    Setup "setup"
 );
 
 /// Decoded pixels, 8-bit RGBA, row by row.
@@ -140,6 +148,7 @@ mod tests {
             autostart: None,
             stale: false,
             needs_browser: false,
+            not_set_up: None,
         }
     }
 
@@ -155,6 +164,10 @@ mod tests {
             (PasswordState::SignInRequired, false, IconKind::Unknown),
             (PasswordState::Unknown, false, IconKind::Unknown),
         ];
+        assert_eq!(
+            IconKind::for_view(&View::not_set_up("the directory server")),
+            IconKind::Setup
+        );
         for (state, urgent, want) in cases {
             assert_eq!(
                 IconKind::for_view(&view(state, urgent)),

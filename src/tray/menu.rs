@@ -13,7 +13,8 @@ pub enum MenuEntry {
     Status,
     ChangePassword,
     CheckNow,
-    /// "Sign in…", "Sign in with browser…" (when only that helps) or "Sign out".
+    /// "Sign in…", "Sign in with browser…" (when only that helps) or "Sign out" ("Set up…"
+    /// until the product is set up).
     Account,
     /// Checkbox.
     StartAtLogin,
@@ -52,6 +53,7 @@ impl MenuEntry {
             MenuEntry::Status => None,
             MenuEntry::ChangePassword => Some(Command::ChangePassword),
             MenuEntry::CheckNow => Some(Command::CheckNow),
+            MenuEntry::Account if view.not_set_up.is_some() => Some(Command::SetUp),
             MenuEntry::Account if view.needs_browser => Some(Command::SignInWithBrowser),
             MenuEntry::Account if view.signed_in => Some(Command::SignOut),
             MenuEntry::Account => Some(Command::SignIn),
@@ -76,6 +78,7 @@ pub const CHECK_NOW: &str = "Check now";
 pub const SIGN_IN: &str = "Sign in…";
 pub const SIGN_IN_WITH_BROWSER: &str = "Sign in with browser…";
 pub const SIGN_OUT: &str = "Sign out";
+pub const SET_UP: &str = "Set up…";
 pub const START_AT_LOGIN: &str = "Start at login";
 pub const QUIT: &str = "Quit";
 
@@ -83,12 +86,11 @@ impl MenuModel {
     pub fn from_view(view: &View) -> MenuModel {
         MenuModel {
             status: view.summary.clone(),
-            account: if view.needs_browser {
-                SIGN_IN_WITH_BROWSER
-            } else if view.signed_in {
-                SIGN_OUT
-            } else {
-                SIGN_IN
+            account: match (&view.not_set_up, view.signed_in) {
+                (Some(_), _) => SET_UP,
+                (None, _) if view.needs_browser => SIGN_IN_WITH_BROWSER,
+                (None, true) => SIGN_OUT,
+                (None, false) => SIGN_IN,
             },
             start_at_login_enabled: view.autostart.is_some(),
             start_at_login_checked: view.autostart == Some(true),
@@ -112,6 +114,7 @@ mod tests {
             autostart,
             stale: false,
             needs_browser: false,
+            not_set_up: None,
         }
     }
 
@@ -123,6 +126,18 @@ mod tests {
         let signed = view(true, None);
         assert_eq!(MenuModel::from_view(&signed).account, "Sign out");
         assert_eq!(MenuEntry::Account.command(&signed), Some(Command::SignOut));
+    }
+
+    #[test]
+    fn not_set_up_offers_set_up() {
+        let v = View::not_set_up("the Entra application (client) id");
+        let model = MenuModel::from_view(&v);
+        assert_eq!(model.account, "Set up…");
+        assert_eq!(
+            model.status,
+            "Not set up yet: needs the Entra application (client) id"
+        );
+        assert_eq!(MenuEntry::Account.command(&v), Some(Command::SetUp));
     }
 
     #[test]

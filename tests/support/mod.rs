@@ -16,6 +16,7 @@
 
 pub mod agent;
 pub mod desktop;
+pub mod dnsmasq;
 pub mod entra;
 pub mod fake_ldap;
 pub mod interactive;

@@ -59,10 +59,7 @@ impl EntraProvider {
             .clone()
             .filter(|c| !c.trim().is_empty())
             .ok_or_else(|| {
-                config.error_at(
-                    "entra.client_id",
-                    "is required for [provider] kind = \"entra\"",
-                )
+                config.missing_error("entra.client_id", "signing in to Entra ID needs it")
             })?;
         let token_url = token_url(&config.entra.authority, tenant)
             .map_err(|m| config.error_at("entra.tenant", m))?;

@@ -41,10 +41,7 @@ impl Endpoint {
     pub fn from_config(config: &Config) -> Result<Endpoint, ConfigError> {
         let ldap = &config.ldap;
         let url = ldap.url.clone().ok_or_else(|| {
-            config.error_at(
-                "ldap.url",
-                "is required with [provider] kind = \"ldap\" (ldap://host or ldaps://host)",
-            )
+            config.missing_error("ldap.url", "[provider] kind = \"ldap\" needs it")
         })?;
         check_ldap_url(&url).map_err(|m| config.error_at("ldap.url", m))?;
         let tls_wanted = match (url.scheme(), ldap.starttls) {

@@ -64,22 +64,12 @@ impl LdapProvider {
     /// Checks the `[ldap]` settings (URL, transport security, bind template, base, CA file).
     pub fn new(config: &Config) -> Result<LdapProvider, ProviderError> {
         let endpoint = Endpoint::from_config(config)?;
-        let required = |key: &str, value: &Option<String>, example: &str| match value
-            .as_deref()
-            .map(str::trim)
-        {
+        let required = |key: &str, value: &Option<String>| match value.as_deref().map(str::trim) {
             Some(v) if !v.is_empty() => Ok(v.to_string()),
-            _ => Err(config.error_at(
-                key,
-                format!("is required with [provider] kind = \"ldap\" (e.g. {example})"),
-            )),
+            _ => Err(config.missing_error(key, "[provider] kind = \"ldap\" needs it")),
         };
-        let bind = required(
-            "ldap.bind",
-            &config.ldap.bind,
-            "\"uid={username},ou=people,dc=example,dc=com\", or \"{username}\" for an AD UPN",
-        )?;
-        let base = required("ldap.base", &config.ldap.base, "\"dc=example,dc=com\"")?;
+        let bind = required("ldap.bind", &config.ldap.bind)?;
+        let base = required("ldap.base", &config.ldap.base)?;
         Ok(LdapProvider {
             inner: Arc::new(Inner {
                 endpoint,

@@ -1,0 +1,650 @@
+//! `signin-assistant setup`: from a work e-mail address to a configuration that works, asking
+//! only for what cannot be found.
+//!
+//! - Microsoft Entra ID: the tenant from the domain's OpenID Connect discovery document
+//!   ([`discovery`]); the application (client) id an admin registered is asked for unless the
+//!   system file has it.
+//! - Active Directory: the domain controllers from DNS SRV records ([`dns`]) of the e-mail's
+//!   domain or the machine's realm, the base DN from the server's root DSE ([`directory`]).
+//! - OpenLDAP: the server the person types, the base DN from its root DSE.
+//!
+//! The result is tested like `doctor` tests the endpoint, written with comments ([`write`]),
+//! and a running agent is told to read it. Questions go through [`ask::Ask`], so every one has
+//! a flag and scripts run the setup without a terminal. Values the system file (the admins')
+//! already sets are used and not repeated in the person's file.
+
+pub mod ask;
+pub mod directory;
+pub mod discovery;
+pub mod dns;
+pub mod write;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use url::Url;
+
+use crate::config::{
+    check_ldap_url, check_tenant, is_dns_name, system_config_path, user_config_path, Config,
+    LdapFlavor, Missing, Origin, ProviderKind,
+};
+use crate::doctor::{self, Level};
+use crate::provider::{Provider, ProviderError};
+use ask::Ask;
+use discovery::Discovered;
+
+/// How long one discovery request may take.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The directory kinds a person chooses from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Entra,
+    ActiveDirectory,
+    Openldap,
+}
+
+/// The answers given on the command line; `None` is found or asked.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub email: Option<String>,
+    pub kind: Option<Kind>,
+    pub tenant: Option<String>,
+    pub client_id: Option<String>,
+    pub ldap_url: Option<Url>,
+    pub base_dn: Option<String>,
+    pub bind: Option<String>,
+    pub user: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub dns_server: Option<SocketAddr>,
+    /// Replace an existing file without asking.
+    pub force: bool,
+    /// Skip the endpoint test.
+    pub no_test: bool,
+}
+
+/// Why the setup stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("{what}: not found, and there is no terminal to ask; give it with {flag} ({who})")]
+    Needs {
+        what: String,
+        flag: &'static str,
+        who: String,
+    },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Io(String),
+    #[error("cancelled; nothing was written")]
+    Cancelled,
+    #[error("the test of the new configuration found a problem (above); nothing was written. Correct it, or write it anyway with --no-test")]
+    TestFailed,
+    #[error(transparent)]
+    Write(#[from] write::WriteError),
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+}
+
+/// Entra values to write (None: the system file has it, or it is not needed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntraPlan {
+    pub tenant: Option<String>,
+    pub client_id: Option<String>,
+}
+
+/// LDAP values to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LdapPlan {
+    pub url: Url,
+    pub starttls: bool,
+    pub ca_file: Option<PathBuf>,
+    pub base: String,
+    pub bind: String,
+    pub flavor: LdapFlavor,
+}
+
+/// What the setup will write.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub account: String,
+    pub kind: ProviderKind,
+    pub entra: Option<EntraPlan>,
+    pub ldap: Option<LdapPlan>,
+    /// Where each value came from ("table.key" → words), for the file's comments.
+    pub notes: BTreeMap<&'static str, String>,
+}
+
+impl Plan {
+    pub fn new(account: String, kind: ProviderKind) -> Plan {
+        Plan {
+            account,
+            kind,
+            entra: None,
+            ldap: None,
+            notes: BTreeMap::new(),
+        }
+    }
+
+    pub fn note(&mut self, key: &'static str, words: impl Into<String>) {
+        self.notes.insert(key, words.into());
+    }
+}
+
+/// What the setup wrote.
+#[derive(Debug)]
+pub struct Written {
+    pub path: PathBuf,
+    /// The configuration in effect now (system file + the new file).
+    pub config: Config,
+    pub account: String,
+}
+
+/// The system layer alone: the base every answer is laid over (a broken system file is the
+/// admins' to fix, and said).
+pub fn system_layer() -> Result<Config, crate::config::ConfigError> {
+    Config::from_files(&[system_config_path()])
+}
+
+/// The whole setup: plan, test, write, tell a running agent. `explicit`: `--config FILE`.
+pub async fn run(
+    options: &Options,
+    explicit: Option<&Path>,
+    ask: &dyn Ask,
+) -> Result<Written, SetupError> {
+    let base = system_layer().map_err(|e| SetupError::Invalid(e.to_string()))?;
+    let path = explicit
+        .map(Path::to_path_buf)
+        .or_else(user_config_path)
+        .ok_or_else(|| SetupError::Io("cannot find the home directory to write to".into()))?;
+    let replace = options.force
+        || (path.exists()
+            && ask.yes_no(
+                &format!(
+                    "{} exists already. Replace it (the old one is kept as .bak)?",
+                    path.display()
+                ),
+                false,
+            )?);
+    if path.exists() && !replace {
+        return Err(write::WriteError::Exists(path).into());
+    }
+    let plan = plan(options, &base, ask).await?;
+    let today = chrono::Local::now().format("%Y-%m-%d").to_string();
+    let text = write::render(&plan, &today);
+    let mut config = base.clone();
+    config
+        .apply_text(&path, &text)
+        .and_then(|_| config.validate())
+        .map_err(|e| SetupError::Invalid(e.to_string()))?;
+    config.user_file = Some(path.clone());
+    Provider::from_config(&config)?;
+    if !options.no_test && !test(&config, ask).await? {
+        return Err(SetupError::TestFailed);
+    }
+    let agent = running_agent().await;
+    write::write(&path, &text, replace)?;
+    config.files.push(path.clone());
+    println!("Wrote {}.", path.display());
+    tell_the_agent(agent).await;
+    Ok(Written {
+        path,
+        config,
+        account: plan.account,
+    })
+}
+
+/// Whether an agent runs, and whether it waits "not set up"; asked before the file is written
+/// (a waiting agent reads the configuration again on every request).
+async fn running_agent() -> Option<bool> {
+    use crate::control::{ask, Request};
+    match ask(&Request::Status).await {
+        Ok(Some(answer)) => Some(
+            answer
+                .report
+                .and_then(|r| r.reason)
+                .is_some_and(|reason| reason.starts_with("not set up")),
+        ),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot ask the running agent");
+            None
+        }
+    }
+}
+
+/// A waiting agent is told to start with the new file; one running with an earlier
+/// configuration keeps it until it is started again, which is said.
+async fn tell_the_agent(waiting: Option<bool>) {
+    use crate::control::{ask, Request};
+    match waiting {
+        None => {}
+        Some(false) => println!(
+            "An agent is running with the earlier configuration: choose Quit in its menu and start \
+             it again (`signin-assistant run`) to use this one."
+        ),
+        Some(true) => match ask(&Request::Reload).await {
+            Ok(Some(_)) => println!("The waiting agent has started with it."),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot tell the running agent"),
+        },
+    }
+}
+
+/// Works out every value: from the flags, the system file, discovery, or a question.
+pub async fn plan(options: &Options, base: &Config, ask: &dyn Ask) -> Result<Plan, SetupError> {
+    let email = email(options, base, ask)?;
+    let domain = email
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_ascii_lowercase())
+        .unwrap_or_default();
+    let mut found = Found::default();
+    let kind = kind(options, base, &domain, &mut found, ask).await?;
+    match kind {
+        Kind::Entra => entra(options, base, email, &domain, found, ask).await,
+        Kind::ActiveDirectory | Kind::Openldap => {
+            ldap(options, kind, email, &domain, found, ask).await
+        }
+    }
+}
+
+/// What discovery found on the way to the kind.
+#[derive(Debug, Default)]
+struct Found {
+    tenant: Option<Discovered>,
+    controllers: Option<(String, Vec<dns::Srv>)>,
+    /// The reason the kind was chosen, for the file.
+    kind_note: Option<String>,
+}
+
+fn email(options: &Options, base: &Config, ask: &dyn Ask) -> Result<String, SetupError> {
+    let default = base.account.username.clone().filter(|u| u.contains('@'));
+    let email = match &options.email {
+        Some(email) => email.clone(),
+        None => ask.line(
+            "Your work e-mail address",
+            default.as_deref(),
+            "--email",
+            "the address you sign in to work with",
+        )?,
+    };
+    let email = email.trim().to_string();
+    match email.rsplit_once('@') {
+        Some((local, domain)) if !local.is_empty() && is_dns_name(domain) => Ok(email),
+        _ => Err(SetupError::Invalid(format!(
+            "`{}` is not an e-mail address (name@example.com)",
+            crate::untrusted::clean(&email, 80)
+        ))),
+    }
+}
+
+/// Which directory tells when the password expires.
+async fn kind(
+    options: &Options,
+    base: &Config,
+    domain: &str,
+    found: &mut Found,
+    ask: &dyn Ask,
+) -> Result<Kind, SetupError> {
+    if let Some(kind) = options.kind {
+        return Ok(kind);
+    }
+    if options.ldap_url.is_some() {
+        // The server's root DSE tells which (see `ldap`).
+        return Ok(Kind::Openldap);
+    }
+    if matches!(base.origin("provider.kind"), Origin::File { .. }) {
+        found.kind_note = Some("Set by your administrator's system file.".into());
+        return Ok(match base.provider.kind {
+            ProviderKind::Entra => Kind::Entra,
+            ProviderKind::Ldap => Kind::ActiveDirectory,
+        });
+    }
+    println!("Looking up {domain}…");
+    found.tenant =
+        match discovery::entra_tenant(&base.entra.authority, domain, LOOKUP_TIMEOUT).await {
+            Ok(discovered) => Some(discovered),
+            Err(e) => {
+                println!("  Microsoft Entra ID: not known ({e})");
+                None
+            }
+        };
+    let mut domains = vec![domain.to_string()];
+    domains.extend(directory::machine_domains());
+    domains.dedup();
+    found.controllers = directory::find_domain_controllers(&domains, options.dns_server).await;
+    if let Some(Discovered::Tenant { id }) = &found.tenant {
+        println!("  Microsoft Entra ID: tenant {id}");
+    }
+    if let Some((ad_domain, dcs)) = &found.controllers {
+        println!(
+            "  Active Directory: domain {ad_domain}, domain controller {}",
+            dcs[0].target
+        );
+    }
+    let has_tenant = matches!(found.tenant, Some(Discovered::Tenant { .. }));
+    match (has_tenant, found.controllers.is_some()) {
+        (true, false) => {
+            found.kind_note = Some(format!(
+                "Found: {domain} belongs to a Microsoft Entra ID tenant."
+            ));
+            Ok(Kind::Entra)
+        }
+        (false, true) => {
+            found.kind_note = Some("Found: Active Directory domain controllers in DNS.".into());
+            Ok(Kind::ActiveDirectory)
+        }
+        (true, true) => {
+            // Passwords synced to Entra usually expire in AD: that is where to ask.
+            let chosen = ask.choose(
+                "Both an Active Directory domain and a Microsoft Entra ID tenant were found. Which one tells when your password expires?",
+                &[
+                    "Active Directory (your password is set on-premises and synced)",
+                    "Microsoft Entra ID (cloud-only accounts)",
+                ],
+                0,
+                "--kind",
+            )?;
+            found.kind_note = Some("Both AD and Entra ID were found; chosen during setup.".into());
+            Ok(if chosen == 0 {
+                Kind::ActiveDirectory
+            } else {
+                Kind::Entra
+            })
+        }
+        (false, false) => {
+            if matches!(found.tenant, Some(Discovered::PersonalAccounts)) {
+                return Err(SetupError::Invalid(format!(
+                    "{domain} is a domain of personal Microsoft accounts, which have no directory password to watch; use your work e-mail address"
+                )));
+            }
+            if !ask.interactive() {
+                return Err(SetupError::Needs {
+                    what: format!("the directory of {domain}"),
+                    flag: "--kind entra|ad|openldap (with --ldap-url for a directory server)",
+                    who: "ask your IT desk which directory your account is in".into(),
+                });
+            }
+            let chosen = ask.choose(
+                &format!("Neither an Entra ID tenant nor Active Directory was found for {domain}. Where is your account?"),
+                &["Microsoft Entra ID / Microsoft 365", "Active Directory", "OpenLDAP or another LDAP directory"],
+                0,
+                "--kind",
+            )?;
+            Ok([Kind::Entra, Kind::ActiveDirectory, Kind::Openldap][chosen])
+        }
+    }
+}
+
+async fn entra(
+    options: &Options,
+    base: &Config,
+    email: String,
+    domain: &str,
+    mut found: Found,
+    ask: &dyn Ask,
+) -> Result<Plan, SetupError> {
+    let mut plan = Plan::new(email, ProviderKind::Entra);
+    plan.note(
+        "account.username",
+        "Your work account (its UPN); `sign-in --user NAME` signs in another.",
+    );
+    if let Some(note) = found.kind_note.take() {
+        plan.note("provider.kind", note);
+    }
+    let tenant = if let Some(tenant) = &options.tenant {
+        plan.note("entra.tenant", "Given with --tenant.");
+        Some(tenant.clone())
+    } else if base.entra.tenant.is_some() {
+        None
+    } else {
+        if found.tenant.is_none() {
+            found.tenant = discovery::entra_tenant(&base.entra.authority, domain, LOOKUP_TIMEOUT)
+                .await
+                .ok();
+        }
+        match found.tenant {
+            Some(Discovered::Tenant { id }) => {
+                plan.note(
+                    "entra.tenant",
+                    format!("Found: the OpenID Connect discovery document of {domain} names this tenant."),
+                );
+                Some(id)
+            }
+            _ => Some(ask.line(
+                "Your organisation's Entra tenant (its id or domain)",
+                None,
+                "--tenant",
+                Missing::of("entra.tenant").who,
+            )?),
+        }
+    };
+    if let Some(tenant) = &tenant {
+        check_tenant(tenant).map_err(SetupError::Invalid)?;
+    }
+    let client_id = if let Some(id) = &options.client_id {
+        plan.note(
+            "entra.client_id",
+            "Given with --client-id: the application your IT desk registered.",
+        );
+        Some(id.clone())
+    } else if base.entra.client_id.is_some() {
+        println!("Application (client) id: set by your administrator.");
+        None
+    } else {
+        plan.note(
+            "entra.client_id",
+            "The application your IT desk registered for Sign-in Assistant.",
+        );
+        Some(ask.line(
+            "The application (client) id",
+            None,
+            "--client-id",
+            Missing::of("entra.client_id").who,
+        )?)
+    };
+    if let Some(id) = &client_id {
+        if id.is_empty() || id.contains(char::is_whitespace) || id.len() > 100 {
+            return Err(SetupError::Invalid(format!(
+                "`{}` is not an application (client) id",
+                crate::untrusted::clean(id, 100)
+            )));
+        }
+    }
+    plan.entra = Some(EntraPlan { tenant, client_id });
+    Ok(plan)
+}
+
+async fn ldap(
+    options: &Options,
+    kind: Kind,
+    email: String,
+    domain: &str,
+    mut found: Found,
+    ask: &dyn Ask,
+) -> Result<Plan, SetupError> {
+    let (url, url_note) = ldap_url(options, kind, domain, &mut found, ask).await?;
+    let (starttls, ca_file) = directory::transport(&url, options.ca_file.clone());
+    println!("Reading what {url} says about itself…");
+    let dse = match directory::root_dse(&url, starttls, ca_file.clone(), LOOKUP_TIMEOUT).await {
+        Ok(dse) => dse,
+        Err(e) => {
+            println!("  not readable ({e})");
+            directory::RootDse::default()
+        }
+    };
+    // Unless `--kind` said otherwise, the server says what it is.
+    let kind = match (options.kind, dse.flavor) {
+        (None, Some(LdapFlavor::ActiveDirectory)) => Kind::ActiveDirectory,
+        (None, Some(_)) => Kind::Openldap,
+        _ => kind,
+    };
+    let flavor = match kind {
+        Kind::ActiveDirectory => LdapFlavor::ActiveDirectory,
+        _ => dse.flavor.unwrap_or(LdapFlavor::Openldap),
+    };
+    let ad = flavor == LdapFlavor::ActiveDirectory;
+    let mut plan = Plan::new(String::new(), ProviderKind::Ldap);
+    if let Some(note) = found.kind_note.take() {
+        plan.note("provider.kind", note);
+    }
+    plan.note("ldap.url", url_note);
+    let base = match (&options.base_dn, dse.base()) {
+        (Some(base), _) => {
+            plan.note("ldap.base", "Given with --base-dn.");
+            base.clone()
+        }
+        (None, Some(base)) if !ask.interactive() || ad => {
+            plan.note("ldap.base", "Found: the server's root DSE.");
+            base
+        }
+        (None, found_base) => {
+            let contexts = dse.account_contexts();
+            let default = found_base.or_else(|| contexts.first().cloned());
+            plan.note("ldap.base", "Where the accounts are.");
+            ask.line(
+                "The directory's base DN",
+                default.as_deref(),
+                "--base-dn",
+                Missing::of("ldap.base").who,
+            )?
+        }
+    };
+    let bind = match &options.bind {
+        Some(bind) => bind.clone(),
+        None if ad => "{username}".to_string(),
+        None => {
+            let default = format!("uid={{username}},ou=people,{base}");
+            ask.line(
+                "How accounts are named ({username} stands for the account)",
+                Some(&default),
+                "--bind",
+                Missing::of("ldap.bind").who,
+            )?
+        }
+    };
+    if !bind.contains("{username}") {
+        return Err(SetupError::Invalid(
+            "the bind template must contain {username}".into(),
+        ));
+    }
+    plan.note(
+        "ldap.bind",
+        if ad {
+            "Active Directory: you sign in with your UPN."
+        } else {
+            "{username} stands for the account."
+        },
+    );
+    let account = match &options.user {
+        Some(user) => user.clone(),
+        None if ad => email,
+        None => {
+            let local = email.split('@').next().unwrap_or_default().to_string();
+            ask.line(
+                "Your user name in the directory",
+                Some(&local),
+                "--user",
+                "usually the part of your e-mail address before the @",
+            )?
+        }
+    };
+    plan.account = account;
+    plan.note(
+        "account.username",
+        "Your account; `sign-in --user NAME` signs in another.",
+    );
+    plan.note(
+        "ldap.flavor",
+        match (dse.flavor, ad) {
+            (Some(_), true) => "Found: the server says it is Active Directory.",
+            (Some(_), false) => "Found: the server says it is OpenLDAP.",
+            (None, _) => "Chosen during setup.",
+        },
+    );
+    plan.ldap = Some(LdapPlan {
+        url,
+        starttls,
+        ca_file,
+        base,
+        bind,
+        flavor,
+    });
+    Ok(plan)
+}
+
+/// The directory server: given, found in DNS (AD), or asked; with a note for the file.
+async fn ldap_url(
+    options: &Options,
+    kind: Kind,
+    domain: &str,
+    found: &mut Found,
+    ask: &dyn Ask,
+) -> Result<(Url, String), SetupError> {
+    if let Some(url) = &options.ldap_url {
+        check_ldap_url(url).map_err(SetupError::Invalid)?;
+        return Ok((url.clone(), "Given with --ldap-url.".into()));
+    }
+    if kind == Kind::ActiveDirectory {
+        if found.controllers.is_none() {
+            let mut domains = vec![domain.to_string()];
+            domains.extend(directory::machine_domains());
+            domains.dedup();
+            found.controllers =
+                directory::find_domain_controllers(&domains, options.dns_server).await;
+        }
+        if let Some((ad_domain, dcs)) = &found.controllers {
+            if let Some(url) = dcs.iter().find_map(directory::url_of) {
+                let others: Vec<&str> = dcs.iter().skip(1).map(|d| d.target.as_str()).collect();
+                let mut note = format!(
+                    "Found: the domain controllers of {ad_domain} in DNS (_ldap._tcp.dc._msdcs.{ad_domain})."
+                );
+                if !others.is_empty() {
+                    note.push_str(&format!(
+                        "\nOther domain controllers: {}.",
+                        others.join(", ")
+                    ));
+                }
+                return Ok((url, note));
+            }
+        }
+    }
+    let typed = ask.line(
+        "The directory server, ldaps://host or ldap://host",
+        None,
+        "--ldap-url",
+        Missing::of("ldap.url").who,
+    )?;
+    let url = Url::parse(&typed)
+        .map_err(|_| SetupError::Invalid(format!("`{typed}` is not an LDAP URL")))?;
+    check_ldap_url(&url).map_err(SetupError::Invalid)?;
+    Ok((url, "Given during setup.".into()))
+}
+
+/// Tests the configuration like `doctor` tests the endpoint; prints each line and returns
+/// whether it may be written (problems: only when the person says so).
+fn test_items(items: &[doctor::Item]) -> bool {
+    let mut ok = true;
+    for item in items {
+        println!("  {:<8} {}: {}", item.level, item.check, item.summary);
+        if let Some(fix) = &item.fix {
+            println!("           {fix}");
+        }
+        ok &= item.level != Level::Problem;
+    }
+    ok
+}
+
+async fn test(config: &Config, ask: &dyn Ask) -> Result<bool, SetupError> {
+    println!("Testing it…");
+    let items = doctor::check_endpoint(config).await;
+    if test_items(&items) {
+        return Ok(true);
+    }
+    if ask.interactive() {
+        return ask.yes_no("Write the configuration anyway?", false);
+    }
+    Ok(false)
+}
