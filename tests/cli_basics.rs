@@ -121,6 +121,9 @@ fn change_password_uses_the_portal_for_entra_and_when_an_admin_chose_it() {
         assert_eq!(out.status.code(), Some(0), "{stdout}");
         assert!(stdout.contains("is changed on the web"), "{stdout}");
         assert!(stdout.contains(url), "{stdout}");
-        assert_eq!(s.opened_urls().last().map(String::as_str), Some(url));
+        // The browser is started, not waited for.
+        s.wait_until("the portal opened", || {
+            s.opened_urls().last().map(String::as_str) == Some(url)
+        });
     }
 }

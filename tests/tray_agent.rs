@@ -135,18 +135,19 @@ fn tray_shows_the_warning_and_check_now_asks_the_endpoint() {
     let agent = d.start_agent("agent", &f.config, &[]);
     let item = d.wait_for_tray_item();
     wait_tooltip(d, &item, TOOLTIP_10_DAYS);
+    // The saved status shows first; "Sign out" once the first check found the credentials.
+    let expected = [
+        "Change password…",
+        "Check now",
+        "Sign out",
+        "Start at login",
+        "Quit",
+    ];
+    d.wait_until("the menu after the first check", || {
+        d.menu_labels(&item).get(1..) == Some(&expected.map(String::from)[..])
+    });
     let labels = d.menu_labels(&item);
     assert!(labels[0].starts_with(TOOLTIP_10_DAYS), "{labels:?}");
-    assert_eq!(
-        labels[1..],
-        [
-            "Change password…",
-            "Check now",
-            "Sign out",
-            "Start at login",
-            "Quit"
-        ]
-    );
 
     d.wait_displayed(1);
     // Let the tray host paint the icon before the picture is taken.
