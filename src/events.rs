@@ -26,6 +26,8 @@ pub enum Command {
     SetAutostart(bool),
     /// Set the product up (the configuration is incomplete): say how.
     SetUp,
+    /// The machine woke from sleep (not a person's request: logind told).
+    Resumed,
     /// Stop the agent.
     Quit,
 }

@@ -61,6 +61,7 @@ pub mod portal;
 pub mod prompt;
 pub mod provider;
 pub mod report;
+pub mod resume;
 pub mod routine;
 pub mod schedule;
 pub mod setup;

@@ -145,6 +145,14 @@ pub fn after_check(
     wait
 }
 
+/// The machine resumed from sleep: a check that failed before (the network was going away) is
+/// retried at once rather than after its backoff; otherwise nothing changes.
+pub fn on_resume(timetable: &mut Timetable, now: DateTime<Utc>) {
+    if timetable.failures > 0 {
+        timetable.next_check = timetable.next_check.min(now);
+    }
+}
+
 /// When the loop should wake next: at the next check or when the next local day starts
 /// (`next_day`), whichever comes first, and no later than `longest_sleep` from now.
 pub fn wake_at(

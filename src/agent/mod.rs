@@ -256,6 +256,10 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             Command::SetAutostart(on) => self.look_at_login_item(Some(on), run),
             // Only offered before the agent starts (see `setup`).
             Command::SetUp => {}
+            Command::Resumed => {
+                schedule::on_resume(&mut run.timetable, self.routine.clock.now());
+                self.on_wake(run);
+            }
         }
     }
 

@@ -154,7 +154,7 @@ impl SetupWait {
                     // No tray (none on this desktop, or `--no-tray`): the channel is closed.
                     Some(command) = commands.recv() => match command {
                         Command::Quit => return Waited::Stopped,
-                        Command::SignOut | Command::SetAutostart(_) => {}
+                        Command::SignOut | Command::SetAutostart(_) | Command::Resumed => {}
                         _ => match readiness(self.explicit.as_deref()) {
                             Readiness::Ready(config) => return Waited::Ready(config, None),
                             Readiness::NotReady { needs, .. } => {

@@ -782,3 +782,23 @@ async fn a_stuck_keyring_keeps_the_last_status_and_the_menu_as_it_was() {
 }
 
 mod clocks;
+
+#[tokio::test(start_paused = true)]
+async fn a_resume_retries_a_failed_check_at_once() {
+    let h = Harness::start(at(24, 9, 0), FakeDesktop::default(), true);
+    h.endpoint.answer(Err("the network is down".into()));
+    h.endpoint.answer(Err("the network is down".into()));
+    h.endpoint.answer(Ok(expires_in(20)));
+    // Two failures: the next retry is two minutes away.
+    pass(70).await;
+    assert_eq!(h.endpoint.calls(), 2);
+    h.send(Command::Resumed);
+    pass(1).await;
+    assert_eq!(h.endpoint.calls(), 3, "retried on resume");
+    assert_eq!(h.view().state, PasswordState::Ok);
+    // A resume with nothing failed asks nothing.
+    h.send(Command::Resumed);
+    pass(1).await;
+    assert_eq!(h.endpoint.calls(), 3);
+    h.stop().await;
+}

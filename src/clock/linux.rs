@@ -10,13 +10,20 @@ use chrono::{DateTime, Utc};
 use tokio::io::unix::AsyncFd;
 
 /// Returns at `at` on the wall clock, or when the clock is set; falls back to a coarse sleep
-/// when no timer can be made.
+/// when no timer can be made. A sleep of the same length on the monotonic clock ends it too:
+/// normally both end together (one wake-up), and where the time a program reads is faked (a
+/// preloaded libfaketime, which does not reach the kernel's timers) that one keeps the pace.
 pub async fn sleep_until(at: DateTime<Utc>) {
+    let left = (at - Utc::now()).to_std().unwrap_or_default();
     match arm(at) {
-        Ok(timer) => wait(&timer).await,
+        Ok(timer) => {
+            tokio::select! {
+                () = wait(&timer) => {}
+                () = tokio::time::sleep(left) => {}
+            }
+        }
         Err(e) => {
             tracing::warn!(error = %e, "no wall-clock timer; looking at the clock every minute");
-            let left = (at - Utc::now()).to_std().unwrap_or_default();
             tokio::time::sleep(left.min(std::time::Duration::from_secs(60))).await;
         }
     }

@@ -245,3 +245,23 @@ fn the_loop_sleeps_until_the_next_check_or_the_next_day_at_most_an_hour() {
         );
     }
 }
+
+#[test]
+fn a_resume_retries_a_failed_check_at_once_and_changes_nothing_else() {
+    let now = at(9, 0);
+    // (failures, next check, expected next check)
+    let cases = [
+        (0, at(12, 0), at(12, 0)),
+        (2, at(9, 2), now),
+        (2, at(8, 0), at(8, 0)),
+    ];
+    for (failures, next_check, expected) in cases {
+        let mut t = Timetable {
+            next_check,
+            failures,
+            day: day(24),
+        };
+        on_resume(&mut t, now);
+        assert_eq!(t.next_check, expected, "{failures} {next_check}");
+    }
+}
