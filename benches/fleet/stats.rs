@@ -106,7 +106,7 @@ pub fn table(fleet: &Fleet, runs: &[Run]) -> String {
         .find(|run| run.kind == crate::schedules::Kind::Fleet)
         .map(|run| {
             (0..fleet.days as usize)
-                .map(|d| day(run, d, &healthy).ratio())
+                .map(|d| day(run, d, healthy).ratio())
                 .fold(0.0, f64::max)
         })
         .unwrap_or_default();
