@@ -11,6 +11,8 @@
 #   benches/run.sh [IDLE_SECONDS]   full run, release build (default 120 idle seconds)
 #   benches/run.sh --smoke          a few seconds of each on the debug build (scripts/test runs it;
 #                                   its timings mean nothing)
+# SIGNIN_BENCH_BEFORE=/path/to/an/older/signin-assistant adds its latency rows, measured in the
+# same session, for a before/after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,7 +36,7 @@ if [ -z "${SIGNIN_BENCH_INSIDE:-}" ]; then
   if [ "$smoke" = 1 ]; then
     cargo build --locked --quiet --bins --examples
   else
-    cargo build --locked --quiet --release --bins --examples
+    cargo build --locked --quiet --release --bin signin-assistant --example emulator --example fleet
   fi
   echo "## The fleet (benches/fleet)"
   echo
@@ -52,7 +54,7 @@ export XDG_STATE_HOME=$T/home/.local/state XDG_RUNTIME_DIR=$T/run SIGNIN_ASSISTA
 export NO_AT_BRIDGE=1 BROWSER=true
 unset XDG_CURRENT_DESKTOP
 mkdir -p "$HOME" "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
-wait_for() { for _ in $(seq 200); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "gave up waiting for: $*" >&2; exit 1; }
+wait_for() { for _ in $(seq 400); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "gave up waiting for: $*" >&2; exit 1; }
 
 exec 3> >(cat > "$T/display")
 Xvfb -displayfd 3 -nolisten tcp -screen 0 800x600x24 >/dev/null 2>&1 &
@@ -66,7 +68,8 @@ wait_for busctl --user status org.freedesktop.Notifications
 
 # An account whose password expires in 10 days: a balloon is due.
 "target/$profile/examples/emulator" 10 > "$T/emulator.out" &
-wait_for test "$(wc -l < "$T/emulator.out")" -ge 5
+emulator_ready() { [ "$(wc -l < "$T/emulator.out")" -ge 5 ]; }
+wait_for emulator_ready
 base=$(sed -n 1p "$T/emulator.out")
 value() { sed -n "s/^$1=//p" "$T/emulator.out"; }
 cat > "$T/config.toml" <<CONF
@@ -89,12 +92,21 @@ echo
 echo "| command | p50 [ms] | mean [ms] | min [ms] | max [ms] | CPU [ms per run] |"
 echo "|:---|---:|---:|---:|---:|---:|"
 timeit() { python3 "$lib/timeit.py" --runs "$runs" --warmup "$warmup" --name "$@"; }
-timeit '`status --json` (config + state file)' -- "${sa[@]}" status --json
-timeit '`check --json --no-notify` (keyring, refresh grant, Graph, keyring, state)' -- "${sa[@]}" check --json --no-notify
+latency() {
+  local label=$1; shift
+  local cmd=("$@" --config "$T/config.toml")
+  timeit "\`status --json\`$label (config + state file)" -- "${cmd[@]}" status --json
+  timeit "\`check --json --no-notify\`$label (keyring, refresh grant, Graph, keyring, state)" -- "${cmd[@]}" check --json --no-notify
+  python3 "$lib/first_balloon.py" --runs "$balloon_runs" --state "$state" \
+    --name "\`run --no-tray\`$label start → first balloon (Notify on the bus)" -- "${cmd[@]}" run --no-tray
+  dunstctl close-all
+}
+latency "" "$bin"
+if [ -n "${SIGNIN_BENCH_BEFORE:-}" ]; then
+  latency " (before: $(basename "$SIGNIN_BENCH_BEFORE"))" "$SIGNIN_BENCH_BEFORE"
+fi
 timeit 'peer: cron script, check only (secret-tool, password grant, Graph; curl, jq)' -- env PEER_NOTIFY=0 "$lib/peer-entra.sh"
 timeit 'peer: cron script with `notify-send`' -- "$lib/peer-entra.sh"
-python3 "$lib/first_balloon.py" --runs "$balloon_runs" --state "$state" \
-  --name '`run --no-tray` start → first balloon (Notify on the bus)' -- "${sa[@]}" run --no-tray
 dunstctl close-all
 
 # Idle cost of one running agent, read from /proc after its first check.
