@@ -14,7 +14,14 @@
 //! - the loop sleeps until the next check or the start of the next local day, whichever comes
 //!   first, and at most `longest_sleep` (a time-zone change moves the local day without
 //!   changing any clock; a set clock or a resume from suspend wakes the loop by itself, see
-//!   [`crate::clock`]).
+//!   [`crate::clock`]);
+//! - a throttled check (429/503) waits at least as long as the endpoint's `Retry-After` asked;
+//! - with the fleet's timings ([`Cadence::for_fleet`]), a check the computer slept through (or
+//!   was switched off through) is not made at once on waking but within `catch_up_spread`, and a
+//!   restart goes on from the last check ([`Timetable::resume`]): thousands of laptops opened
+//!   at 9:00 do not all ask at 9:00, and the day's balloon comes from the saved finding meanwhile;
+//!   and the first success after failures places the next check anywhere in that spread, so
+//!   the desktops that recovered together from an outage do not come back together.
 
 use std::time::Duration;
 
@@ -33,6 +40,9 @@ pub struct Cadence {
     pub first_retry: Duration,
     /// The longest the loop sleeps without looking at the local day (a new time zone).
     pub longest_sleep: Duration,
+    /// A check found overdue on waking (the computer slept through it) comes within this long;
+    /// zero: at once.
+    pub catch_up_spread: Duration,
 }
 
 impl Cadence {
@@ -43,9 +53,25 @@ impl Cadence {
             midnight_spread: Duration::from_secs(600),
             first_retry: Duration::from_secs(60),
             longest_sleep: Duration::from_secs(3600),
+            catch_up_spread: Duration::ZERO,
+        }
+    }
+
+    /// The timings for a fleet of desktops that start, resume and cross midnight together: the
+    /// new day's check and a check slept through are spread over a whole interval, so they add
+    /// no peak to the endpoint's load (benches/fleet.rs measures it).
+    pub fn for_fleet(interval: Duration) -> Cadence {
+        Cadence {
+            midnight_spread: interval,
+            catch_up_spread: interval,
+            ..Cadence::every(interval)
         }
     }
 }
+
+/// How late a wake-up may come after the check it was for and still be the loop's own timer
+/// (later than this, the computer slept or the process was stopped).
+const LATE: Duration = Duration::from_secs(120);
 
 /// Random numbers in `0.0..1.0`, drawn by the caller: where in the midnight spread this desktop
 /// checks, and how much jitter the next interval gets.
@@ -63,6 +89,9 @@ pub struct Timetable {
     pub failures: u32,
     /// The local day of the last wake-up.
     pub day: NaiveDate,
+    /// The next check was already moved once because the computer slept through it: the next
+    /// late wake-up checks at once (so a laptop that keeps sleeping still gets its check).
+    pub caught_up: bool,
 }
 
 impl Timetable {
@@ -72,6 +101,27 @@ impl Timetable {
             next_check: now,
             failures: 0,
             day: today,
+            caught_up: false,
+        }
+    }
+
+    /// A restart with a saved finding from `last_check`: the next check is due an interval after
+    /// it (never later than an interval from now, for a clock set back). When that is already
+    /// past, the first wake-up finds it overdue and `on_wake` treats it as slept through; with
+    /// no saved finding it is due at once, like [`Timetable::start`].
+    pub fn resume(
+        now: DateTime<Utc>,
+        today: NaiveDate,
+        last_check: Option<DateTime<Utc>>,
+        cadence: &Cadence,
+    ) -> Timetable {
+        let next_check = match last_check {
+            Some(last) => (last + cadence.interval).min(now + cadence.interval),
+            None => now,
+        };
+        Timetable {
+            next_check,
+            ..Timetable::start(now, today)
         }
     }
 }
@@ -112,6 +162,12 @@ pub fn on_wake(
         let soon = now + cadence.midnight_spread.mul_f64(unit(dice.spread));
         timetable.next_check = timetable.next_check.min(soon);
     }
+    let overdue = (now - timetable.next_check).to_std().unwrap_or_default();
+    if overdue > LATE && !cadence.catch_up_spread.is_zero() && !timetable.caught_up {
+        // Slept through: everyone who opens the lid at 9:00 must not ask at 9:00.
+        timetable.next_check = now + cadence.catch_up_spread.mul_f64(unit(dice.spread));
+        timetable.caught_up = true;
+    }
     let check = if now < timetable.next_check {
         CheckNow::No
     } else if recheck_spends_grace_login(finding) {
@@ -120,6 +176,7 @@ pub fn on_wake(
     } else {
         // Until the check reports back (`after_check` sets the real time), the next one waits.
         timetable.next_check = now + cadence.interval;
+        timetable.caught_up = false;
         CheckNow::Yes
     };
     Wake { new_day, check }
@@ -134,7 +191,15 @@ pub fn after_check(
     cadence: &Cadence,
     dice: Dice,
 ) -> Duration {
-    let wait = if succeeded {
+    let wait = if succeeded && timetable.failures > 0 && !cadence.catch_up_spread.is_zero() {
+        // The first success after an outage: the desktops that recovered together would come
+        // back together every interval; a fresh place in the spread parts them.
+        timetable.failures = 0;
+        cadence
+            .catch_up_spread
+            .mul_f64(unit(dice.jitter))
+            .max(cadence.first_retry)
+    } else if succeeded {
         timetable.failures = 0;
         jittered(cadence.interval, dice.jitter)
     } else {
@@ -151,6 +216,22 @@ pub fn on_resume(timetable: &mut Timetable, now: DateTime<Utc>) {
     if timetable.failures > 0 {
         timetable.next_check = timetable.next_check.min(now);
     }
+}
+
+/// A check ended at `now` with a throttling answer that asked to wait `retry_after` (longer
+/// than a check waits by itself): it counts as a failure, and the next one comes no sooner
+/// than asked (but no later than the regular interval). Returns how long until then.
+pub fn after_throttled(
+    timetable: &mut Timetable,
+    now: DateTime<Utc>,
+    retry_after: Duration,
+    cadence: &Cadence,
+    dice: Dice,
+) -> Duration {
+    after_check(timetable, now, false, cadence, dice);
+    let wait = backoff(timetable.failures, cadence).max(retry_after.min(cadence.interval));
+    timetable.next_check = now + wait;
+    wait
 }
 
 /// When the loop should wake next: at the next check or when the next local day starts

@@ -88,6 +88,7 @@ struct Answer {
 }
 
 async fn get(url: &Url, timeout: Duration) -> Result<Answer, reqwest::Error> {
+    crate::provider::install_tls_crypto();
     let client = reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout)

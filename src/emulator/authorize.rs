@@ -339,7 +339,7 @@ pub(super) fn redeem(form: &[(String, String)], shared: &Shared) -> Result<Grant
 }
 
 fn s256(verifier: &str) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
+    let digest = ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes());
     URL_SAFE_NO_PAD.encode(digest.as_ref())
 }
 

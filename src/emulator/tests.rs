@@ -16,6 +16,12 @@ struct Harness {
     scenario: Scenario,
 }
 
+/// A plain client (TLS crypto installed first, as reqwest needs).
+fn client() -> Client {
+    crate::provider::install_tls_crypto();
+    Client::new()
+}
+
 impl Harness {
     async fn start(scenario: Scenario) -> Harness {
         let emulator = Emulator::start(scenario.clone())
@@ -23,7 +29,7 @@ impl Harness {
             .expect("emulator starts");
         Harness {
             emulator,
-            client: Client::new(),
+            client: client(),
             scenario,
         }
     }
@@ -645,6 +651,7 @@ async fn misbehaviours() {
     h.emulator.set_scenario(
         Scenario::default().with_misbehaviour(Misbehaviour::Delay(Duration::from_millis(500))),
     );
+    crate::provider::install_tls_crypto();
     let client = Client::builder()
         .timeout(Duration::from_millis(100))
         .build()
@@ -685,13 +692,13 @@ async fn shutdown_stops_serving() {
     let emulator = Emulator::start(Scenario::default()).await.unwrap();
     let url = emulator.base_url();
     emulator.shutdown().await;
-    assert!(Client::new().get(url).send().await.is_err());
+    assert!(client().get(url).send().await.is_err());
 
     let emulator = Emulator::start(Scenario::default()).await.unwrap();
     let url = emulator.base_url();
     drop(emulator);
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert!(Client::new().get(url).send().await.is_err());
+    assert!(client().get(url).send().await.is_err());
 }
 
 #[test]

@@ -29,8 +29,17 @@ pub struct HttpClient {
     clock_offset_secs: Arc<Mutex<Option<i64>>>,
 }
 
+/// Makes ring rustls' crypto for this process: reqwest builds its TLS on the process's default
+/// provider and panics without one. Call before building a `reqwest::Client`; calling again
+/// does nothing.
+pub fn install_tls_crypto() {
+    // Err: one is installed already (by an earlier call).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 impl HttpClient {
     pub fn new(timeout: Duration, max_retry_after: Duration) -> Result<HttpClient, ProviderError> {
+        install_tls_crypto();
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)

@@ -8,6 +8,7 @@
 
 pub mod entra;
 pub(crate) mod http;
+pub use http::install_tls_crypto;
 pub mod ldap;
 
 use std::future::Future;

@@ -60,6 +60,7 @@ fn a_check_is_due_exactly_at_its_time_and_not_a_second_before() {
             next_check: at(12, 0),
             failures: 0,
             day: day(24),
+            caught_up: false,
         };
         let wake = on_wake(&mut t, now, day(24), None, &cadence(), NO_DICE);
         assert_eq!(wake.check, expected, "at {now}");
@@ -78,6 +79,7 @@ fn after_a_success_the_next_check_comes_after_the_interval_plus_up_to_ten_percen
             next_check: at(8, 0),
             failures: 3,
             day: day(24),
+            caught_up: false,
         };
         let dice = Dice {
             spread: 0.0,
@@ -104,6 +106,7 @@ fn out_of_range_dice_stay_inside_the_window() {
             next_check: at(20, 0),
             failures: 0,
             day: day(23),
+            caught_up: false,
         };
         let wake = on_wake(&mut t, at(0, 0), day(24), None, &cadence(), dice);
         let within = t.next_check > at(0, 0) && t.next_check <= at(0, 10);
@@ -139,6 +142,7 @@ fn a_new_day_brings_the_check_forward_within_the_spread() {
             next_check: planned,
             failures: 0,
             day: day(23),
+            caught_up: false,
         };
         let dice = Dice {
             spread,
@@ -164,6 +168,7 @@ fn a_clock_that_goes_back_a_day_is_a_new_day_too() {
         next_check: at(12, 0),
         failures: 0,
         day: day(25),
+        caught_up: false,
     };
     let wake = on_wake(&mut t, at(8, 0), day(24), None, &cadence(), NO_DICE);
     assert!(wake.new_day);
@@ -237,6 +242,7 @@ fn the_loop_sleeps_until_the_next_check_or_the_next_day_at_most_an_hour() {
             next_check,
             failures: 0,
             day: day(24),
+            caught_up: false,
         };
         assert_eq!(
             wake_at(&t, now, next_day, &cadence()),
@@ -260,8 +266,145 @@ fn a_resume_retries_a_failed_check_at_once_and_changes_nothing_else() {
             next_check,
             failures,
             day: day(24),
+            caught_up: false,
         };
         on_resume(&mut t, now);
         assert_eq!(t.next_check, expected, "{failures} {next_check}");
+    }
+}
+
+fn fleet() -> Cadence {
+    Cadence::for_fleet(Duration::from_secs(4 * HOUR))
+}
+
+fn rolled(spread: f64) -> Dice {
+    Dice {
+        spread,
+        jitter: 0.0,
+    }
+}
+
+#[test]
+fn a_check_slept_through_comes_within_the_catch_up_spread_once() {
+    // (cadence, planned check, wake-up, spread roll, expected check now, expected next check)
+    let cases = [
+        // The product's own timings: at once on waking.
+        (cadence(), at(1, 0), at(9, 0), 0.5, CheckNow::Yes, at(13, 0)),
+        // The fleet's: within the interval after waking.
+        (fleet(), at(1, 0), at(9, 0), 0.5, CheckNow::No, at(11, 0)),
+        (fleet(), at(1, 0), at(9, 0), 1.0, CheckNow::No, at(13, 0)),
+        (fleet(), at(1, 0), at(9, 0), 0.0, CheckNow::Yes, at(13, 0)),
+        // Two minutes late is still the loop's own timer.
+        (fleet(), at(8, 58), at(9, 0), 0.5, CheckNow::Yes, at(13, 0)),
+    ];
+    for (cadence, planned, now, spread, check, next) in cases {
+        let mut t = Timetable {
+            next_check: planned,
+            failures: 0,
+            day: day(24),
+            caught_up: false,
+        };
+        let wake = on_wake(&mut t, now, day(24), None, &cadence, rolled(spread));
+        assert_eq!(wake.check, check, "{planned} {now} {spread}");
+        assert_eq!(t.next_check, next, "{planned} {now} {spread}");
+    }
+    // Slept through the moved check as well: the next late wake-up checks at once.
+    let mut t = Timetable::start(at(1, 0), day(24));
+    on_wake(&mut t, at(9, 0), day(24), None, &fleet(), rolled(0.5));
+    let wake = on_wake(&mut t, at(14, 0), day(24), None, &fleet(), rolled(0.5));
+    assert_eq!(wake.check, CheckNow::Yes);
+    assert!(!t.caught_up);
+}
+
+#[test]
+fn the_fleet_spreads_the_new_days_check_over_the_interval() {
+    let mut t = Timetable {
+        next_check: at(3, 0),
+        failures: 0,
+        day: day(23),
+        caught_up: false,
+    };
+    let wake = on_wake(&mut t, at(0, 0), day(24), None, &fleet(), rolled(0.25));
+    assert!(wake.new_day);
+    assert_eq!(wake.check, CheckNow::No);
+    assert_eq!(t.next_check, at(1, 0));
+}
+
+#[test]
+fn a_restart_goes_on_from_the_last_check() {
+    // (last check, expected next check) for a restart at 9:00
+    let cases = [
+        (None, at(9, 0)),
+        (Some(at(7, 0)), at(11, 0)),
+        // From yesterday: overdue, so the first wake-up treats it as slept through.
+        (
+            Some(at(7, 0) - Duration::from_secs(24 * HOUR)),
+            at(7, 0) - Duration::from_secs(20 * HOUR),
+        ),
+        // A last check "in the future" (clock set back): no later than an interval from now.
+        (Some(at(20, 0)), at(13, 0)),
+    ];
+    for (last, expected) in cases {
+        let t = Timetable::resume(at(9, 0), day(24), last, &fleet());
+        assert_eq!(t.next_check, expected, "{last:?}");
+        assert_eq!(t.failures, 0);
+    }
+    let mut t = Timetable::resume(at(9, 0), day(24), Some(at(0, 0)), &fleet());
+    let wake = on_wake(&mut t, at(9, 0), day(24), None, &fleet(), rolled(0.5));
+    assert_eq!(wake.check, CheckNow::No);
+    assert_eq!(t.next_check, at(11, 0));
+}
+
+#[test]
+fn a_throttled_check_waits_at_least_as_long_as_asked() {
+    // (failures before, Retry-After, expected wait)
+    let cases = [
+        (0, 5 * MIN, 5 * MIN),
+        // The backoff is longer than asked: the backoff.
+        (6, 5 * MIN, 64 * MIN),
+        // Asked for more than the interval: the interval.
+        (0, 24 * HOUR, 4 * HOUR),
+    ];
+    for (failures, retry_after, expected) in cases {
+        let mut t = Timetable {
+            failures,
+            ..Timetable::start(at(8, 0), day(24))
+        };
+        let wait = after_throttled(
+            &mut t,
+            at(8, 0),
+            Duration::from_secs(retry_after),
+            &cadence(),
+            NO_DICE,
+        );
+        assert_eq!(wait.as_secs(), expected, "{failures} {retry_after}");
+        assert_eq!(t.failures, failures + 1);
+        assert_eq!(t.next_check, at(8, 0) + wait);
+    }
+}
+
+#[test]
+fn with_the_fleet_timings_the_first_success_after_failures_takes_a_fresh_place() {
+    // (cadence, failures before, jitter roll, expected wait)
+    let cases = [
+        (cadence(), 3, 0.5, 4 * HOUR + 720),
+        (fleet(), 0, 0.5, 4 * HOUR + 720),
+        (fleet(), 3, 0.5, 2 * HOUR),
+        (fleet(), 3, 1.0, 4 * HOUR),
+        // Never sooner than the first retry.
+        (fleet(), 3, 0.0, MIN),
+    ];
+    for (cadence, failures, jitter, expected) in cases {
+        let mut t = Timetable {
+            failures,
+            ..Timetable::start(at(8, 0), day(24))
+        };
+        let dice = Dice {
+            spread: 0.0,
+            jitter,
+        };
+        let wait = after_check(&mut t, at(8, 0), true, &cadence, dice);
+        assert_eq!(wait.as_secs(), expected, "{failures} {jitter}");
+        assert_eq!(t.failures, 0);
     }
 }

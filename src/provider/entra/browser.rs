@@ -146,7 +146,7 @@ fn authorize_url(
 /// make the 43-character PKCE verifier RFC 7636 recommends).
 fn random_token(bytes: usize) -> Result<Secret, InteractiveError> {
     let mut buf = zeroize::Zeroizing::new(vec![0u8; bytes]);
-    aws_lc_rs::rand::fill(&mut buf).map_err(|_| {
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut buf).map_err(|_| {
         InteractiveError::System("the system's random number generator failed".into())
     })?;
     Ok(Secret::new(URL_SAFE_NO_PAD.encode(&*buf)))
@@ -154,8 +154,7 @@ fn random_token(bytes: usize) -> Result<Secret, InteractiveError> {
 
 /// The S256 code challenge: base64url(SHA-256(verifier)) (RFC 7636 4.2).
 fn code_challenge(verifier: &Secret) -> String {
-    let digest =
-        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.expose().as_bytes());
+    let digest = ring::digest::digest(&ring::digest::SHA256, verifier.expose().as_bytes());
     URL_SAFE_NO_PAD.encode(digest.as_ref())
 }
 

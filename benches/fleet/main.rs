@@ -1,0 +1,204 @@
+//! The fleet: a deterministic simulation of thousands of desktops running the product's pure
+//! schedule (`src/schedule.rs`) against one identity endpoint, counting the requests that reach
+//! it minute by minute. It answers the question a single agent's tests cannot: do 10,000
+//! agents that log in around 09:00, sleep over lunch and overnight and live through outages
+//! stampede the endpoint? The same fleet is run with a naive fixed-interval schedule.
+//!
+//! `cargo run --release --example fleet -- [--agents N] [--days D] [--seed S] [--svg PATH]`
+//! (benches/run.sh runs it at full size; `cargo test` runs a small one).
+
+mod endpoint;
+mod people;
+mod schedules;
+mod stats;
+mod svg;
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use fastrand::Rng;
+
+use endpoint::{Answer, Endpoint, Fault};
+use schedules::{Kind, Outcome, Planner};
+
+/// The agent's default check interval (`agent.check_interval_minutes = 240`).
+const INTERVAL: Duration = Duration::from_secs(4 * 3600);
+
+/// What to simulate.
+#[derive(Debug, Clone)]
+pub struct Fleet {
+    pub agents: u32,
+    pub days: u32,
+    pub seed: u64,
+}
+
+/// One schedule's run: requests per minute from Monday 00:00, and the requests sent before a
+/// `Retry-After` had run out.
+pub struct Run {
+    pub kind: Kind,
+    pub per_minute: Vec<u32>,
+    pub too_early: u64,
+}
+
+pub fn monday() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 0, 0, 0).unwrap()
+}
+
+/// The endpoint's bad hours: down on Tuesday 10:30–11:00, throttling (429, `Retry-After: 300`)
+/// on Wednesday 14:00–14:30 (both on the last day of a shorter run).
+pub fn faults(days: u32) -> Vec<Fault> {
+    let at = |day: u32, h: i64, m: i64| {
+        monday()
+            + chrono::Duration::days(day.min(days - 1).into())
+            + chrono::Duration::minutes(h * 60 + m)
+    };
+    vec![
+        Fault {
+            from: at(1, 10, 30),
+            until: at(1, 11, 0),
+            answer: Answer::Down,
+        },
+        Fault {
+            from: at(2, 14, 0),
+            until: at(2, 14, 30),
+            answer: Answer::Throttled {
+                retry_after: Duration::from_secs(300),
+            },
+        },
+    ]
+}
+
+/// Runs the whole fleet under one schedule.
+pub fn simulate(fleet: &Fleet, kind: Kind) -> Run {
+    let minutes = fleet.days as usize * 1440;
+    let mut endpoint = Endpoint::new(monday(), minutes, faults(fleet.days));
+    for agent in 0..u64::from(fleet.agents) {
+        let seed = fleet.seed ^ agent.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        // The same people for every schedule; the dice differ only by schedule's use.
+        let mut people = Rng::with_seed(seed);
+        let mut dice = Rng::with_seed(seed.rotate_left(17) ^ 0x5EED);
+        let spans = people::awake_spans(&mut people, monday(), fleet.days);
+        let mut last_ok = Some(people::last_check_before(&mut people, monday()));
+        let mut not_before = None;
+        let mut planner: Option<Planner> = None;
+        for span in spans {
+            if span.fresh || planner.is_none() {
+                planner = Some(Planner::start(
+                    kind, span.from, last_ok, INTERVAL, &mut dice,
+                ));
+            }
+            let planner = planner.as_mut().expect("started above");
+            if !span.fresh {
+                planner.resumed(span.from, &mut dice);
+            }
+            let mut now = span.from;
+            while now < span.until {
+                if planner.on_wake(now, &mut dice) {
+                    let outcome = schedules::check(&mut endpoint, now, &mut not_before);
+                    if outcome == Outcome::Ok {
+                        last_ok = Some(now);
+                    }
+                    planner.after(now, outcome, &mut dice);
+                }
+                let wake = planner.wake_at(now);
+                now = wake.max(now + Duration::from_secs(1));
+            }
+        }
+    }
+    Run {
+        kind,
+        per_minute: endpoint.per_minute,
+        too_early: endpoint.too_early,
+    }
+}
+
+fn parse_args() -> Result<(Fleet, Option<String>), String> {
+    let mut fleet = Fleet {
+        agents: 10_000,
+        days: 3,
+        seed: 2026,
+    };
+    let mut svg = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--agents" => fleet.agents = value()?.parse().map_err(|e| format!("--agents: {e}"))?,
+            "--days" => fleet.days = value()?.parse().map_err(|e| format!("--days: {e}"))?,
+            "--seed" => fleet.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
+            "--svg" => svg = Some(value()?),
+            // `cargo bench` passes this to every bench target.
+            "--bench" => {}
+            _ => return Err(format!("unknown argument {flag}")),
+        }
+    }
+    if fleet.days == 0 || fleet.agents == 0 {
+        return Err("--agents and --days must be at least 1".into());
+    }
+    Ok((fleet, svg))
+}
+
+fn main() {
+    let (fleet, svg_path) = match parse_args() {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            eprintln!("fleet: {e}\nusage: fleet [--agents N] [--days D] [--seed S] [--svg PATH]");
+            std::process::exit(2);
+        }
+    };
+    let runs: Vec<Run> = Kind::ALL
+        .iter()
+        .map(|&kind| simulate(&fleet, kind))
+        .collect();
+    print!("{}", stats::table(&fleet, &runs));
+    if let Some(path) = svg_path {
+        if let Err(e) = std::fs::write(&path, svg::chart(&fleet, &runs)) {
+            eprintln!("fleet: cannot write {path}: {e}");
+            std::process::exit(1);
+        }
+        println!("\nchart: {path}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small() -> Fleet {
+        Fleet {
+            agents: 500,
+            days: 2,
+            seed: 7,
+        }
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_fleet() {
+        let a = simulate(&small(), Kind::Fleet);
+        let b = simulate(&small(), Kind::Fleet);
+        assert_eq!(a.per_minute, b.per_minute);
+        assert!(
+            a.per_minute.iter().sum::<u32>() > 500,
+            "every desktop checks at least once"
+        );
+    }
+
+    #[test]
+    fn the_fleet_timings_honour_retry_after_and_the_report_and_chart_are_made() {
+        let fleet = Fleet { days: 3, ..small() };
+        let runs: Vec<Run> = Kind::ALL
+            .iter()
+            .map(|&kind| simulate(&fleet, kind))
+            .collect();
+        assert_eq!(runs[2].too_early, 0);
+        assert_eq!(runs.len(), Kind::ALL.len());
+        assert!(
+            runs[1].too_early > 0,
+            "a 1-minute backoff comes back before Retry-After"
+        );
+        let table = stats::table(&fleet, &runs);
+        assert!(table.contains("peak"), "{table}");
+        let chart = svg::chart(&fleet, &runs);
+        assert!(chart.starts_with("<svg") && chart.trim_end().ends_with("</svg>"));
+    }
+}

@@ -1,0 +1,223 @@
+//! The schedules compared: a naive fixed interval (what a cron job or a plain timer does), the
+//! product's pure schedule as the agent calls it, and the same schedule with the fleet's
+//! timings (`Cadence::for_fleet`, `Timetable::resume`, `after_throttled`); and, as the floor
+//! no schedule can beat, each awake desktop checking at memoryless random moments once per
+//! interval on average (the load then just follows how many desktops are awake). Each performs a
+//! check as the agent's HTTP client does: a `Retry-After` of at most 30 s is waited for inside
+//! the check (3 attempts at most); a longer one ends the check as throttled.
+
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use fastrand::Rng;
+use signin_assistant::schedule::{self, Cadence, CheckNow, Dice, Timetable};
+
+use crate::endpoint::{Answer, Endpoint};
+
+/// The longest `Retry-After` one check waits for by itself (`entra.max_retry_after_secs`).
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+const MAX_ATTEMPTS: u32 = 3;
+
+/// Which schedule a run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Naive,
+    AsWired,
+    Fleet,
+    Floor,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 4] = [Kind::Naive, Kind::AsWired, Kind::Fleet, Kind::Floor];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Naive => "naive: at login, then every 4 h, retry every 5 min",
+            Kind::AsWired => "schedule, Cadence::every (as the agent calls it)",
+            Kind::Fleet => "schedule, Cadence::for_fleet + resume + Retry-After",
+            Kind::Floor => "floor: memoryless, once per interval while awake",
+        }
+    }
+}
+
+/// How a check ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    Failed,
+    Throttled(Duration),
+}
+
+/// One desktop's schedule.
+pub enum Planner {
+    Naive {
+        next: DateTime<Utc>,
+        interval: Duration,
+    },
+    Floor {
+        next: DateTime<Utc>,
+        interval: Duration,
+    },
+    Real {
+        timetable: Timetable,
+        cadence: Cadence,
+        fleet: bool,
+    },
+}
+
+impl Planner {
+    /// The agent starts at `now`; it last checked successfully at `last_ok`.
+    pub fn start(
+        kind: Kind,
+        now: DateTime<Utc>,
+        last_ok: Option<DateTime<Utc>>,
+        interval: Duration,
+        rng: &mut Rng,
+    ) -> Planner {
+        let today = day(now);
+        match kind {
+            Kind::Floor => Planner::Floor {
+                next: now + memoryless(interval, rng),
+                interval,
+            },
+            Kind::Naive => Planner::Naive {
+                next: now,
+                interval,
+            },
+            Kind::AsWired => Planner::Real {
+                timetable: Timetable::start(now, today),
+                cadence: Cadence::every(interval),
+                fleet: false,
+            },
+            Kind::Fleet => {
+                let cadence = Cadence::for_fleet(interval);
+                Planner::Real {
+                    timetable: Timetable::resume(now, today, last_ok, &cadence),
+                    cadence,
+                    fleet: true,
+                }
+            }
+        }
+    }
+
+    /// The computer woke up at `now` (the floor's clock does not run while asleep).
+    pub fn resumed(&mut self, now: DateTime<Utc>, rng: &mut Rng) {
+        if let Planner::Floor { next, interval } = self {
+            *next = now + memoryless(*interval, rng);
+        }
+    }
+
+    /// When the loop wakes next.
+    pub fn wake_at(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            // A timer that looks once a minute.
+            Planner::Naive { next, .. } | Planner::Floor { next, .. } => {
+                (*next).max(now).min(now + Duration::from_secs(60))
+            }
+            Planner::Real {
+                timetable, cadence, ..
+            } => {
+                let next_day = signin_assistant::clock::start_of_next_day(&chrono::Utc, now);
+                schedule::wake_at(timetable, now, next_day, cadence)
+            }
+        }
+    }
+
+    /// A wake-up at `now`: whether to check.
+    pub fn on_wake(&mut self, now: DateTime<Utc>, rng: &mut Rng) -> bool {
+        match self {
+            Planner::Naive { next, interval } => {
+                let due = now >= *next;
+                if due {
+                    *next = now + *interval;
+                }
+                due
+            }
+            Planner::Floor { next, interval } => {
+                let due = now >= *next;
+                if due {
+                    *next = now + memoryless(*interval, rng);
+                }
+                due
+            }
+            Planner::Real {
+                timetable, cadence, ..
+            } => {
+                let wake = schedule::on_wake(timetable, now, day(now), None, cadence, dice(rng));
+                wake.check == CheckNow::Yes
+            }
+        }
+    }
+
+    /// A check ended at `now`.
+    pub fn after(&mut self, now: DateTime<Utc>, outcome: Outcome, rng: &mut Rng) {
+        match self {
+            // Its next moment was drawn when it checked.
+            Planner::Floor { .. } => {}
+            Planner::Naive { next, interval } => {
+                *next = now
+                    + match outcome {
+                        Outcome::Ok => *interval,
+                        _ => Duration::from_secs(300),
+                    };
+            }
+            Planner::Real {
+                timetable,
+                cadence,
+                fleet,
+            } => {
+                match outcome {
+                    Outcome::Throttled(retry_after) if *fleet => {
+                        schedule::after_throttled(timetable, now, retry_after, cadence, dice(rng))
+                    }
+                    _ => schedule::after_check(
+                        timetable,
+                        now,
+                        outcome == Outcome::Ok,
+                        cadence,
+                        dice(rng),
+                    ),
+                };
+            }
+        }
+    }
+}
+
+/// An exponentially distributed wait with mean `interval`.
+fn memoryless(interval: Duration, rng: &mut Rng) -> Duration {
+    interval.mul_f64(-rng.f64().max(f64::MIN_POSITIVE).ln())
+}
+
+/// One check as the agent's HTTP client makes it.
+pub fn check(
+    endpoint: &mut Endpoint,
+    now: DateTime<Utc>,
+    not_before: &mut Option<DateTime<Utc>>,
+) -> Outcome {
+    let mut at = now;
+    for attempt in 1..=MAX_ATTEMPTS {
+        match endpoint.request(at, not_before) {
+            Answer::Ok => return Outcome::Ok,
+            Answer::Down => return Outcome::Failed,
+            Answer::Throttled { retry_after } => {
+                if attempt == MAX_ATTEMPTS || retry_after > MAX_RETRY_AFTER {
+                    return Outcome::Throttled(retry_after);
+                }
+                at += retry_after;
+            }
+        }
+    }
+    Outcome::Failed
+}
+
+fn day(now: DateTime<Utc>) -> NaiveDate {
+    now.date_naive()
+}
+
+/// Fresh dice for each call, as the agent draws them.
+fn dice(rng: &mut Rng) -> Dice {
+    Dice {
+        spread: rng.f64(),
+        jitter: rng.f64(),
+    }
+}
