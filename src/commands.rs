@@ -250,9 +250,16 @@ impl Commands {
     pub async fn run(self, no_tray: bool, channels: Option<AgentChannels>) -> anyhow::Result<()> {
         let _one_agent = match instance::acquire(&self.state_dir()) {
             Err(LockError::AlreadyRunning) => {
-                let pid = instance::running_pid(&self.state_dir())
-                    .map(|pid| format!(" (pid {pid})"))
-                    .unwrap_or_default();
+                // Windows keeps a locked file unreadable to others: then the agent says.
+                let pid = match instance::running_pid(&self.state_dir()) {
+                    Some(pid) => Some(pid),
+                    None => control::ask(&Request::Status)
+                        .await
+                        .ok()
+                        .flatten()
+                        .map(|answer| answer.pid),
+                };
+                let pid = pid.map(|pid| format!(" (pid {pid})")).unwrap_or_default();
                 println!("signin-assistant is already running{pid}.");
                 return Ok(());
             }
