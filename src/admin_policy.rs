@@ -10,11 +10,8 @@
 //! A policy value cannot be overridden by the user's file or `--config`, and errors and origins
 //! name the policy setting (e.g. `policy HKLM\Software\Policies\signin-assistant\PortalUrl`).
 //! Both stores are read as (name, value) pairs; which config key a name sets, and how its
-//! value is read, is one table ([`MAPPINGS`]) and one pure function ([`to_config`]).
-
-use std::path::{Path, PathBuf};
-
-use crate::config::{Config, ConfigError, Origin};
+//! value is read, is one table ([`MAPPINGS`]) and one pure function ([`to_config`]). Laying
+//! the result over the files is the configuration's business (`config/policy_layer.rs`).
 
 #[cfg(target_os = "macos")]
 mod macos;
@@ -43,6 +40,15 @@ pub struct PolicySetting {
     pub value: PolicyValue,
     /// Where it is, for messages: `HKLM\Software\Policies\signin-assistant\PortalUrl`.
     pub location: String,
+}
+
+/// The policy store exists but cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("policy {store}: {message}")]
+pub struct PolicyReadError {
+    /// The key or domain, e.g. `HKLM\Software\Policies\signin-assistant`.
+    pub store: String,
+    pub message: String,
 }
 
 /// What the admins imposed on this machine (empty where there is no policy store).
@@ -191,7 +197,7 @@ pub fn registry_value(kind: u32, data: &[u8]) -> PolicyValue {
 
 impl AdminPolicy {
     /// Reads this machine's policy store; a store without our key or domain is an empty policy.
-    pub fn read() -> Result<AdminPolicy, ConfigError> {
+    pub fn read() -> Result<AdminPolicy, PolicyReadError> {
         #[cfg(windows)]
         {
             windows::read()
@@ -205,124 +211,16 @@ impl AdminPolicy {
             Ok(AdminPolicy::default())
         }
     }
-
-    /// The pseudo file name errors about this policy carry.
-    fn file(&self, location: &str) -> PathBuf {
-        PathBuf::from(format!("policy {location}"))
-    }
-
-    /// Lays the policy over `config` (after every file), so no file can override it; each key it
-    /// sets remembers the policy setting as its origin. Unknown names are skipped with a
-    /// warning (a newer template may reach an older agent); unusable values are errors.
-    pub fn apply_to(&self, config: &mut Config) -> Result<(), ConfigError> {
-        let mut tables = toml::Table::new();
-        let mut origins: Vec<(&'static str, &PolicySetting)> = Vec::new();
-        for setting in &self.settings {
-            let (key, value) = match to_config(&setting.name, &setting.value) {
-                Ok(mapped) => mapped,
-                Err(MappingError::Unknown) => {
-                    tracing::warn!(setting = %setting.location, "unknown policy value; ignored");
-                    continue;
-                }
-                Err(MappingError::Value(message)) => {
-                    return Err(ConfigError {
-                        file: self.file(&setting.location),
-                        line: None,
-                        key: None,
-                        message,
-                    })
-                }
-            };
-            let (table, name) = key.split_once('.').expect("keys are table.name");
-            tables
-                .entry(table)
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-                .as_table_mut()
-                .expect("a table")
-                .insert(name.to_string(), value);
-            origins.retain(|(k, _)| *k != key);
-            origins.push((key, setting));
-        }
-        if origins.is_empty() {
-            return Ok(());
-        }
-        let text = tables.to_string();
-        let source = self.file(&self.source);
-        config.apply_text(Path::new(&source), &text).map_err(|e| {
-            // Name the setting behind the key, not a line of the generated text.
-            let setting = origins
-                .iter()
-                .find(|(k, _)| Some(*k) == e.key.as_deref())
-                .map(|(_, s)| s.location.as_str())
-                .unwrap_or(&self.source);
-            ConfigError {
-                file: self.file(setting),
-                line: None,
-                ..e
-            }
-        })?;
-        for (key, setting) in origins {
-            config.set_origin(
-                key,
-                Origin::Policy {
-                    setting: setting.location.clone(),
-                },
-            );
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
-
-    const SOURCE: &str = r"HKLM\Software\Policies\signin-assistant";
-
-    fn policy(settings: &[(&str, PolicyValue)]) -> AdminPolicy {
-        AdminPolicy {
-            source: SOURCE.into(),
-            settings: settings
-                .iter()
-                .map(|(name, value)| PolicySetting {
-                    name: name.to_string(),
-                    value: value.clone(),
-                    location: format!(r"{SOURCE}\{name}"),
-                })
-                .collect(),
-        }
-    }
 
     fn text(s: &str) -> PolicyValue {
         PolicyValue::Text(s.into())
-    }
-
-    #[test]
-    fn every_name_maps_to_a_real_config_key() {
-        for m in MAPPINGS {
-            let value = match m.kind {
-                Kind::Text => text(match m.key {
-                    "provider.kind" => "ldap",
-                    "ldap.flavor" => "openldap",
-                    "ldap.bind" => "{username}",
-                    "ldap.url" => "ldaps://dc.example.com",
-                    k if k.ends_with("url") || k.ends_with("authority") => "https://example.com/",
-                    _ => "value",
-                }),
-                Kind::Number => PolicyValue::Number(7),
-                Kind::Flag => PolicyValue::Number(1),
-            };
-            let mut config = Config::default();
-            policy(&[(m.name, value)])
-                .apply_to(&mut config)
-                .unwrap_or_else(|e| panic!("{}: {e}", m.name));
-            assert!(
-                matches!(config.origin(m.key), Origin::Policy { .. }),
-                "{} did not set {}",
-                m.name,
-                m.key
-            );
-        }
     }
 
     #[test]
@@ -402,74 +300,6 @@ mod tests {
     }
 
     #[test]
-    fn policy_wins_over_the_user_file_and_is_named_as_origin() {
-        let mut config = Config::default();
-        config
-            .apply_text(
-                Path::new("/home/u/config.toml"),
-                "[portal]\nurl = \"https://user.example/\"\n[policy]\nwarning_days = 3\nurgent_days = 1\n",
-            )
-            .unwrap();
-        policy(&[
-            ("PortalUrl", text("https://admin.example/change")),
-            ("WarningDays", PolicyValue::Number(21)),
-        ])
-        .apply_to(&mut config)
-        .unwrap();
-        assert_eq!(config.portal.url.as_str(), "https://admin.example/change");
-        assert_eq!(config.policy.warning_days, 21);
-        assert_eq!(
-            config.policy.urgent_days, 1,
-            "keys the policy leaves alone stay"
-        );
-        let origin = config.origin("portal.url");
-        assert_eq!(
-            origin.to_string(),
-            r"policy HKLM\Software\Policies\signin-assistant\PortalUrl"
-        );
-        assert_eq!(
-            config.origin("policy.urgent_days").to_string(),
-            "/home/u/config.toml:5"
-        );
-    }
-
-    #[test]
-    fn a_bad_policy_value_is_an_error_naming_the_setting() {
-        let mut config = Config::default();
-        let err = policy(&[("Provider", text("kerberos"))])
-            .apply_to(&mut config)
-            .unwrap_err();
-        assert_eq!(
-            err.file,
-            PathBuf::from(r"policy HKLM\Software\Policies\signin-assistant\Provider")
-        );
-        assert_eq!(err.key.as_deref(), Some("provider.kind"));
-        assert_eq!(err.line, None);
-
-        let err = policy(&[("WarningDays", text("soon"))])
-            .apply_to(&mut config)
-            .unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with(r"policy HKLM\Software\Policies\signin-assistant\WarningDays: "),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn validation_errors_point_at_the_policy() {
-        let mut config = Config::default();
-        policy(&[("PortalUrl", text("http://portal.example/"))])
-            .apply_to(&mut config)
-            .unwrap();
-        let err = config.error_at("portal.url", "must be https");
-        assert_eq!(
-            err.to_string(),
-            r"policy HKLM\Software\Policies\signin-assistant\PortalUrl: key `portal.url`: must be https"
-        );
-    }
-
-    #[test]
     fn registry_bytes_decode_by_type() {
         let wide: Vec<u8> = "https://p.example/\0"
             .encode_utf16()
@@ -502,30 +332,6 @@ mod tests {
             registry_value(REG_SZ, &[0x00, 0xD8]),
             PolicyValue::Unsupported(_)
         ));
-    }
-
-    #[test]
-    fn merged_configuration_is_validated_with_the_policy_on_top() {
-        let dir = tempfile::tempdir().unwrap();
-        let user = dir.path().join("user.toml");
-        std::fs::write(&user, "[portal]\nurl = \"https://user.example/\"\n").unwrap();
-        let config = Config::merge(
-            std::slice::from_ref(&user),
-            &policy(&[("PortalUrl", text("https://admin.example/"))]),
-        )
-        .unwrap();
-        assert_eq!(config.portal.url.as_str(), "https://admin.example/");
-        let err = Config::merge(
-            std::slice::from_ref(&user),
-            &policy(&[("PortalUrl", text("http://admin.example/"))]),
-        )
-        .unwrap_err();
-        assert!(
-            err.to_string().starts_with(
-                r"policy HKLM\Software\Policies\signin-assistant\PortalUrl: key `portal.url`: "
-            ),
-            "{err}"
-        );
     }
 
     /// Every `attribute="…"` value (or `<key>…</key>` text) in `text`.
@@ -591,15 +397,5 @@ mod tests {
         assert!(info.contains(&format!(
             "<key>CFBundleIdentifier</key>\n  <string>{domain}</string>"
         )));
-    }
-
-    #[test]
-    fn unknown_names_are_skipped_and_an_empty_policy_changes_nothing() {
-        let mut config = Config::default();
-        policy(&[("FutureSetting", text("x"))])
-            .apply_to(&mut config)
-            .unwrap();
-        AdminPolicy::default().apply_to(&mut config).unwrap();
-        assert_eq!(config.origin("portal.url"), Origin::Default);
     }
 }

@@ -17,6 +17,7 @@ use url::Url;
 use crate::admin_policy::AdminPolicy;
 use crate::policy::Policy;
 
+mod policy_layer;
 mod show;
 pub use show::Setting;
 
@@ -319,7 +320,7 @@ impl Config {
             config.apply_text(file, &text)?;
             config.files.push(file.clone());
         }
-        policy.apply_to(&mut config)?;
+        config.apply_policy(policy)?;
         config.validate()?;
         Ok(config)
     }

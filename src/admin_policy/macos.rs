@@ -10,12 +10,11 @@ use core_foundation::number::CFNumber;
 use core_foundation::string::CFString;
 use core_foundation_sys::preferences::{CFPreferencesAppValueIsForced, CFPreferencesCopyAppValue};
 
-use super::{AdminPolicy, PolicySetting, PolicyValue, MAPPINGS};
-use crate::config::ConfigError;
+use super::{AdminPolicy, PolicyReadError, PolicySetting, PolicyValue, MAPPINGS};
 use crate::paths::MACOS_BUNDLE_ID;
 
 /// The managed value of every known policy name.
-pub fn read() -> Result<AdminPolicy, ConfigError> {
+pub fn read() -> Result<AdminPolicy, PolicyReadError> {
     let source = format!("managed preferences {MACOS_BUNDLE_ID}");
     let domain = CFString::new(MACOS_BUNDLE_ID);
     let mut settings = Vec::new();

@@ -10,8 +10,7 @@ use windows_sys::Win32::System::Registry::{
     RegCloseKey, RegEnumValueW, RegOpenKeyExW, RegQueryInfoKeyW, HKEY, HKEY_LOCAL_MACHINE, KEY_READ,
 };
 
-use super::{registry_value, AdminPolicy, PolicySetting, WINDOWS_POLICY_KEY};
-use crate::config::ConfigError;
+use super::{registry_value, AdminPolicy, PolicyReadError, PolicySetting, WINDOWS_POLICY_KEY};
 
 // The portable decoding uses winnt.h's values; make sure they are the ones windows-sys has.
 const _: () = {
@@ -28,11 +27,9 @@ const _: () = {
 pub const SOURCE: &str = r"HKLM\Software\Policies\signin-assistant";
 
 /// Every value under the policy key; no key means no policy.
-pub fn read() -> Result<AdminPolicy, ConfigError> {
-    let failed = |call: &str, code: u32| ConfigError {
-        file: format!("policy {SOURCE}").into(),
-        line: None,
-        key: None,
+pub fn read() -> Result<AdminPolicy, PolicyReadError> {
+    let failed = |call: &str, code: u32| PolicyReadError {
+        store: SOURCE.into(),
         message: format!("cannot read it: {call} failed (error {code})"),
     };
     let subkey: Vec<u16> = WINDOWS_POLICY_KEY.encode_utf16().chain(Some(0)).collect();

@@ -689,7 +689,7 @@ fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
 }
 
 /// Unix: the component gets a process group of its own, so a kill reaches its children too.
-fn own_process_group(cmd: &mut Command) -> &mut Command {
+pub fn own_process_group(cmd: &mut Command) -> &mut Command {
     #[cfg(unix)]
     cmd.process_group(0);
     cmd
