@@ -309,9 +309,16 @@ pub async fn run(
         .unwrap_or_default();
     let _one_agent = match instance::acquire(&state_dir) {
         Err(LockError::AlreadyRunning) => {
-            let pid = instance::running_pid(&state_dir)
-                .map(|pid| format!(" (pid {pid})"))
-                .unwrap_or_default();
+            // Windows keeps a locked file unreadable to others: then the agent says.
+            let pid = match instance::running_pid(&state_dir) {
+                Some(pid) => Some(pid),
+                None => control::ask(&Request::Status)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|answer| answer.pid),
+            };
+            let pid = pid.map(|pid| format!(" (pid {pid})")).unwrap_or_default();
             println!("signin-assistant is already running{pid}.");
             return Ok(());
         }

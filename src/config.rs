@@ -1,5 +1,6 @@
 //! Layered configuration: built-in defaults < system file (admins) < user file, where `--config
-//! FILE` takes the place of the user file.
+//! FILE` takes the place of the user file; the admin policy (Windows Group Policy, macOS managed
+//! preferences; see `admin_policy`) lies over all of them, so no file overrides it.
 //!
 //! Admins deploy `/etc/signin-assistant/config.toml` to thousands of desktops, so every value
 //! remembers where it came from and every error names the file, the line and the key. The keys
@@ -13,9 +14,11 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use url::Url;
 
+use crate::admin_policy::AdminPolicy;
 use crate::policy::Policy;
 
 mod missing;
+mod policy_layer;
 mod show;
 pub use missing::{describe as describe_missing, Missing, SETUP_COMMAND};
 pub use show::Setting;
@@ -49,7 +52,14 @@ impl fmt::Display for ConfigError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
     Default,
-    File { path: PathBuf, line: usize },
+    File {
+        path: PathBuf,
+        line: usize,
+    },
+    /// An admin policy setting, e.g. `HKLM\Software\Policies\signin-assistant\PortalUrl`.
+    Policy {
+        setting: String,
+    },
 }
 
 impl fmt::Display for Origin {
@@ -57,6 +67,7 @@ impl fmt::Display for Origin {
         match self {
             Origin::Default => write!(f, "built-in default"),
             Origin::File { path, line } => write!(f, "{}:{line}", path.display()),
+            Origin::Policy { setting } => write!(f, "policy {setting}"),
         }
     }
 }
@@ -288,13 +299,18 @@ impl Config {
             }
             None => files.extend(user_config_path()),
         }
-        let mut config = Config::from_files(&files)?;
+        let mut config = Config::merge(&files, &AdminPolicy::read()?)?;
         config.user_file = user_file;
         Ok(config)
     }
 
     /// Merges the given files (missing ones are skipped), lowest layer first, and validates.
     pub fn from_files(files: &[PathBuf]) -> Result<Config, ConfigError> {
+        Config::merge(files, &AdminPolicy::default())
+    }
+
+    /// Merges the files, lowest layer first, lays the admin policy over them, and validates.
+    pub fn merge(files: &[PathBuf], policy: &AdminPolicy) -> Result<Config, ConfigError> {
         let mut config = Config::default();
         for file in files {
             let text = match std::fs::read_to_string(file) {
@@ -312,6 +328,7 @@ impl Config {
             config.apply_text(file, &text)?;
             config.files.push(file.clone());
         }
+        config.apply_policy(policy)?;
         config.validate()?;
         Ok(config)
     }
@@ -357,6 +374,11 @@ impl Config {
             .collect()
     }
 
+    /// Records where `key` was set (the admin policy layer names its setting).
+    pub(crate) fn set_origin(&mut self, key: &'static str, origin: Origin) {
+        self.origins.0.insert(key, origin);
+    }
+
     /// The date rules the policy core applies when the endpoint does not say.
     pub fn policy(&self) -> Policy {
         Policy {
@@ -370,6 +392,7 @@ impl Config {
     pub fn error_at(&self, key: &str, message: impl Into<String>) -> ConfigError {
         let (file, line) = match self.origin(key) {
             Origin::File { path, line } => (path, Some(line)),
+            Origin::Policy { setting } => (PathBuf::from(format!("policy {setting}")), None),
             Origin::Default => (PathBuf::from("(built-in defaults)"), None),
         };
         ConfigError {

@@ -119,11 +119,11 @@ pub fn create_private_file(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
-#[cfg(test)]
+// Both are about Unix modes and symbolic links.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 
-    #[cfg(unix)]
     #[test]
     fn private_dir_and_file_have_owner_only_modes() {
         use std::os::unix::fs::PermissionsExt;
@@ -146,7 +146,6 @@ mod tests {
         );
     }
 
-    #[cfg(unix)]
     #[test]
     fn a_planted_symlink_is_not_followed() {
         let root = tempfile::tempdir().unwrap();

@@ -35,6 +35,7 @@ pub const VERSION: &str = concat!(
 );
 
 pub mod account;
+pub mod admin_policy;
 pub mod agent;
 pub mod autostart;
 pub mod clock;

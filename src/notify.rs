@@ -1,16 +1,38 @@
-//! The balloon: shows it through the desktop's notification server and reports how it ended
-//! (clicked, dismissed with X, expired after the timeout). Clicking opens the portal. Without a
-//! notification server (e.g. over SSH) the text goes to stderr and the agent carries on.
+//! The balloon: shows it through the desktop's notification service and reports how it ended
+//! (clicked, dismissed with X, timed out). Clicking opens the portal. Without a notification
+//! service (e.g. over SSH) the text goes to stderr and the agent carries on.
+//!
+//! Platform-specific:
+//! - Linux and the BSDs: freedesktop notifications over D-Bus; actions and close reasons arrive
+//!   as signals.
+//! - Windows: a notification-area balloon (`Shell_NotifyIconW`, `NIF_INFO`) whose click,
+//!   timeout or removal the shell reports to its icon's window (`windows` module; what each
+//!   report means is in `shell_balloon`). Closing it with X is reported like the timeout.
+//! - macOS: a Notification Center notification that reports its click, its close button and
+//!   its going away, when the agent runs from its app bundle (`macos` module).
 
 use std::time::Duration;
+
+use notify_rust::{CloseReason, NotificationResponse};
 
 use crate::policy::{Balloon, Urgency};
 use crate::portal;
 use crate::state::BalloonOutcome;
 
+#[cfg(target_os = "macos")]
+mod macos;
+#[cfg_attr(not(windows), allow(dead_code))]
+mod shell_balloon;
+#[cfg(windows)]
+mod windows;
+
+#[cfg(target_os = "macos")]
+use macos as platform;
+#[cfg(windows)]
+use windows as platform;
+
 const APP_NAME: &str = "signin-assistant";
 /// The longest a balloon that stays until the person acts is waited for.
-#[cfg(all(unix, not(target_os = "macos")))]
 const LONGEST_STAY: Duration = Duration::from_secs(12 * 3600);
 
 /// How to show balloons.
@@ -59,7 +81,6 @@ impl Notifier {
     }
 
     /// How long this balloon stays, or None for "until the person acts".
-    #[cfg_attr(any(windows, target_os = "macos"), allow(dead_code))]
     fn timeout_for(&self, balloon: &Balloon) -> Option<Duration> {
         (balloon.urgency == Urgency::Normal || !self.critical_stays).then_some(self.timeout)
     }
@@ -84,7 +105,7 @@ pub fn desktop_present() -> bool {
 mod platform {
     //! Freedesktop notifications over D-Bus: actions and close reasons arrive as signals.
     use super::*;
-    use notify_rust::{CloseReason, Hint, Notification, NotificationResponse, Timeout};
+    use notify_rust::{Hint, Notification, Timeout};
 
     pub async fn show(
         balloon: &Balloon,
@@ -111,14 +132,7 @@ mod platform {
         let handle = notification.show_async().await?;
         let mut outcome = BalloonOutcome::Closed;
         let wait = handle.wait_for_action_async(|response| {
-            outcome = match response {
-                NotificationResponse::Default | NotificationResponse::Action(_) => {
-                    BalloonOutcome::Clicked
-                }
-                NotificationResponse::Closed(CloseReason::Dismissed) => BalloonOutcome::Dismissed,
-                NotificationResponse::Closed(CloseReason::Expired) => BalloonOutcome::TimedOut,
-                _ => BalloonOutcome::Closed,
-            }
+            outcome = outcome_of_response(response);
         });
         match timeout {
             // Some servers never report expiry: stop waiting shortly after the timeout.
@@ -148,23 +162,49 @@ mod platform {
     }
 }
 
-#[cfg(any(windows, target_os = "macos"))]
-mod platform {
-    //! Windows toasts and macOS notifications: shown, but notify-rust reports no click, so the
-    //! tray's "Change password…" is the way to the portal there.
-    use super::*;
-    use notify_rust::Notification;
+/// How a notification ended, from what notify-rust reports (Linux and macOS): the default
+/// action or a button is a click; the close reasons keep their meaning.
+#[cfg_attr(windows, allow(dead_code))]
+fn outcome_of_response(response: &NotificationResponse) -> BalloonOutcome {
+    match response {
+        NotificationResponse::Default | NotificationResponse::Action(_) => BalloonOutcome::Clicked,
+        NotificationResponse::Closed(CloseReason::Dismissed) => BalloonOutcome::Dismissed,
+        NotificationResponse::Closed(CloseReason::Expired) => BalloonOutcome::TimedOut,
+        _ => BalloonOutcome::Closed,
+    }
+}
 
-    pub async fn show(
-        balloon: &Balloon,
-        _action: &str,
-        _notifier: &Notifier,
-    ) -> Result<BalloonOutcome, notify_rust::error::Error> {
-        Notification::new()
-            .appname(APP_NAME)
-            .summary(&balloon.title)
-            .body(&balloon.body)
-            .show()?;
-        Ok(BalloonOutcome::Closed)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notification_responses_map_to_outcomes() {
+        let cases = [
+            (NotificationResponse::Default, BalloonOutcome::Clicked),
+            (
+                NotificationResponse::Action("default".into()),
+                BalloonOutcome::Clicked,
+            ),
+            (
+                NotificationResponse::Closed(CloseReason::Dismissed),
+                BalloonOutcome::Dismissed,
+            ),
+            (
+                NotificationResponse::Closed(CloseReason::Expired),
+                BalloonOutcome::TimedOut,
+            ),
+            (
+                NotificationResponse::Closed(CloseReason::CloseAction),
+                BalloonOutcome::Closed,
+            ),
+            (
+                NotificationResponse::Reply("text".into()),
+                BalloonOutcome::Closed,
+            ),
+        ];
+        for (response, outcome) in cases {
+            assert_eq!(outcome_of_response(&response), outcome, "{response:?}");
+        }
     }
 }

@@ -18,3 +18,7 @@ pub fn state_dir() -> Option<PathBuf> {
             .unwrap_or_else(|| dirs.data_local_dir().to_path_buf()),
     )
 }
+
+/// The macOS bundle identifier of the app bundle the agent runs from; also the domain of its
+/// managed preferences (configuration profiles).
+pub const MACOS_BUNDLE_ID: &str = "org.signin-assistant.agent";

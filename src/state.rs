@@ -279,7 +279,7 @@ fn create_temp(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
 }
 
 impl StateFile {
-    #[cfg(test)]
+    #[cfg(all(test, unix))]
     fn first_temp_path(&self) -> PathBuf {
         self.path
             .parent()

@@ -7,7 +7,6 @@
 
 mod support;
 
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 
@@ -152,13 +151,12 @@ impl Login {
     fn run(s: &Session) -> Login {
         require(&[("dex", "dex")]);
         let log = std::fs::File::create(s.path("logs/dex.log")).unwrap();
-        let mut dex = s
-            .command("dex")
-            .args(["-a", "-e", "XFCE"])
+        let mut dex = s.command("dex");
+        dex.args(["-a", "-e", "XFCE"])
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .process_group(0)
+            .stderr(log);
+        let mut dex = support::own_process_group(&mut dex)
             .spawn()
             .expect("start dex");
         let status = dex.wait().expect("dex ends once it started everything");

@@ -2,6 +2,10 @@
 //! control socket (who may talk to it, a socket left by a crash), the CLI's changes visible in
 //! the agent at once, sign-out during a slow check, and which account the status is about.
 
+// The Unix socket's modes, peers of another user (setpriv) and crashed agents' sockets; the
+// Windows named pipe is run under Wine by scripts/windows-e2e.
+#![cfg(unix)]
+
 mod support;
 
 use std::os::unix::fs::PermissionsExt;

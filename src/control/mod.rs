@@ -5,26 +5,34 @@
 //! `{"version":1,"request":"status"}` → `{"version":1,"ok":true,"pid":…,"report":{…}}`.
 //! Requests: `status`, `check`, `signed_in` (the command line signed an account in and stored
 //! what the endpoint accepted in the keyring itself: the agent records the finding), `sign_out`,
-//! `reload`, `quit`. Nothing secret ever crosses it.
+//! `reload`, `quit`. Nothing secret ever crosses it. This module owns the protocol (both ends of
+//! one connection, over any byte stream); the transports only connect and say who may.
 //!
-//! The transport is a Unix domain socket, mode 0600, in a 0700 directory under
-//! `$XDG_RUNTIME_DIR` (else the state directory), see `unix.rs`; the server also refuses peers of
-//! another user. Windows has no control channel yet (a named pipe is to come): the commands then work alone, as
-//! when no agent runs.
+//! Platform-specific:
+//! - Unix: a domain socket, mode 0600, in a 0700 directory under `$XDG_RUNTIME_DIR` (else the
+//!   state directory); the server also refuses peers of another user (`unix.rs`).
+//! - Windows: a named pipe, `\\.\pipe\signin-assistant-<user SID>`, whose security descriptor
+//!   grants this user alone, closed to other computers (`windows.rs`).
+//! - Elsewhere there is no control channel: the commands work alone, as when no agent runs.
 
 #[cfg(unix)]
 mod unix;
+#[cfg(windows)]
+mod windows;
 
-use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::policy::Finding;
 use crate::report::Report;
 
 #[cfg(unix)]
-pub use unix::{ask, listen};
+pub use unix::{ask, listen, socket_path};
+#[cfg(windows)]
+pub use windows::{ask, listen, pipe_name};
 
 /// The protocol's version; an answer of another version is refused.
 pub const VERSION: u32 = 1;
@@ -103,39 +111,121 @@ pub struct Call {
 /// Where the agent's calls arrive.
 pub type Calls = mpsc::UnboundedReceiver<Call>;
 
+/// How long a command waits for the agent to accept and answer a quick request, and the agent
+/// for a request once connected. A `check` is answered when the check has ended, which has its
+/// own deadline.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(180);
+
 /// Why the agent could not be asked.
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
-    #[error("cannot talk to the running agent at {path}: {detail}")]
-    Broken { path: PathBuf, detail: String },
+    #[error("cannot talk to the running agent at {place}: {detail}")]
+    Broken { place: String, detail: String },
 }
 
-/// The control socket's path: `$XDG_RUNTIME_DIR/signin-assistant/control.sock`, else
-/// `control.sock` in the state directory.
-pub fn socket_path() -> Option<PathBuf> {
-    let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR")
-        .map(PathBuf::from)
-        .filter(|dir| dir.is_absolute())
-        .map(|dir| dir.join("signin-assistant"));
-    runtime_dir
-        .or_else(crate::paths::state_dir)
-        .map(|dir| dir.join("control.sock"))
+/// The agent's side of one connection: reads one request, hands it to the agent's loop as a
+/// [`Call`] and writes its answer. A peer that says nothing in time is dropped.
+pub(crate) async fn serve_connection<S>(stream: S, calls: mpsc::UnboundedSender<Call>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (read, mut write) = tokio::io::split(stream);
+    let mut line = String::new();
+    let mut reader = BufReader::new(read).take(MAX_LINE as u64);
+    let answer = match tokio::time::timeout(CONNECT_TIMEOUT, reader.read_line(&mut line)).await {
+        Ok(Ok(_)) => match serde_json::from_str::<Envelope<Request>>(&line) {
+            Ok(envelope) if envelope.version == VERSION => call(envelope.body, &calls).await,
+            Ok(envelope) => Answer::failed(
+                format!(
+                    "protocol version {} is not spoken here (only {VERSION})",
+                    envelope.version
+                ),
+                None,
+            ),
+            Err(e) => Answer::failed(format!("not a request: {e}"), None),
+        },
+        _ => return,
+    };
+    let mut text = serde_json::to_string(&Envelope {
+        version: VERSION,
+        body: answer,
+    })
+    .unwrap_or_default();
+    text.push('\n');
+    let _ = write.write_all(text.as_bytes()).await;
+    let _ = write.flush().await;
+}
+
+async fn call(request: Request, calls: &mpsc::UnboundedSender<Call>) -> Answer {
+    let (reply, answer) = oneshot::channel();
+    if calls.send(Call { request, reply }).is_err() {
+        return Answer::failed("the agent is stopping".into(), None);
+    }
+    answer
+        .await
+        .unwrap_or_else(|_| Answer::failed("the agent is stopping".into(), None))
+}
+
+/// The command's side of one connection to the agent at `place`: sends `request`, reads the
+/// answer.
+pub(crate) async fn exchange<S>(
+    stream: S,
+    request: &Request,
+    place: &str,
+) -> Result<Answer, ControlError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let broken = |detail: String| ControlError::Broken {
+        place: place.to_string(),
+        detail,
+    };
+    let (read, mut write) = tokio::io::split(stream);
+    let mut text = serde_json::to_string(&Envelope {
+        version: VERSION,
+        body: request,
+    })
+    .map_err(|e| broken(e.to_string()))?;
+    text.push('\n');
+    write
+        .write_all(text.as_bytes())
+        .await
+        .map_err(|e| broken(e.to_string()))?;
+    write.flush().await.map_err(|e| broken(e.to_string()))?;
+    let mut line = String::new();
+    let mut reader = BufReader::new(read).take(MAX_LINE as u64);
+    match tokio::time::timeout(ANSWER_TIMEOUT, reader.read_line(&mut line)).await {
+        Ok(Ok(n)) if n > 0 => {}
+        Ok(Ok(_)) => return Err(broken("it closed the connection without an answer".into())),
+        Ok(Err(e)) => return Err(broken(e.to_string())),
+        Err(_) => return Err(broken("it did not answer in time".into())),
+    }
+    let envelope: Envelope<Answer> =
+        serde_json::from_str(&line).map_err(|e| broken(format!("unreadable answer: {e}")))?;
+    if envelope.version != VERSION {
+        return Err(broken(format!(
+            "it speaks protocol version {}",
+            envelope.version
+        )));
+    }
+    Ok(envelope.body)
 }
 
 /// Asks the running agent, where this system has no control channel: there is never one.
-#[cfg(not(unix))]
+#[cfg(not(any(unix, windows)))]
 pub async fn ask(_request: &Request) -> Result<Option<Answer>, ControlError> {
     Ok(None)
 }
 
 /// Where this system has no control channel, the agent runs without one.
-#[cfg(not(unix))]
+#[cfg(not(any(unix, windows)))]
 pub async fn listen(
     _calls: mpsc::UnboundedSender<Call>,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
     Err(std::io::Error::new(
         std::io::ErrorKind::Unsupported,
-        "no control channel on this system yet",
+        "no control channel on this system",
     ))
 }
 
@@ -189,5 +279,47 @@ mod tests {
                 "{wire}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn one_request_and_its_answer_cross_a_stream() {
+        let (agent_end, command_end) = tokio::io::duplex(4096);
+        let (calls, mut arrived) = mpsc::unbounded_channel();
+        let server = tokio::spawn(serve_connection(agent_end, calls));
+        let agent = tokio::spawn(async move {
+            let call = arrived.recv().await.unwrap();
+            assert_eq!(call.request, Request::Reload);
+            let _ = call
+                .reply
+                .send(Answer::failed("nothing to reload".into(), None));
+        });
+        let answer = exchange(command_end, &Request::Reload, "test")
+            .await
+            .unwrap();
+        assert!(!answer.ok);
+        assert_eq!(answer.error.as_deref(), Some("nothing to reload"));
+        assert_eq!(answer.pid, std::process::id());
+        server.await.unwrap();
+        agent.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn another_protocol_version_is_answered_with_an_error() {
+        let (agent_end, mut command_end) = tokio::io::duplex(4096);
+        let (calls, _arrived) = mpsc::unbounded_channel();
+        let server = tokio::spawn(serve_connection(agent_end, calls));
+        command_end
+            .write_all(b"{\"version\":2,\"request\":\"status\"}\n")
+            .await
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(command_end)
+            .read_line(&mut line)
+            .await
+            .unwrap();
+        let answer: Envelope<Answer> = serde_json::from_str(&line).unwrap();
+        assert!(!answer.body.ok);
+        assert!(answer.body.error.unwrap().contains("version 2"));
+        server.await.unwrap();
     }
 }

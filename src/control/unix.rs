@@ -7,18 +7,23 @@
 
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
-use super::{socket_path, Answer, Call, ControlError, Envelope, Request, MAX_LINE, VERSION};
+use super::{exchange, serve_connection, Answer, Call, ControlError, Request, CONNECT_TIMEOUT};
 
-/// How long a command waits for the agent to accept and answer a quick request. A `check` is
-/// answered when the check has ended, which has its own deadline.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(180);
+/// The control socket's path: `$XDG_RUNTIME_DIR/signin-assistant/control.sock`, else
+/// `control.sock` in the state directory.
+pub fn socket_path() -> Option<PathBuf> {
+    let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join("signin-assistant"));
+    runtime_dir
+        .or_else(crate::paths::state_dir)
+        .map(|dir| dir.join("control.sock"))
+}
 
 /// The agent's end: the bound socket, removed when dropped.
 pub struct Listener {
@@ -108,46 +113,8 @@ async fn serve(listener: Listener, calls: mpsc::UnboundedSender<Call>) {
                 continue;
             }
         }
-        tokio::spawn(answer(stream, calls.clone()));
+        tokio::spawn(serve_connection(stream, calls.clone()));
     }
-}
-
-/// Reads one request, hands it to the agent and writes its answer.
-async fn answer(stream: UnixStream, calls: mpsc::UnboundedSender<Call>) {
-    let (read, mut write) = stream.into_split();
-    let mut line = String::new();
-    let mut reader = BufReader::new(read).take(MAX_LINE as u64);
-    let answer = match tokio::time::timeout(CONNECT_TIMEOUT, reader.read_line(&mut line)).await {
-        Ok(Ok(_)) => match serde_json::from_str::<Envelope<Request>>(&line) {
-            Ok(envelope) if envelope.version == VERSION => call(envelope.body, &calls).await,
-            Ok(envelope) => Answer::failed(
-                format!(
-                    "protocol version {} is not spoken here (only {VERSION})",
-                    envelope.version
-                ),
-                None,
-            ),
-            Err(e) => Answer::failed(format!("not a request: {e}"), None),
-        },
-        _ => return,
-    };
-    let mut text = serde_json::to_string(&Envelope {
-        version: VERSION,
-        body: answer,
-    })
-    .unwrap_or_default();
-    text.push('\n');
-    let _ = write.write_all(text.as_bytes()).await;
-}
-
-async fn call(request: Request, calls: &mpsc::UnboundedSender<Call>) -> Answer {
-    let (reply, answer) = oneshot::channel();
-    if calls.send(Call { request, reply }).is_err() {
-        return Answer::failed("the agent is stopping".into(), None);
-    }
-    answer
-        .await
-        .unwrap_or_else(|_| Answer::failed("the agent is stopping".into(), None))
 }
 
 /// Asks the running agent. `Ok(None)`: no agent listens (none runs, or it left a dead socket).
@@ -155,8 +122,9 @@ pub async fn ask(request: &Request) -> Result<Option<Answer>, ControlError> {
     let Some(path) = socket_path() else {
         return Ok(None);
     };
+    let place = path.display().to_string();
     let broken = |detail: String| ControlError::Broken {
-        path: path.clone(),
+        place: place.clone(),
         detail,
     };
     let stream = match tokio::time::timeout(CONNECT_TIMEOUT, UnixStream::connect(&path)).await {
@@ -165,34 +133,7 @@ pub async fn ask(request: &Request) -> Result<Option<Answer>, ControlError> {
         Ok(Err(e)) => return Err(broken(e.to_string())),
         Err(_) => return Err(broken("it did not accept the connection".into())),
     };
-    let (read, mut write) = stream.into_split();
-    let mut text = serde_json::to_string(&Envelope {
-        version: VERSION,
-        body: request,
-    })
-    .map_err(|e| broken(e.to_string()))?;
-    text.push('\n');
-    write
-        .write_all(text.as_bytes())
-        .await
-        .map_err(|e| broken(e.to_string()))?;
-    let mut line = String::new();
-    let mut reader = BufReader::new(read).take(MAX_LINE as u64);
-    match tokio::time::timeout(ANSWER_TIMEOUT, reader.read_line(&mut line)).await {
-        Ok(Ok(n)) if n > 0 => {}
-        Ok(Ok(_)) => return Err(broken("it closed the connection without an answer".into())),
-        Ok(Err(e)) => return Err(broken(e.to_string())),
-        Err(_) => return Err(broken("it did not answer in time".into())),
-    }
-    let envelope: Envelope<Answer> =
-        serde_json::from_str(&line).map_err(|e| broken(format!("unreadable answer: {e}")))?;
-    if envelope.version != VERSION {
-        return Err(broken(format!(
-            "it speaks protocol version {}",
-            envelope.version
-        )));
-    }
-    Ok(Some(envelope.body))
+    exchange(stream, request, &place).await.map(Some)
 }
 
 /// Errors that mean "no agent listens here".

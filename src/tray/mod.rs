@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::events::{Command, View};
 
-pub use icons::{IconKind, SIZES as ICON_SIZES, TRAY_ICON_SIZE};
+pub use icons::{rgba as icon_rgba, IconKind, Rgba, SIZES as ICON_SIZES, TRAY_ICON_SIZE};
 pub use menu::{MenuEntry, MenuModel};
 
 /// Whether [`run_tray`] must run on the process's main thread (Windows and macOS).

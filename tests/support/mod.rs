@@ -28,7 +28,9 @@ pub mod webdriver;
 use std::ffi::OsString;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
+#[cfg(unix)]
 use std::os::unix::fs::PermissionsExt;
+#[cfg(unix)]
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -191,8 +193,7 @@ impl Session {
         ] {
             fs::create_dir_all(&d).expect("create a session directory");
         }
-        fs::set_permissions(self.path("run"), fs::Permissions::from_mode(0o700))
-            .expect("chmod XDG_RUNTIME_DIR");
+        set_mode(&self.path("run"), 0o700).expect("chmod XDG_RUNTIME_DIR");
         write_executable(
             &self.browser_recorder(),
             &format!(
@@ -545,9 +546,8 @@ impl Session {
     /// (stdin is the caller's choice; [`command`](Self::command) leaves it inherited).
     fn spawn(&self, name: &str, mut cmd: Command) -> Child {
         let log = fs::File::create(self.path(format!("logs/{name}.log"))).expect("create a log");
-        cmd.stdout(log.try_clone().expect("dup log"))
-            .stderr(log)
-            .process_group(0)
+        cmd.stdout(log.try_clone().expect("dup log")).stderr(log);
+        own_process_group(&mut cmd)
             .spawn()
             .unwrap_or_else(|e| panic!("start {name}: {e}"))
     }
@@ -562,11 +562,8 @@ impl Session {
     /// Starts a component that announces readiness with one line on stdout; returns the line.
     fn start_announcing(&mut self, name: &'static str, mut cmd: Command) -> String {
         let log = fs::File::create(self.path(format!("logs/{name}.log"))).expect("create a log");
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .process_group(0)
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log);
+        let mut child = own_process_group(&mut cmd)
             .spawn()
             .unwrap_or_else(|e| panic!("start {name}: {e}"));
         let stdout = child.stdout.take().expect("piped stdout");
@@ -675,7 +672,40 @@ pub fn json_of(out: &Output) -> serde_json::Value {
 
 pub fn write_executable(path: &Path, body: &str) {
     fs::write(path, body).expect("write a script");
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).expect("chmod a script");
+    set_mode(path, 0o755).expect("chmod a script");
+}
+
+/// Sets Unix permission bits; the harness runs its services on Unix only, and elsewhere (where
+/// the tests are only compiled) this does nothing.
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, mode);
+        Ok(())
+    }
+}
+
+/// Unix: the component gets a process group of its own, so a kill reaches its children too.
+pub fn own_process_group(cmd: &mut Command) -> &mut Command {
+    #[cfg(unix)]
+    cmd.process_group(0);
+    cmd
+}
+
+/// Whether a file on PATH may be run (Unix: an execute bit is set).
+fn is_executable(meta: &fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        meta.is_file() && meta.permissions().mode() & 0o111 != 0
+    }
+    #[cfg(not(unix))]
+    {
+        meta.is_file()
+    }
 }
 
 /// The first executable called `program` on PATH.
@@ -683,10 +713,7 @@ pub fn find_on_path(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|d| d.join(program))
-        .find(|p| {
-            p.metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
+        .find(|p| p.metadata().is_ok_and(|m| is_executable(&m)))
 }
 
 /// Panics with the apt-get line for every missing program: a test never passes silently.

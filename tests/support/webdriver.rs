@@ -7,7 +7,6 @@
 //! element, type, click, read text and the current URL.
 
 use std::net::TcpListener;
-use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -39,13 +38,13 @@ impl Chromium {
             .expect("a free port")
             .port();
         let log = std::fs::File::create(session.path("logs/chromedriver.log")).expect("log");
-        let driver = session
-            .command("chromedriver")
+        let mut driver = session.command("chromedriver");
+        driver
             .arg(format!("--port={port}"))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .process_group(0)
+            .stderr(log);
+        let driver = super::own_process_group(&mut driver)
             .spawn()
             .expect("start chromedriver");
         let runtime = tokio::runtime::Builder::new_current_thread()

@@ -222,9 +222,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let empty = dir.path().join("empty.pem");
         std::fs::write(&empty, "not a certificate\n").unwrap();
+        // Quoted by toml itself: a Windows path's backslashes are escapes in a "…" string.
         let text = format!(
-            "[ldap]\nurl = \"ldaps://dc1.example.com\"\nca_file = \"{}\"\n",
-            empty.display()
+            "[ldap]\nurl = \"ldaps://dc1.example.com\"\nca_file = {}\n",
+            toml::Value::String(empty.display().to_string())
         );
         let err = config(&text).unwrap_err();
         assert_eq!(err.key.as_deref(), Some("ldap.ca_file"));
