@@ -117,7 +117,9 @@ measure_idle() {
   echo
   "${sa[@]}" "$@" 2>"$T/agent.log" &
   local agent=$!
-  sleep $(( smoke ? 2 : 5 ))
+  # After the first check, and after tokio's idle blocking threads have ended (10 s), so that
+  # no thread that exits during the measure takes its count with it.
+  sleep $(( smoke ? 2 : 15 ))
   ticks() { awk '{print $14 + $15}' "/proc/$agent/stat"; }
   switches() { cat /proc/$agent/task/*/status | awk '/ctxt_switches/ {s += $2} END {print s}'; }
   local hz before after ctx_before ctx_after
