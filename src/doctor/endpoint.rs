@@ -15,7 +15,7 @@ use super::Item;
 use crate::config::Config;
 use crate::policy::{duration_in_words, CLOCK_TOLERANCE_SECS};
 use crate::provider::http::error_chain;
-use crate::provider::ldap::connect::Endpoint;
+use crate::provider::ldap::connect::{read_root_dse, Endpoint};
 use crate::provider::Provider;
 
 const NAME: &str = "endpoint name";
@@ -235,19 +235,9 @@ async fn ldap(config: &Config) -> Vec<Item> {
 
 /// The server's `currentTime` from the rootDSE, read without a bind.
 async fn server_time(ldap: &mut ldap3::Ldap, timeout: Duration) -> Option<DateTime<Utc>> {
-    let found = ldap
-        .with_timeout(timeout)
-        .search(
-            "",
-            ldap3::Scope::Base,
-            "(objectClass=*)",
-            vec!["currentTime"],
-        )
+    let entry = read_root_dse(ldap, timeout, vec!["currentTime"])
         .await
-        .ok()?
-        .success()
-        .ok()?;
-    let entry = ldap3::SearchEntry::construct(found.0.into_iter().next()?);
+        .ok()??;
     let text = entry.attrs.get("currentTime")?.first()?.clone();
     generalized_time(&text)
 }

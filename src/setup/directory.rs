@@ -12,7 +12,7 @@ use url::Url;
 
 use super::dns::{self, Srv};
 use crate::config::{is_loopback, Config, LdapFlavor};
-use crate::provider::ldap::connect::Endpoint;
+use crate::provider::ldap::connect::{read_root_dse, Endpoint};
 use crate::provider::ProviderError;
 
 /// `supportedCapabilities` of Active Directory (and Samba AD): LDAP_CAP_ACTIVE_DIRECTORY_OID.
@@ -183,31 +183,27 @@ pub async fn root_dse(
     config.ldap.allow_insecure = true;
     let endpoint = Endpoint::from_config(&config)?;
     let (mut ldap, driver) = endpoint.open().await?;
-    let found = ldap
-        .with_timeout(timeout)
-        .search(
-            "",
-            ldap3::Scope::Base,
-            "(objectClass=*)",
-            vec![
-                "namingContexts",
-                "defaultNamingContext",
-                "supportedCapabilities",
-                "objectClass",
-            ],
-        )
-        .await
-        .and_then(|r| r.success());
+    let found = read_root_dse(
+        &mut ldap,
+        timeout,
+        vec![
+            "namingContexts",
+            "defaultNamingContext",
+            "supportedCapabilities",
+            "objectClass",
+        ],
+    )
+    .await;
     let _ = ldap.unbind().await;
     driver.abort();
-    let (entries, _) = found.map_err(|e| ProviderError::Protocol {
+    let found = found.map_err(|e| ProviderError::Protocol {
         endpoint: endpoint.name(),
         detail: crate::untrusted::clean_or(&e.to_string(), "its root DSE is not readable"),
     })?;
-    let Some(entry) = entries.into_iter().next() else {
+    let Some(entry) = found else {
         return Ok(RootDse::default());
     };
-    let attrs = ldap3::SearchEntry::construct(entry).attrs;
+    let attrs = entry.attrs;
     let get = |name: &str| -> Vec<String> {
         attrs
             .iter()

@@ -177,6 +177,24 @@ fn client_config(roots: RootCertStore) -> Result<Arc<ClientConfig>, String> {
     Ok(Arc::new(config))
 }
 
+/// The root DSE's `attributes`, read without a bind (it is public to anyone who connects);
+/// `None` when the server returns no entry.
+pub async fn read_root_dse(
+    ldap: &mut Ldap,
+    timeout: Duration,
+    attributes: Vec<&str>,
+) -> Result<Option<ldap3::SearchEntry>, ldap3::LdapError> {
+    let (entries, _) = ldap
+        .with_timeout(timeout)
+        .search("", ldap3::Scope::Base, "(objectClass=*)", attributes)
+        .await?
+        .success()?;
+    Ok(entries
+        .into_iter()
+        .next()
+        .map(ldap3::SearchEntry::construct))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
