@@ -317,6 +317,15 @@ impl Harness {
         self.state_file.load()
     }
 
+    /// Waits (a second at most) for the agent to have stopped by itself; `why` says what should
+    /// have stopped it.
+    async fn has_ended(self, why: &str) {
+        tokio::time::timeout(Duration::from_secs(1), self.agent)
+            .await
+            .expect(why)
+            .unwrap();
+    }
+
     /// Stops the agent and waits until it has.
     async fn stop(mut self) {
         let _ = self.stop.take().unwrap().send(());
@@ -491,10 +500,7 @@ async fn the_loop_answers_while_a_check_hangs_and_quits_at_once() {
         "the status balloon came during the check"
     );
     h.send(Command::Quit);
-    tokio::time::timeout(Duration::from_secs(1), h.agent)
-        .await
-        .expect("Quit is answered during a hanging check")
-        .unwrap();
+    h.has_ended("Quit is answered during a hanging check").await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -619,10 +625,8 @@ async fn the_command_line_talks_to_the_running_agent() {
     assert!(h.cache.password("bob").unwrap().is_none());
     let answer = h.ask(Request::Quit).await;
     assert!(answer.ok);
-    tokio::time::timeout(Duration::from_secs(1), h.agent)
-        .await
-        .expect("quit over the control channel stops the agent")
-        .unwrap();
+    h.has_ended("quit over the control channel stops the agent")
+        .await;
 }
 
 #[tokio::test(start_paused = true)]
