@@ -3,7 +3,7 @@
 //!
 //! The agent starts at login with no terminal, so without the file its messages would be lost;
 //! a bound keeps a chatty night from filling the disk. How much is said: `-v`/`-q` when given,
-//! else `SIGNIN_ASSISTANT_LOG`, else `RUST_LOG` (any `tracing` filter), else warnings (info for
+//! else `SIGNIN_ASSISTANT_LOG`, else `RUST_LOG` (`target=level` lists), else warnings (info for
 //! the agent). Secrets never reach a message in the first place (see `credentials::Secret`),
 //! so the file holds nothing the terminal would not.
 
@@ -11,9 +11,9 @@ pub mod rotating;
 
 use std::path::PathBuf;
 
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::EnvFilter;
 
 use self::rotating::RotatingFile;
 
@@ -57,23 +57,40 @@ pub fn init(settings: &LogSettings) {
             .with_ansi(false)
             .with_target(false)
     });
+    let (filter, unreadable) = filter(settings);
     let _ = tracing_subscriber::registry()
-        .with(filter(settings))
+        .with(filter)
         .with(stderr)
         .with(file)
         .try_init();
+    if let Some(variable) = unreadable {
+        tracing::warn!(
+            variable,
+            "ignoring a log filter that is not a list of level and target=level"
+        );
+    }
 }
 
-/// The filter: the flags, else the environment, else the default level.
-pub fn filter(settings: &LogSettings) -> EnvFilter {
+/// The filter: the flags, else the environment, else the default level. The environment's
+/// value is a list of `level` and `target=level` (what `RUST_LOG` usually holds); one that does
+/// not parse is ignored, and its variable returned to be warned about.
+pub fn filter(settings: &LogSettings) -> (Targets, Option<&'static str>) {
+    let mut unreadable = None;
     if settings.verbosity == 0 {
         for variable in ["SIGNIN_ASSISTANT_LOG", "RUST_LOG"] {
-            if let Ok(filter) = EnvFilter::try_from_env(variable) {
-                return filter;
+            let Ok(value) = std::env::var(variable) else {
+                continue;
+            };
+            match value.parse::<Targets>() {
+                Ok(filter) => return (filter, None),
+                Err(_) => unreadable = unreadable.or(Some(variable)),
             }
         }
     }
-    EnvFilter::new(directives(settings.agent, settings.verbosity))
+    let default = directives(settings.agent, settings.verbosity)
+        .parse()
+        .expect("the built-in directives parse");
+    (default, unreadable)
 }
 
 /// The filter directives for a verbosity: the program's own messages at the level the flags
@@ -97,6 +114,16 @@ pub fn directives(agent: bool, verbosity: i8) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_built_in_directive_parses() {
+        for agent in [false, true] {
+            for verbosity in -3..=4 {
+                let directives = directives(agent, verbosity);
+                assert!(directives.parse::<Targets>().is_ok(), "{directives}");
+            }
+        }
+    }
 
     #[test]
     fn flags_move_the_level_from_the_default() {
