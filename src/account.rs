@@ -25,6 +25,16 @@ pub enum CheckError {
     DeadlineExceeded(u64),
 }
 
+impl CheckError {
+    /// How long the endpoint asked to wait, when it throttled the check.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            CheckError::Provider(e) => e.retry_after(),
+            _ => None,
+        }
+    }
+}
+
 /// How long a keyring call may take before the keyring counts as unavailable.
 const KEYRING_TIMEOUT: Duration = Duration::from_secs(15);
 

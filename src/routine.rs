@@ -51,6 +51,8 @@ pub struct Checked {
     pub saved: SavedState,
     /// Why no status could be determined (the last finding is kept), in words.
     pub failure: Option<String>,
+    /// The endpoint throttled the check and asked to wait this long.
+    pub retry_after: Option<Duration>,
 }
 
 impl Checked {
@@ -92,6 +94,7 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Routine<P, D, C> {
         .await
         .unwrap_or_else(|_| Err(CheckError::DeadlineExceeded(CHECK_DEADLINE.as_secs())));
         let now = self.clock.now();
+        let retry_after = checked.as_ref().err().and_then(CheckError::retry_after);
         let (saved, failure) = match checked {
             Ok(mut finding) => {
                 if let Finding::Facts(facts) = &mut finding {
@@ -110,6 +113,7 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Routine<P, D, C> {
             previous,
             saved,
             failure,
+            retry_after,
         }
     }
 

@@ -3,8 +3,8 @@
 //! is table-tested (see `schedule/tests.rs`).
 //!
 //! The rules:
-//! - check at start, then every `interval` plus up to 10 % jitter (so thousands of desktops
-//!   that started together drift apart);
+//! - check at the first start (nothing saved yet), then every `interval` plus up to 10 %
+//!   jitter (so thousands of desktops that started together drift apart);
 //! - after a failed check retry after 1, 2, 4, … minutes, never later than the regular interval;
 //! - on a new local day: the new day's balloon may come at once (yesterday's, even if still on
 //!   screen, does not hold it back), and a check comes within `midnight_spread` (spread, so the
@@ -16,12 +16,13 @@
 //!   changing any clock; a set clock or a resume from suspend wakes the loop by itself, see
 //!   [`crate::clock`]);
 //! - a throttled check (429/503) waits at least as long as the endpoint's `Retry-After` asked;
-//! - with the fleet's timings ([`Cadence::for_fleet`]), a check the computer slept through (or
-//!   was switched off through) is not made at once on waking but within `catch_up_spread`, and a
-//!   restart goes on from the last check ([`Timetable::resume`]): thousands of laptops opened
-//!   at 9:00 do not all ask at 9:00, and the day's balloon comes from the saved finding meanwhile;
-//!   and the first success after failures places the next check anywhere in that spread, so
-//!   the desktops that recovered together from an outage do not come back together.
+//! - with the fleet's timings ([`Cadence::for_fleet`], what the agent runs), a check the
+//!   computer slept through (or was switched off through) is not made at once on waking but
+//!   within `catch_up_spread`, and a restart goes on from the last check
+//!   ([`Timetable::resume`]): thousands of laptops opened at 9:00 do not all ask at 9:00, and
+//!   the day's balloon comes from the saved finding meanwhile; and the first success after
+//!   failures places the next check anywhere in that spread, so the desktops that recovered
+//!   together from an outage do not come back together.
 
 use std::time::Duration;
 
@@ -81,7 +82,8 @@ pub struct Dice {
     pub jitter: f64,
 }
 
-/// What the schedule remembers between wake-ups (not persisted: a restart checks at once).
+/// What the schedule remembers between wake-ups (not persisted: a restart starts from the
+/// saved finding's time, see [`Timetable::resume`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timetable {
     pub next_check: DateTime<Utc>,

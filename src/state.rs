@@ -163,6 +163,11 @@ impl SavedState {
         }
     }
 
+    /// When the determination for `account` was made (none for another account's).
+    pub fn checked_for(&self, account: &str) -> Option<DateTime<Utc>> {
+        self.finding_for(account).and(self.checked_at)
+    }
+
     /// The determination for `account`, ignoring one left by another account.
     pub fn finding_for(&self, account: &str) -> Option<&Finding> {
         (self.account.as_deref() == Some(account))

@@ -64,12 +64,18 @@ fn dismissed_balloon_is_not_shown_again_that_day_even_after_a_restart() {
     d.wait_until("the dismissal saved", || saved_outcome(&f) == "dismissed");
     assert_eq!(agent.terminate(STOP_LIMIT).code(), Some(0));
 
+    // The restart goes on from the check made seconds ago: no request, no balloon.
     let before = f.token_requests();
     let agent = d.start_agent("second-run", &f.config, &["--no-tray"]);
-    d.wait_until("the restarted agent's first request", || {
-        f.token_requests() > before
+    agent.wait_for_log("agent started");
+    d.assert_stays("no balloon on screen", Duration::from_secs(1), || {
+        d.dunst_displayed() == 0
     });
-    agent.wait_for_log("checked");
+    assert_eq!(f.token_requests(), before);
+    // A check through it finds the warning again; the day's balloon was served all the same.
+    let out = f.run(&["check", "--json"], "");
+    assert_eq!(support::json_of(&out)["state"], "warning");
+    assert!(f.token_requests() > before);
     // Had a balloon been due, it would be on screen within milliseconds of the check.
     d.assert_stays("no balloon on screen", Duration::from_secs(1), || {
         d.dunst_displayed() == 0
@@ -121,7 +127,7 @@ fn one_agent_per_user_and_a_check_goes_through_it() {
     let f = signed_in(Scenario::expires_in_days(30), "");
     let d = &f.session;
     let agent = d.start_agent("agent", &f.config, &["--no-tray"]);
-    agent.wait_for_log("checked");
+    agent.wait_for_log("agent started");
 
     let second = f.run(&["run", "--no-tray"], "");
     assert_eq!(second.status.code(), Some(0));
@@ -153,6 +159,8 @@ fn sigterm_does_not_wait_for_a_slow_endpoint() {
         Scenario::expires_in_days(30)
             .with_misbehaviour(Misbehaviour::Delay(Duration::from_millis(2500))),
     );
+    // Nothing saved: a first start, which checks at once.
+    std::fs::remove_file(d.state_file()).expect("remove the state file");
     let before = f.token_requests();
     let agent = d.start_agent("agent", &f.config, &["--no-tray"]);
     d.wait_until("the check under way", || f.token_requests() > before);

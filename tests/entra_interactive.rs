@@ -513,6 +513,9 @@ fn the_agent_says_in_a_balloon_that_the_session_ended() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     f.emulator.revoke_refresh_tokens();
     let agent = f.session.start_agent("agent", &f.config, &["--no-tray"]);
+    agent.wait_for_log("agent started");
+    // The agent's next check (here one asked for through it) finds the session ended.
+    f.run(&["check"], "");
     f.session.wait_displayed(1);
     f.session.dunst_close();
     f.session.wait_until("the balloon in the history", || {

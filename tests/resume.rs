@@ -71,6 +71,8 @@ fn a_resume_retries_the_check_that_failed_before_the_suspend() {
         "",
     );
     f.must_sign_in();
+    // Nothing saved (a first start): the agent checks at once.
+    std::fs::remove_file(f.session.state_file()).expect("remove the state file");
     // The network goes away as the lid closes: the agent's first check fails.
     f.emulator.set_scenario(
         healthy

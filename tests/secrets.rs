@@ -79,7 +79,9 @@ fn canary_password_and_token_are_in_no_file_and_no_output() {
         String::from_utf8_lossy(&outputs[0].stderr)
     );
     assert_eq!(outputs[1].status.code(), Some(0));
-    // The agent too, with its log file, at the most verbose level.
+    // The agent too, with its log file, at the most verbose level; nothing saved, so it checks
+    // at once (a first start).
+    std::fs::remove_file(f.session.state_file()).expect("remove the state file");
     let agent = f.session.start_agent_with_env(
         "agent",
         &f.config,

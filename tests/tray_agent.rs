@@ -135,7 +135,7 @@ fn tray_shows_the_warning_and_check_now_asks_the_endpoint() {
     let agent = d.start_agent("agent", &f.config, &[]);
     let item = d.wait_for_tray_item();
     wait_tooltip(d, &item, TOOLTIP_10_DAYS);
-    // The saved status shows first; "Sign out" once the first check found the credentials.
+    // The saved status shows at once; "Sign out" once the keyring said the credentials are there.
     let expected = [
         "Change password…",
         "Check now",
@@ -143,7 +143,7 @@ fn tray_shows_the_warning_and_check_now_asks_the_endpoint() {
         "Start at login",
         "Quit",
     ];
-    d.wait_until("the menu after the first check", || {
+    d.wait_until("the menu once the keyring answered", || {
         d.menu_labels(&item).get(1..) == Some(&expected.map(String::from)[..])
     });
     let labels = d.menu_labels(&item);

@@ -1,6 +1,7 @@
 //! The schedules compared: a naive fixed interval (what a cron job or a plain timer does), the
-//! product's pure schedule as the agent calls it, and the same schedule with the fleet's
-//! timings (`Cadence::for_fleet`, `Timetable::resume`, `after_throttled`); and, as the floor
+//! product's pure schedule with the timings the agent used before (`Cadence::every`, a check at
+//! every start), the same schedule as the agent calls it now, with the fleet's timings
+//! (`Cadence::for_fleet`, `Timetable::resume`, `after_throttled`); and, as the floor
 //! no schedule can beat, each awake desktop checking at memoryless random moments once per
 //! interval on average (the load then just follows how many desktops are awake). Each performs a
 //! check as the agent's HTTP client does: a `Retry-After` of at most 30 s is waited for inside
@@ -22,19 +23,19 @@ const MAX_ATTEMPTS: u32 = 3;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Naive,
-    AsWired,
+    Before,
     Fleet,
     Floor,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Naive, Kind::AsWired, Kind::Fleet, Kind::Floor];
+    pub const ALL: [Kind; 4] = [Kind::Naive, Kind::Before, Kind::Fleet, Kind::Floor];
 
     pub fn label(self) -> &'static str {
         match self {
             Kind::Naive => "naive: at login, then every 4 h, retry every 5 min",
-            Kind::AsWired => "schedule, Cadence::every (as the agent calls it)",
-            Kind::Fleet => "schedule, Cadence::for_fleet + resume + Retry-After",
+            Kind::Before => "schedule before: Cadence::every, check at every start",
+            Kind::Fleet => "schedule as the agent runs: Cadence::for_fleet + resume + Retry-After",
             Kind::Floor => "floor: memoryless, once per interval while awake",
         }
     }
@@ -84,7 +85,7 @@ impl Planner {
                 next: now,
                 interval,
             },
-            Kind::AsWired => Planner::Real {
+            Kind::Before => Planner::Real {
                 timetable: Timetable::start(now, today),
                 cadence: Cadence::every(interval),
                 fleet: false,

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Latency from starting the agent (`run`) to its first balloon: the time between the spawn and
 the Notify call on the session bus, as dbus-monitor stamps it. Before each run, the state
-file's record of today's balloon is removed, so a balloon is due again. Prints one Markdown
-table row (p50, mean, min, max over the runs).
+file's record of today's balloon is removed, so a balloon is due again: the agent shows it at
+once from the saved finding (a restart). With --first-start the whole state file is removed
+instead: the agent checks first, then shows the balloon. Prints one Markdown table row (p50,
+mean, min, max over the runs).
 
-    first_balloon.py --runs 20 --state STATE_JSON -- signin-assistant --config C run --no-tray
+    first_balloon.py --runs 20 --state STATE_JSON [--first-start] -- signin-assistant --config C run --no-tray
 """
 import argparse
 import json
@@ -36,6 +38,7 @@ def main():
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--state", required=True)
     parser.add_argument("--name", default="run → first balloon")
+    parser.add_argument("--first-start", action="store_true")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -46,7 +49,11 @@ def main():
     time.sleep(0.5)
     latencies = []
     for run in range(args.runs):
-        forget_todays_balloon(args.state)
+        if args.first_start:
+            if os.path.exists(args.state):
+                os.remove(args.state)
+        else:
+            forget_todays_balloon(args.state)
         start = time.time()
         agent = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         shown = None

@@ -72,6 +72,10 @@ enum Done {
         /// A command that asked for the sign-out waits for this answer.
         reply: Option<oneshot::Sender<Answer>>,
     },
+    /// Whether credentials are cached, as the keyring said at the start (`None`: it did not).
+    Keyring {
+        signed_in: Option<bool>,
+    },
     /// Whether the program starts at login, as learned by request number `asked`; `failure`
     /// says why a change asked for did not happen.
     Autostart {
@@ -79,6 +83,21 @@ enum Done {
         enabled: Option<bool>,
         failure: Option<String>,
     },
+}
+
+/// Whether `account`'s credentials are cached; `None` when the keyring did not say (locked,
+/// stuck), which is logged.
+async fn credentials_cached<P: IdentityProvider, D: Desktop, C: Clock>(
+    routine: &Routine<P, D, C>,
+    account: &str,
+) -> Option<bool> {
+    match account::is_signed_in(&routine.cache, account).await {
+        Ok(signed_in) => Some(signed_in),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot tell whether credentials are cached");
+            None
+        }
+    }
 }
 
 /// How "Sign in…" from the tray ended.
@@ -129,7 +148,7 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             .check_interval_minutes
             .saturating_mul(60);
         Agent {
-            cadence: Cadence::every(std::time::Duration::from_secs(interval)),
+            cadence: Cadence::for_fleet(std::time::Duration::from_secs(interval)),
             routine: Arc::new(routine),
             first_account: account,
             stop_after_first_balloon: false,
@@ -154,10 +173,15 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
         tokio::pin!(shutdown);
         let (done, mut reports) = mpsc::unbounded_channel();
         let clock = &self.routine.clock;
+        let saved = self.routine.state_file.load();
+        let last_check = self
+            .first_account
+            .as_deref()
+            .and_then(|a| saved.checked_for(a));
         let mut run = Running {
             account: self.first_account.clone(),
-            saved: self.routine.state_file.load(),
-            timetable: Timetable::start(clock.now(), clock.today()),
+            timetable: Timetable::resume(clock.now(), clock.today(), last_check, &self.cadence),
+            saved,
             daily_showing: None,
             signed_in: false,
             check: None,
@@ -170,7 +194,12 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             done,
         };
         tracing::info!(account = ?run.account, "agent started");
-        self.look_at_login_item(None, &mut run);
+        // The start is a wake-up: a check if one is due, else today's balloon from what is saved.
+        self.on_wake(&mut run);
+        if run.check.is_none() {
+            // No check to tell: the menu offers "Sign out" as soon as the keyring says so.
+            self.look_at_keyring(&run);
+        }
         loop {
             views.send_if_modified(|shown| replace_if_changed(shown, self.view(&run)));
             let now = clock.now();
@@ -282,6 +311,11 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
                 }
                 return daily.is_some() && self.stop_after_first_balloon;
             }
+            Done::Keyring { signed_in } => {
+                if let Some(signed_in) = signed_in {
+                    run.signed_in = signed_in;
+                }
+            }
             Done::Change(interaction) => self.on_changed(*interaction, run),
             Done::SignIn(outcome) => self.on_signed_in(outcome, run),
             Done::SignOut { reply } => self.on_signed_out(reply, run),
@@ -313,16 +347,24 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
         let done = run.done.clone();
         run.check = Some(tokio::spawn(async move {
             let checked = routine.check(&account).await;
-            let signed_in = match account::is_signed_in(&routine.cache, &account).await {
-                Ok(signed_in) => Some(signed_in),
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot tell whether credentials are cached");
-                    None
-                }
-            };
+            let signed_in = credentials_cached(&routine, &account).await;
             let checked = Box::new(checked);
             let _ = done.send(Done::Check { checked, signed_in });
         }));
+    }
+
+    /// Asks the keyring whether the account's credentials are cached (reported as
+    /// [`Done::Keyring`]).
+    fn look_at_keyring(&self, run: &Running) {
+        let Some(account) = run.account.clone() else {
+            return;
+        };
+        let routine = Arc::clone(&self.routine);
+        let done = run.done.clone();
+        tokio::spawn(async move {
+            let signed_in = credentials_cached(&routine, &account).await;
+            let _ = done.send(Done::Keyring { signed_in });
+        });
     }
 
     /// A check ended: the schedule plans the next one; a failure keeps the last finding.
@@ -332,8 +374,15 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             run.signed_in = signed_in;
         }
         let now = self.routine.clock.now();
-        let succeeded = checked.failure.is_none();
-        let wait = schedule::after_check(&mut run.timetable, now, succeeded, &self.cadence, dice());
+        let wait = match (&checked.failure, checked.retry_after) {
+            (Some(_), Some(asked)) => {
+                schedule::after_throttled(&mut run.timetable, now, asked, &self.cadence, dice())
+            }
+            (failure, _) => {
+                let succeeded = failure.is_none();
+                schedule::after_check(&mut run.timetable, now, succeeded, &self.cadence, dice())
+            }
+        };
         match &checked.failure {
             None => {
                 tracing::info!(state = ?self.routine.status(&checked.saved, run.account.as_deref()).state, "checked")

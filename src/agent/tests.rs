@@ -24,13 +24,21 @@ const ACCOUNT: &str = "adele@contoso.com";
 /// An endpoint that answers from a script; an empty script means "hang forever".
 #[derive(Clone, Default)]
 struct FakeEndpoint {
-    answers: Arc<Mutex<VecDeque<Result<Finding, String>>>>,
+    answers: Arc<Mutex<VecDeque<Result<Finding, ProviderError>>>>,
     calls: Arc<Mutex<Vec<DateTime<Utc>>>>,
     clock: FakeClock,
 }
 
 impl FakeEndpoint {
+    /// The next answer: a finding, or the endpoint unreachable for the reason given.
     fn answer(&self, answer: Result<Finding, String>) {
+        self.fail_or_answer(answer.map_err(|detail| ProviderError::Unreachable {
+            endpoint: "fake".into(),
+            detail,
+        }));
+    }
+
+    fn fail_or_answer(&self, answer: Result<Finding, ProviderError>) {
         self.answers.lock().unwrap().push_back(answer);
     }
 
@@ -49,10 +57,7 @@ impl IdentityProvider for FakeEndpoint {
                 password_accepted: true,
                 refresh_token: None,
             }),
-            Some(Err(detail)) => Err(ProviderError::Unreachable {
-                endpoint: "fake".into(),
-                detail,
-            }),
+            Some(Err(e)) => Err(e),
             None => std::future::pending().await,
         }
     }
@@ -786,6 +791,47 @@ async fn a_stuck_keyring_keeps_the_last_status_and_the_menu_as_it_was() {
 }
 
 mod clocks;
+
+#[tokio::test(start_paused = true)]
+async fn a_restart_goes_on_from_the_saved_check() {
+    let h = Harness::start(at(24, 9, 0), FakeDesktop::default(), true);
+    // Saved before the agent's task first runs: checked at 8:00, 10 days left.
+    let mut saved = crate::state::SavedState::default();
+    saved.record_finding(ACCOUNT, expires_in(10), at(24, 8, 0));
+    h.state_file.save(&saved).unwrap();
+    h.endpoint.answer(Ok(expires_in(10)));
+    pass(1).await;
+    assert_eq!(h.endpoint.calls(), 0, "no request at the start");
+    assert_eq!(h.desktop.titles(), ["Your password expires in 10 days"]);
+    assert!(
+        h.view().signed_in,
+        "the keyring said the password is cached"
+    );
+    // The next check is due an interval (4 h) after the saved one: at 12:00, not 13:00.
+    pass(3 * 3600 - 120).await;
+    assert_eq!(h.endpoint.calls(), 0);
+    pass(180).await;
+    assert_eq!(h.endpoint.calls(), 1);
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_throttled_check_waits_as_long_as_the_endpoint_asked() {
+    let h = Harness::start(at(24, 9, 0), FakeDesktop::default(), true);
+    h.endpoint.fail_or_answer(Err(ProviderError::Throttled {
+        endpoint: "fake".into(),
+        status: 429,
+        retry_after: Duration::from_secs(1800),
+    }));
+    h.endpoint.answer(Ok(expires_in(20)));
+    // An ordinary failure is retried after a minute; this one waits the half hour asked.
+    pass(29 * 60).await;
+    assert_eq!(h.endpoint.calls(), 1);
+    pass(2 * 60).await;
+    assert_eq!(h.endpoint.calls(), 2);
+    assert_eq!(h.view().state, PasswordState::Ok);
+    h.stop().await;
+}
 
 #[tokio::test(start_paused = true)]
 async fn a_resume_retries_a_failed_check_at_once() {

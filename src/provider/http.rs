@@ -118,6 +118,7 @@ impl HttpClient {
                 return Err(ProviderError::Throttled {
                     endpoint: endpoint.to_string(),
                     status: status.as_u16(),
+                    retry_after: wait,
                 });
             }
             tracing::info!(

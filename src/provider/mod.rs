@@ -58,7 +58,12 @@ pub enum ProviderError {
     #[error("{endpoint} did not answer within {secs} s")]
     Timeout { endpoint: String, secs: u64 },
     #[error("{endpoint} is throttling requests (HTTP {status}); try again later")]
-    Throttled { endpoint: String, status: u16 },
+    Throttled {
+        endpoint: String,
+        status: u16,
+        /// How long the endpoint asked to wait (its `Retry-After`, or a short default).
+        retry_after: std::time::Duration,
+    },
     #[error("{endpoint} answered with something unexpected: {detail}")]
     Protocol { endpoint: String, detail: String },
     /// The password (or refresh token) was accepted, but the deadline could not be learned.
@@ -74,6 +79,18 @@ pub enum ProviderError {
         code: String,
         error: String,
     },
+}
+
+impl ProviderError {
+    /// How long a throttling endpoint asked to wait before the next request, also when the
+    /// throttling came after the password was accepted.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            ProviderError::Throttled { retry_after, .. } => Some(*retry_after),
+            ProviderError::AcceptedWithoutFacts { source, .. } => source.retry_after(),
+            _ => None,
+        }
+    }
 }
 
 /// What the rest of the program needs from an identity endpoint. A seam: the agent and the
