@@ -3,7 +3,9 @@
 # - the fleet: 10,000 simulated agents over three days (benches/fleet), chart in benches/fleet.svg;
 # - latency and CPU time per command against the loopback Entra emulator with a real
 #   gnome-keyring and dunst: `status`, `check`, `run` to its first balloon, and the peer (the
-#   cron script admins run instead: curl + jq + notify-send, benches/lib/peer-entra.sh);
+#   cron script admins run instead: curl + jq + notify-send, benches/lib/peer-entra.sh); and
+#   `check` against a throwaway slapd with password policy next to the LDAP peer (ldapsearch +
+#   notify-send, benches/lib/peer-ldap.sh);
 # - the idle agent's CPU time, context switches, memory and threads, read from /proc;
 # - the binary's size.
 # Everything runs in a private D-Bus session with its own Xvfb, keyring and dunst, in a
@@ -27,7 +29,7 @@ fi
 if [ -z "${SIGNIN_BENCH_INSIDE:-}" ]; then
   for need in dbus-run-session:dbus-bin gnome-keyring-daemon:gnome-keyring Xvfb:xvfb dunst:dunst \
     dunstctl:dunst dbus-monitor:dbus-bin secret-tool:libsecret-tools curl:curl jq:jq \
-    notify-send:libnotify-bin python3:python3 busctl:systemd; do
+    notify-send:libnotify-bin python3:python3 busctl:systemd slapd:slapd ldapsearch:ldap-utils; do
     command -v "${need%%:*}" >/dev/null || {
       echo "benches/run.sh needs ${need%%:*}: apt-get install ${need#*:}" >&2
       exit 1
@@ -48,7 +50,7 @@ fi
 bin=$PWD/target/$profile/signin-assistant
 lib=$PWD/benches/lib
 T=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$T"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$T/slapd/slapd.pid" ] && kill "$(cat "$T/slapd/slapd.pid")"; rm -rf "$T"' EXIT
 export HOME=$T/home XDG_CONFIG_HOME=$T/home/.config XDG_DATA_HOME=$T/home/.local/share
 export XDG_STATE_HOME=$T/home/.local/state XDG_RUNTIME_DIR=$T/run SIGNIN_ASSISTANT_SYSTEM_CONFIG=$T/none
 export NO_AT_BRIDGE=1 BROWSER=true
@@ -109,6 +111,33 @@ if [ -n "${SIGNIN_BENCH_BEFORE:-}" ]; then
 fi
 timeit 'peer: cron script, check only (secret-tool, password grant, Graph; curl, jq)' -- env PEER_NOTIFY=0 "$lib/peer-entra.sh"
 timeit 'peer: cron script with `notify-send`' -- "$lib/peer-entra.sh"
+dunstctl close-all
+
+# The same for a directory: slapd with password policy, 10 days left. Its own state directory,
+# so the Entra account's saved state stays as it is for the idle measure.
+ldap_dn=uid=bench,ou=people,dc=example,dc=com ldap_password=Bench-ldap-pw-1
+ldap_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+ldap_url=$(echo "$ldap_password" | "$lib/slapd.sh" "$T/slapd" "$ldap_port")
+cat > "$T/ldap.toml" <<CONF
+[account]
+username = "bench"
+[provider]
+kind = "ldap"
+[ldap]
+url = "$ldap_url"
+bind = "uid={username},ou=people,dc=example,dc=com"
+base = "dc=example,dc=com"
+CONF
+(
+  export XDG_STATE_HOME=$T/ldap-state
+  echo "$ldap_password" | "$bin" --config "$T/ldap.toml" sign-in --password-stdin >/dev/null
+  timeit '`check --json --no-notify`, LDAP (keyring, bind with the password-policy control, search, state)' -- \
+    "$bin" --config "$T/ldap.toml" check --json --no-notify
+)
+printf %s "$ldap_password" | secret-tool store --label=peer service peer-check user "$ldap_dn"
+export PEER_LDAP_URL=$ldap_url PEER_LDAP_DN=$ldap_dn
+timeit 'peer: LDAP cron script, check only (secret-tool, ldapsearch with the password-policy control)' -- env PEER_NOTIFY=0 "$lib/peer-ldap.sh"
+timeit 'peer: LDAP cron script with `notify-send`' -- "$lib/peer-ldap.sh"
 dunstctl close-all
 
 # Idle cost of one running agent, read from /proc after its start (it goes on from the check
