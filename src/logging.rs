@@ -9,6 +9,7 @@
 
 pub mod rotating;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use tracing_subscriber::filter::Targets;
@@ -48,8 +49,10 @@ pub fn init(settings: &LogSettings) {
         .then(log_dir)
         .flatten()
         .map(|dir| RotatingFile::new(dir, FILE_NAME, MAX_FILE_BYTES, KEPT_FILES));
+    // Colours only for a person at a terminal: not in a session log or a journal.
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false);
     let file = file.map(|file| {
         tracing_subscriber::fmt::layer()

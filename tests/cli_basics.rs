@@ -127,3 +127,24 @@ fn change_password_uses_the_portal_for_entra_and_when_an_admin_chose_it() {
         });
     }
 }
+
+#[test]
+fn messages_to_a_pipe_are_plain_text_and_an_unreadable_log_filter_is_said() {
+    let s = Session::start(Keyring::Absent);
+    let path = s.write_config("c.toml", ENTRA);
+    let out = s.run_with_config(&path, &["-vvv", "check", "--no-notify"], "");
+    let err = stderr(&out);
+    assert!(err.contains("DEBUG"), "{err}");
+    assert!(!err.contains('\u{1b}'), "colour codes on a pipe: {err:?}");
+
+    let mut command = s.command(support::BIN);
+    command
+        .env("SIGNIN_ASSISTANT_LOG", "signin_assistant=loud")
+        .arg("--config")
+        .arg(&path)
+        .arg("status");
+    let out = support::run_to_end(command, "");
+    let err = stderr(&out);
+    assert!(err.contains("SIGNIN_ASSISTANT_LOG"), "{err}");
+    assert!(err.contains("ignoring a log filter"), "{err}");
+}
