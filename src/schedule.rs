@@ -16,6 +16,8 @@
 //!   changing any clock; a set clock or a resume from suspend wakes the loop by itself, see
 //!   [`crate::clock`]);
 //! - a throttled check (429/503) waits at least as long as the endpoint's `Retry-After` asked;
+//! - once the change-password page was opened, a check comes within 15 minutes, to learn of
+//!   the new password;
 //! - with the fleet's timings ([`Cadence::for_fleet`], what the agent runs), a check the
 //!   computer slept through (or was switched off through) is not made at once on waking but
 //!   within `catch_up_spread`, and a restart goes on from the last check
@@ -210,6 +212,17 @@ pub fn after_check(
     };
     timetable.next_check = now + wait;
     wait
+}
+
+/// How soon after the change-password page was opened the agent checks again: the new password
+/// stops the warnings (or the cached one stops working, and the person is asked to sign in with
+/// the new one) within minutes rather than at the next regular check.
+pub const AFTER_PORTAL: Duration = Duration::from_secs(15 * 60);
+
+/// The person opened the change-password page at `now`: the next check comes within
+/// [`AFTER_PORTAL`] (sooner if it was due sooner).
+pub fn after_portal_opened(timetable: &mut Timetable, now: DateTime<Utc>) {
+    timetable.next_check = timetable.next_check.min(now + AFTER_PORTAL);
 }
 
 /// The machine resumed from sleep: a check that failed before (the network was going away) is

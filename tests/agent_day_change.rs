@@ -7,25 +7,12 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{Duration as Days, NaiveTime, Utc};
 use signin_assistant::emulator::Scenario;
 use support::entra::EntraFixture;
 use support::SessionBuilder;
-
-/// libfaketime's thread-safe library, wherever the architecture puts it.
-fn libfaketime() -> PathBuf {
-    support::require(&[("faketime", "faketime")]);
-    let found = std::fs::read_dir("/usr/lib")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|dir| dir.path().join("faketime/libfaketimeMT.so.1"))
-        .find(|lib| lib.exists());
-    found.expect("libfaketimeMT.so.1; install with: apt-get install -y faketime")
-}
 
 #[test]
 fn a_new_local_day_brings_a_new_balloon() {
@@ -39,7 +26,7 @@ fn a_new_local_day_brings_a_new_balloon() {
     let d = &f.session;
     let today = Utc::now().date_naive();
     let start = today.and_time(NaiveTime::from_hms_opt(23, 59, 0).expect("valid time"));
-    let lib = libfaketime();
+    let lib = support::libfaketime();
     let faketime = format!("@{} x30", start.format("%Y-%m-%d %H:%M:%S"));
     let agent = d.start_agent_with_env(
         "agent",

@@ -55,6 +55,43 @@ fn headless_agent_warns_at_start_and_a_click_opens_the_portal() {
 }
 
 #[test]
+fn after_the_click_opened_the_portal_the_new_password_is_learned_within_a_quarter_hour() {
+    // The balloon stays 10 s here, long enough to be clicked.
+    let f = signed_in(
+        Scenario::expires_in_days(10),
+        "[policy]\nballoon_timeout_secs = 300\n",
+    );
+    let d = &f.session;
+    // The agent's clock runs 30 times faster: its 15 minutes are 30 s here.
+    let lib = support::libfaketime();
+    let agent = d.start_agent_with_env(
+        "agent",
+        &f.config,
+        &["--no-tray"],
+        &[
+            ("LD_PRELOAD", lib.to_str().expect("utf-8 path")),
+            ("FAKETIME", "+0 x30"),
+        ],
+    );
+    d.wait_displayed(1);
+    d.dunst_action();
+    d.wait_until("the portal opened", || !d.opened_urls().is_empty());
+    // The person changes the password on the portal: 90 days from now.
+    f.emulator.set_scenario(Scenario::expires_in_days(90));
+    let before = f.token_requests();
+    d.wait_until_for(
+        "the check after the portal",
+        Duration::from_secs(45),
+        &mut || d.saved_state()["finding"]["reason"].is_null() && agent.log().contains("state=Ok"),
+    );
+    assert!(f.token_requests() > before);
+    d.assert_stays("no balloon on screen", Duration::from_secs(1), || {
+        d.dunst_displayed() == 0
+    });
+    assert_eq!(agent.terminate(STOP_LIMIT).code(), Some(0));
+}
+
+#[test]
 fn dismissed_balloon_is_not_shown_again_that_day_even_after_a_restart() {
     let f = signed_in(Scenario::expires_in_days(10), "");
     let d = &f.session;

@@ -1,6 +1,7 @@
-//! "Change password…" and a click on a password balloon: the portal opens in the browser, or —
-//! for a directory account without a portal — this program's own dialog changes the password
-//! as a task, and one balloon says how it ended. No scheduled check starts while the dialog is
+//! "Change password…" and a click on a password balloon: the portal opens in the browser (and a
+//! check follows within minutes, to learn of the new password), or — for a directory account
+//! without a portal — this program's own dialog changes the password as a task, and one balloon
+//! says how it ended. No scheduled check starts while the dialog is
 //! open (the change reads the new status itself).
 
 use std::sync::Arc;
@@ -12,12 +13,16 @@ use crate::password_change::{Interaction, Route};
 use crate::policy::{Balloon, Urgency};
 use crate::portal;
 use crate::provider::IdentityProvider;
+use crate::schedule;
 
 impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
     /// The person asked to change the password (menu entry or balloon click).
     pub(super) fn change_password(&self, run: &mut Running) {
         match self.routine.change_route(&run.saved) {
-            Route::Portal(url) => portal::open(&url),
+            Route::Portal(url) => {
+                portal::open(&url);
+                schedule::after_portal_opened(&mut run.timetable, self.routine.clock.now());
+            }
             Route::Here => self.start_change(run),
         }
     }

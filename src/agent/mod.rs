@@ -64,6 +64,8 @@ enum Done {
         outcome: BalloonOutcome,
         /// The click asks for this program's change-password dialog.
         change_here: bool,
+        /// The click opened the change-password page.
+        portal_opened: bool,
     },
     /// How the change-password dialog ended.
     Change(Box<crate::password_change::Interaction>),
@@ -300,6 +302,7 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
                 daily,
                 outcome,
                 change_here,
+                portal_opened,
             } => {
                 tracing::debug!(?outcome, "balloon ended");
                 if daily.is_some() && run.daily_showing == daily {
@@ -308,6 +311,9 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
                 run.saved = self.routine.state_file.load();
                 if change_here {
                     self.change_password(run);
+                }
+                if portal_opened {
+                    schedule::after_portal_opened(&mut run.timetable, self.routine.clock.now());
                 }
                 return daily.is_some() && self.stop_after_first_balloon;
             }
@@ -475,12 +481,12 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
                 Some(shown_at) => routine.show_daily(&balloon, shown_at, portal).await,
                 None => routine.desktop.show(&balloon, portal).await,
             };
-            let change_here =
-                click_changes && portal.is_none() && outcome == BalloonOutcome::Clicked;
+            let clicked = click_changes && outcome == BalloonOutcome::Clicked;
             let _ = done.send(Done::Balloon {
                 daily,
                 outcome,
-                change_here,
+                change_here: clicked && portal.is_none(),
+                portal_opened: clicked && portal.is_some(),
             });
         });
     }

@@ -816,6 +816,27 @@ async fn a_restart_goes_on_from_the_saved_check() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_check_follows_soon_after_the_balloon_opened_the_portal() {
+    let clicking = FakeDesktop {
+        outcome: Some(BalloonOutcome::Clicked),
+        ..FakeDesktop::default()
+    };
+    let h = Harness::start(at(24, 9, 0), clicking, true);
+    h.endpoint.answer(Ok(expires_in(10)));
+    h.endpoint.answer(Ok(expires_in(90)));
+    pass(1).await;
+    assert_eq!(h.endpoint.calls(), 1);
+    assert_eq!(h.desktop.titles(), ["Your password expires in 10 days"]);
+    // The portal opened with the click: the new password is learned within 15 minutes, not 4 h.
+    pass(14 * 60).await;
+    assert_eq!(h.endpoint.calls(), 1);
+    pass(2 * 60).await;
+    assert_eq!(h.endpoint.calls(), 2);
+    assert_eq!(h.view().state, PasswordState::Ok);
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_throttled_check_waits_as_long_as_the_endpoint_asked() {
     let h = Harness::start(at(24, 9, 0), FakeDesktop::default(), true);
     h.endpoint.fail_or_answer(Err(ProviderError::Throttled {

@@ -408,3 +408,21 @@ fn with_the_fleet_timings_the_first_success_after_failures_takes_a_fresh_place()
         assert_eq!(t.failures, 0);
     }
 }
+
+#[test]
+fn opening_the_change_page_brings_the_next_check_within_a_quarter_hour() {
+    // (next check before, expected after) with the page opened at 8:00.
+    let cases = [
+        (at(12, 0), at(8, 15)),
+        // Already sooner: kept.
+        (at(8, 5), at(8, 5)),
+    ];
+    for (before, expected) in cases {
+        let mut t = Timetable {
+            next_check: before,
+            ..Timetable::start(at(8, 0), day(24))
+        };
+        after_portal_opened(&mut t, at(8, 0));
+        assert_eq!(t.next_check, expected, "{before}");
+    }
+}

@@ -734,6 +734,19 @@ fn require_programs(options: &SessionBuilder) {
 }
 
 /// Panics with `apt-get install -y PACKAGES` unless every (program, package) is installed.
+/// libfaketime's thread-safe library, wherever the architecture puts it, for an agent whose
+/// clock runs faster (`LD_PRELOAD` it with `FAKETIME`, e.g. `@2026-11-25 23:59:00 x30`).
+pub fn libfaketime() -> PathBuf {
+    require(&[("faketime", "faketime")]);
+    let found = std::fs::read_dir("/usr/lib")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|dir| dir.path().join("faketime/libfaketimeMT.so.1"))
+        .find(|lib| lib.exists());
+    found.expect("libfaketimeMT.so.1; install with: apt-get install -y faketime")
+}
+
 pub fn require(wanted: &[(&str, &str)]) {
     let mut packages: Vec<&str> = wanted
         .iter()
