@@ -65,6 +65,7 @@ pub mod report;
 pub mod resume;
 pub mod routine;
 pub mod schedule;
+pub mod screen_lock;
 pub mod setup;
 pub mod shutdown;
 pub mod state;

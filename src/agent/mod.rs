@@ -133,6 +133,8 @@ struct Running {
     change: Option<JoinHandle<()>>,
     /// A scheduled check came due while the dialog was open: it runs when the dialog ends.
     check_held: bool,
+    /// The screen is locked: the day's balloon waits for the unlock.
+    screen_locked: bool,
     /// Starts at login (None: not known, or no login item).
     autostart: Option<bool>,
     /// The number of the latest look at the login item; older answers are stale.
@@ -191,6 +193,7 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             sign_in: None,
             change: None,
             check_held: false,
+            screen_locked: false,
             autostart: None,
             autostart_asked: 0,
             done,
@@ -290,6 +293,12 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             Command::Resumed => {
                 schedule::on_resume(&mut run.timetable, self.routine.clock.now());
                 self.on_wake(run);
+            }
+            Command::ScreenLocked(locked) => {
+                run.screen_locked = locked;
+                if !locked && run.check.is_none() {
+                    self.balloon_if_due(run);
+                }
             }
         }
     }
@@ -420,9 +429,10 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
         self.balloon_if_due(run);
     }
 
-    /// Shows today's balloon if one is due and none is on screen.
+    /// Shows today's balloon if one is due, none is on screen and the screen is not locked
+    /// (nobody would see it: it waits for the unlock).
     fn balloon_if_due(&self, run: &mut Running) {
-        if run.daily_showing.is_some() {
+        if run.daily_showing.is_some() || run.screen_locked {
             return;
         }
         let Some(balloon) = self.routine.due_balloon(&run.saved, run.account.as_deref()) else {
