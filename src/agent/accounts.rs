@@ -47,7 +47,7 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
     /// The credentials are gone: the account falls back to `[account] username`.
     pub(super) fn on_signed_out(&self, reply: Option<oneshot::Sender<Answer>>, run: &mut Running) {
         tracing::info!("signed out");
-        run.signed_in = false;
+        run.learn_signed_in(false);
         run.account = self.routine.config.account.username.clone();
         run.saved = self.routine.state_file.load();
         for waiter in std::mem::take(&mut run.check_waiters) {
@@ -105,7 +105,7 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
                     s.record_failure(&error, now);
                 });
                 run.account = Some(account);
-                run.signed_in = true;
+                run.learn_signed_in(true);
                 self.spawn_notice(sign_in_failed_balloon(&error), run);
             }
         }
@@ -124,7 +124,7 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
     ) {
         tracing::info!(account = %account, "signed in");
         let now = self.routine.clock.now();
-        run.signed_in = matches!(finding, Finding::Facts(_));
+        run.learn_signed_in(matches!(finding, Finding::Facts(_)));
         run.saved = self
             .routine
             .update(|s| s.record_finding(&account, finding, now));

@@ -63,7 +63,7 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             Interaction::Changed(changed) => {
                 tracing::info!(via = ?changed.via, "password changed");
                 run.saved = self.routine.state_file.load();
-                run.signed_in = true;
+                run.learn_signed_in(true);
                 Some(changed.balloon())
             }
             Interaction::Failed(failure) => {

@@ -125,6 +125,9 @@ struct Running {
     daily_showing: Option<DateTime<Utc>>,
     /// Credentials are cached (the menu offers "Sign out").
     signed_in: bool,
+    /// `signed_in` was learned from a check, a sign-in, a sign-out or a change (the keyring's
+    /// answer at the start is older then).
+    signed_in_learned: bool,
     check: Option<JoinHandle<()>>,
     /// Commands waiting for the check in flight.
     check_waiters: Vec<oneshot::Sender<Answer>>,
@@ -141,6 +144,14 @@ struct Running {
     autostart_asked: u64,
     /// Where tasks report back.
     done: mpsc::UnboundedSender<Done>,
+}
+
+impl Running {
+    /// Whether credentials are cached, as a check, a sign-in, a sign-out or a change found.
+    fn learn_signed_in(&mut self, signed_in: bool) {
+        self.signed_in = signed_in;
+        self.signed_in_learned = true;
+    }
 }
 
 impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
@@ -188,6 +199,7 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             saved,
             daily_showing: None,
             signed_in: false,
+            signed_in_learned: false,
             check: None,
             check_waiters: Vec::new(),
             sign_in: None,
@@ -327,7 +339,8 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
                 return daily.is_some() && self.stop_after_first_balloon;
             }
             Done::Keyring { signed_in } => {
-                if let Some(signed_in) = signed_in {
+                // A check, sign-in or sign-out that ended meanwhile knows better.
+                if let Some(signed_in) = signed_in.filter(|_| !run.signed_in_learned) {
                     run.signed_in = signed_in;
                 }
             }
@@ -386,7 +399,7 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
     fn on_checked(&self, checked: Checked, signed_in: Option<bool>, run: &mut Running) {
         run.check = None;
         if let Some(signed_in) = signed_in {
-            run.signed_in = signed_in;
+            run.learn_signed_in(signed_in);
         }
         let now = self.routine.clock.now();
         let wait = match (&checked.failure, checked.retry_after) {
