@@ -138,6 +138,9 @@ struct Running {
     check_held: bool,
     /// The screen is locked: the day's balloon waits for the unlock.
     screen_locked: bool,
+    /// A balloon said only once (the session ended, the password was changed elsewhere), found
+    /// while the screen was locked: shown at the unlock.
+    held_balloon: Option<Balloon>,
     /// Starts at login (None: not known, or no login item).
     autostart: Option<bool>,
     /// The number of the latest look at the login item; older answers are stale.
@@ -206,6 +209,7 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             change: None,
             check_held: false,
             screen_locked: false,
+            held_balloon: None,
             autostart: None,
             autostart_asked: 0,
             done,
@@ -308,7 +312,13 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             }
             Command::ScreenLocked(locked) => {
                 run.screen_locked = locked;
-                if !locked && run.check.is_none() {
+                if locked {
+                    return;
+                }
+                if let Some(balloon) = run.held_balloon.take() {
+                    self.spawn_balloon(balloon, None, run);
+                }
+                if run.check.is_none() {
                     self.balloon_if_due(run);
                 }
             }
@@ -432,12 +442,18 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             };
             let _ = waiter.send(answer);
         }
-        match noticed {
-            Some(SignInReason::SessionEnded) => {
-                self.spawn_balloon(session_ended_balloon(), None, run)
+        let once = match noticed {
+            Some(SignInReason::SessionEnded) => Some(session_ended_balloon()),
+            Some(_) => Some(password_changed_balloon()),
+            None => None,
+        };
+        if let Some(balloon) = once {
+            if run.screen_locked {
+                // Said once only: it waits for someone to see it.
+                run.held_balloon = Some(balloon);
+            } else {
+                self.spawn_balloon(balloon, None, run);
             }
-            Some(_) => self.spawn_balloon(password_changed_balloon(), None, run),
-            None => {}
         }
         self.balloon_if_due(run);
     }

@@ -862,6 +862,26 @@ async fn the_days_balloon_waits_for_the_screen_to_be_unlocked() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn what_is_said_only_once_waits_for_the_screen_to_be_unlocked() {
+    let h = Harness::start(at(24, 9, 0), FakeDesktop::default(), true);
+    h.endpoint.answer(Ok(expires_in(30)));
+    h.endpoint.answer(Ok(Finding::SignInRequired {
+        reason: SignInReason::PasswordChangedElsewhere,
+    }));
+    pass(1).await;
+    assert_eq!(h.endpoint.calls(), 1);
+    h.send(Command::ScreenLocked(true));
+    h.send(Command::CheckNow);
+    pass(1).await;
+    assert_eq!(h.endpoint.calls(), 2);
+    assert!(h.desktop.titles().is_empty(), "{:?}", h.desktop.titles());
+    h.send(Command::ScreenLocked(false));
+    pass(1).await;
+    assert_eq!(h.desktop.titles(), ["Your password was changed"]);
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_throttled_check_waits_as_long_as_the_endpoint_asked() {
     let h = Harness::start(at(24, 9, 0), FakeDesktop::default(), true);
     h.endpoint.fail_or_answer(Err(ProviderError::Throttled {
