@@ -28,8 +28,6 @@ pub enum Command {
     SetUp,
     /// The machine woke from sleep (not a person's request: logind told).
     Resumed,
-    /// The screen was locked (true) or unlocked (false), as the screen locker told.
-    ScreenLocked(bool),
     /// Stop the agent.
     Quit,
 }

@@ -162,7 +162,6 @@ fn start(no_tray: bool, channels: Option<AgentChannels>) -> std::io::Result<Fron
     }
     let (commands_tx, commands) = mpsc::unbounded_channel();
     crate::resume::watch(commands_tx.clone());
-    crate::screen_lock::watch(commands_tx.clone());
     let (views, views_rx) = watch::channel(View::initial());
     let tray = (!no_tray)
         .then(|| {

@@ -65,7 +65,6 @@ pub mod report;
 pub mod resume;
 pub mod routine;
 pub mod schedule;
-pub mod screen_lock;
 pub mod setup;
 pub mod shutdown;
 pub mod state;

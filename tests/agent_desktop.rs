@@ -91,55 +91,6 @@ fn after_the_click_opened_the_portal_the_new_password_is_learned_within_a_quarte
     assert_eq!(agent.terminate(STOP_LIMIT).code(), Some(0));
 }
 
-/// What a screen locker says on the session bus when it comes (true) or goes (false); sent
-/// until the agent's log shows it was heard (the agent subscribes as it starts).
-fn screen_locker_says(f: &EntraFixture, agent: &support::agent::AgentProcess, locked: bool) {
-    let heard = format!("the screen locker changed locked={locked}");
-    let before = agent.log().matches(&heard).count();
-    f.session
-        .wait_until("the agent heard the screen locker", || {
-            let sent = f.session.output(
-                "dbus-send",
-                &[
-                    "--session",
-                    "--type=signal",
-                    "/org/freedesktop/ScreenSaver",
-                    "org.freedesktop.ScreenSaver.ActiveChanged",
-                    &format!("boolean:{locked}"),
-                ],
-            );
-            assert!(sent.status.success());
-            std::thread::sleep(Duration::from_millis(200));
-            agent.log().matches(&heard).count() > before
-        });
-}
-
-#[test]
-fn the_days_balloon_waits_while_the_screen_is_locked() {
-    let f = signed_in(Scenario::expires_in_days(30), "");
-    let d = &f.session;
-    let agent = d.start_agent("agent", &f.config, &["--no-tray"]);
-    agent.wait_for_log("agent started");
-    screen_locker_says(&f, &agent, true);
-    // While nobody is looking, the deadline comes into the warning window.
-    f.emulator.set_scenario(Scenario::expires_in_days(10));
-    let out = f.run(&["check", "--json"], "");
-    assert_eq!(support::json_of(&out)["state"], "warning");
-    d.assert_stays(
-        "no balloon to a locked screen",
-        Duration::from_secs(1),
-        || d.dunst_displayed() == 0,
-    );
-    screen_locker_says(&f, &agent, false);
-    d.wait_displayed(1);
-    d.dunst_close();
-    d.wait_until("the balloon in the history", || {
-        d.dunst_balloons().len() == 1
-    });
-    assert_eq!(d.dunst_balloons()[0].summary, WARNING);
-    assert_eq!(agent.terminate(STOP_LIMIT).code(), Some(0));
-}
-
 #[test]
 fn dismissed_balloon_is_not_shown_again_that_day_even_after_a_restart() {
     let f = signed_in(Scenario::expires_in_days(10), "");

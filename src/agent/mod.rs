@@ -136,11 +136,6 @@ struct Running {
     change: Option<JoinHandle<()>>,
     /// A scheduled check came due while the dialog was open: it runs when the dialog ends.
     check_held: bool,
-    /// The screen is locked: the day's balloon waits for the unlock.
-    screen_locked: bool,
-    /// A balloon said only once (the session ended, the password was changed elsewhere), found
-    /// while the screen was locked: shown at the unlock.
-    held_balloon: Option<Balloon>,
     /// Starts at login (None: not known, or no login item).
     autostart: Option<bool>,
     /// The number of the latest look at the login item; older answers are stale.
@@ -208,8 +203,6 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             sign_in: None,
             change: None,
             check_held: false,
-            screen_locked: false,
-            held_balloon: None,
             autostart: None,
             autostart_asked: 0,
             done,
@@ -309,18 +302,6 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             Command::Resumed => {
                 schedule::on_resume(&mut run.timetable, self.routine.clock.now());
                 self.on_wake(run);
-            }
-            Command::ScreenLocked(locked) => {
-                run.screen_locked = locked;
-                if locked {
-                    return;
-                }
-                if let Some(balloon) = run.held_balloon.take() {
-                    self.spawn_balloon(balloon, None, run);
-                }
-                if run.check.is_none() {
-                    self.balloon_if_due(run);
-                }
             }
         }
     }
@@ -442,26 +423,19 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             };
             let _ = waiter.send(answer);
         }
-        let once = match noticed {
-            Some(SignInReason::SessionEnded) => Some(session_ended_balloon()),
-            Some(_) => Some(password_changed_balloon()),
-            None => None,
-        };
-        if let Some(balloon) = once {
-            if run.screen_locked {
-                // Said once only: it waits for someone to see it.
-                run.held_balloon = Some(balloon);
-            } else {
-                self.spawn_balloon(balloon, None, run);
+        match noticed {
+            Some(SignInReason::SessionEnded) => {
+                self.spawn_balloon(session_ended_balloon(), None, run)
             }
+            Some(_) => self.spawn_balloon(password_changed_balloon(), None, run),
+            None => {}
         }
         self.balloon_if_due(run);
     }
 
-    /// Shows today's balloon if one is due, none is on screen and the screen is not locked
-    /// (nobody would see it: it waits for the unlock).
+    /// Shows today's balloon if one is due and none is on screen.
     fn balloon_if_due(&self, run: &mut Running) {
-        if run.daily_showing.is_some() || run.screen_locked {
+        if run.daily_showing.is_some() {
             return;
         }
         let Some(balloon) = self.routine.due_balloon(&run.saved, run.account.as_deref()) else {

@@ -837,51 +837,6 @@ async fn a_check_follows_soon_after_the_balloon_opened_the_portal() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn the_days_balloon_waits_for_the_screen_to_be_unlocked() {
-    let dismissing = FakeDesktop {
-        outcome: Some(BalloonOutcome::Dismissed),
-        ..FakeDesktop::default()
-    };
-    let h = Harness::start(at(24, 23, 0), dismissing, true);
-    for _ in 0..5 {
-        h.endpoint.answer(Ok(expires_in(10)));
-    }
-    pass(60).await;
-    let the_24th = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
-    assert_eq!(h.desktop.days(), [the_24th]);
-    // Left on overnight with the screen locked: the new day's balloon is not shown to nobody.
-    h.send(Command::ScreenLocked(true));
-    pass(3 * 3600).await;
-    assert_eq!(h.desktop.days(), [the_24th]);
-    // In the morning the screen is unlocked: the day's balloon comes at once.
-    h.send(Command::ScreenLocked(false));
-    pass(1).await;
-    let the_25th = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
-    assert_eq!(h.desktop.days(), [the_24th, the_25th]);
-    h.stop().await;
-}
-
-#[tokio::test(start_paused = true)]
-async fn what_is_said_only_once_waits_for_the_screen_to_be_unlocked() {
-    let h = Harness::start(at(24, 9, 0), FakeDesktop::default(), true);
-    h.endpoint.answer(Ok(expires_in(30)));
-    h.endpoint.answer(Ok(Finding::SignInRequired {
-        reason: SignInReason::PasswordChangedElsewhere,
-    }));
-    pass(1).await;
-    assert_eq!(h.endpoint.calls(), 1);
-    h.send(Command::ScreenLocked(true));
-    h.send(Command::CheckNow);
-    pass(1).await;
-    assert_eq!(h.endpoint.calls(), 2);
-    assert!(h.desktop.titles().is_empty(), "{:?}", h.desktop.titles());
-    h.send(Command::ScreenLocked(false));
-    pass(1).await;
-    assert_eq!(h.desktop.titles(), ["Your password was changed"]);
-    h.stop().await;
-}
-
-#[tokio::test(start_paused = true)]
 async fn a_throttled_check_waits_as_long_as_the_endpoint_asked() {
     let h = Harness::start(at(24, 9, 0), FakeDesktop::default(), true);
     h.endpoint.fail_or_answer(Err(ProviderError::Throttled {
