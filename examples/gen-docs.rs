@@ -10,7 +10,7 @@
 //! - `OUTDIR/config.toml`: `config/signin-assistant.toml` with every line commented out, so the
 //!   installed file documents every key and changes nothing.
 //!
-//! The binary's modules are compiled into this program by path, the way `src/main.rs` declares
+//! The binary's modules are compiled into this program by path, the way `src/bin/signin-assistant/main.rs` declares
 //! them (a module added there and used by `cli.rs` must be added here too; the build says so).
 //! The tests below compare each command's help from here with the built binary's.
 
@@ -23,16 +23,22 @@ use clap::CommandFactory;
 use clap_complete::Shell;
 
 #[allow(dead_code)]
-#[path = "../src/cli.rs"]
+#[path = "../src/bin/signin-assistant/cli.rs"]
 mod cli;
 #[allow(dead_code)]
-#[path = "../src/commands.rs"]
+#[path = "../src/bin/signin-assistant/commands.rs"]
 mod commands;
 #[allow(dead_code)]
-#[path = "../src/demo.rs"]
+#[path = "../src/bin/signin-assistant/demo.rs"]
 mod demo;
 #[allow(dead_code)]
-#[path = "../src/tools.rs"]
+#[path = "../src/bin/signin-assistant/exit.rs"]
+mod exit;
+#[allow(dead_code)]
+#[path = "../src/bin/signin-assistant/real.rs"]
+mod real;
+#[allow(dead_code)]
+#[path = "../src/bin/signin-assistant/tools.rs"]
 mod tools;
 
 const BIN: &str = "signin-assistant";

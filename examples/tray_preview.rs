@@ -10,9 +10,9 @@
 use std::io::BufRead;
 
 use chrono::{Duration, Utc};
-use signin_assistant::events::View;
-use signin_assistant::policy::PasswordState;
-use signin_assistant::tray::run_tray;
+use signin_assistant::report::view::View;
+use signin_assistant::rules::expiry::PasswordState;
+use signin_assistant::screen::tray::run_tray;
 use tokio::sync::{mpsc, watch};
 
 fn view_for(line: &str) -> Option<View> {

@@ -11,12 +11,12 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use crate::config::Config;
-use crate::policy::{evaluate, Deadline, Facts, Finding, Policy, Source};
-use crate::provider::entra::{graph, token};
-use crate::provider::ldap::{active_directory, openldap, ppolicy};
-use crate::state::SavedState;
-use crate::untrusted;
+use crate::providers::entra::{graph, token};
+use crate::providers::ldap::{active_directory, openldap, ppolicy};
+use crate::rules::expiry::{evaluate, Deadline, Facts, Finding, Policy, Source};
+use crate::rules::untrusted;
+use crate::system::config::Config;
+use crate::system::state::SavedState;
 
 /// A fixed "now", so a crash reproduces exactly.
 fn now() -> DateTime<Utc> {
@@ -46,7 +46,7 @@ fn judge(finding: &Finding) {
     ];
     for policy in &policies {
         let status = evaluate(now(), finding, policy);
-        if let Some(balloon) = crate::policy::balloon_for(&status) {
+        if let Some(balloon) = crate::rules::expiry::balloon_for(&status) {
             assert_clean(&balloon.title, usize::MAX);
         }
     }
@@ -78,7 +78,7 @@ pub fn token_response(data: &[u8]) {
                 change_url: Some(url),
             } => {
                 let config = Config::default();
-                let chosen = crate::portal::choose(&config, Some(&url));
+                let chosen = crate::system::portal::choose(&config, Some(&url));
                 assert!(chosen.starts_with("https://"), "{chosen}");
             }
             _ => {}
@@ -95,7 +95,7 @@ pub fn graph_json(data: &[u8]) {
                 let suffix = path
                     .strip_prefix("v1.0/domains/")
                     .expect("the domains path");
-                assert!(crate::config::is_dns_name(suffix), "{path}");
+                assert!(crate::system::config::is_dns_name(suffix), "{path}");
             }
         }
         if let Some(changed_at) = me.last_password_change_date_time {
@@ -148,7 +148,8 @@ fn check_claims(token: &str) {
             portal_url: claims.change_url.clone(),
             ..Facts::new(deadline, Source::TokenClaim)
         }));
-        let chosen = crate::portal::choose(&Config::default(), claims.change_url.as_deref());
+        let chosen =
+            crate::system::portal::choose(&Config::default(), claims.change_url.as_deref());
         assert!(chosen.starts_with("https://"), "{chosen}");
     }
 }
@@ -194,9 +195,9 @@ pub fn config_file(data: &[u8]) {
         Ok(()) => {
             let policy = config.policy();
             let _ = evaluate(now(), &after_change(now(), None, None), &policy);
-            let _ = crate::portal::choose(&config, None);
+            let _ = crate::system::portal::choose(&config, None);
             if let Some(tenant) = &config.entra.tenant {
-                assert!(crate::config::check_tenant(tenant).is_ok());
+                assert!(crate::system::config::check_tenant(tenant).is_ok());
             }
         }
         Err(e) => {
@@ -227,7 +228,7 @@ pub fn state_file(data: &[u8]) {
 
 /// One line from a pinentry (Assuan protocol), without its line ending.
 pub fn assuan_line(data: &[u8]) {
-    use crate::prompt::assuan::{percent_decode, percent_encode, Response};
+    use crate::screen::dialog::assuan::{percent_decode, percent_encode, Response};
     match Response::parse(data) {
         Response::Data(decoded) => assert!(decoded.len() <= data.len()),
         Response::Err { message, .. } => {

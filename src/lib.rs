@@ -34,39 +34,34 @@ pub const VERSION: &str = concat!(
     ")"
 );
 
-pub mod account;
-pub mod admin_policy;
+// The layers, lowest first (ARCHITECTURE.md): each imports only from those listed before it.
+
+/// The rules, pure: dates, balloons, when to check.
+pub mod rules;
+
+/// This computer: configuration, keyring, state, clock, login item.
+pub mod system;
+
+/// The identity endpoints: Entra ID and LDAP directories.
+pub mod providers;
+
+/// The status as printed and as the tray shows it.
+pub mod report;
+
+/// What a person sees: balloon, dialog, tray.
+pub mod screen;
+
+/// The work the agent and the commands share.
+pub mod work;
+
+/// The running agent.
 pub mod agent;
-pub mod autostart;
-pub mod clock;
-pub mod config;
-pub mod control;
-pub mod credentials;
-pub mod desktop;
-pub mod doctor;
+
+/// Setting up and diagnosing.
+pub mod setup;
+
+/// The loopback identity endpoint of the demo and the tests.
 pub mod emulator;
-pub mod events;
-pub mod front;
+
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod hardening;
-pub mod instance;
-pub mod interactive;
-pub mod logging;
-pub mod loopback;
-pub mod notify;
-pub mod password_change;
-pub mod paths;
-pub mod policy;
-pub mod portal;
-pub mod prompt;
-pub mod provider;
-pub mod report;
-pub mod resume;
-pub mod routine;
-pub mod schedule;
-pub mod setup;
-pub mod shutdown;
-pub mod state;
-pub mod tray;
-pub mod untrusted;

@@ -6,13 +6,15 @@ mod support;
 use std::path::Path;
 
 use chrono::{Duration, Utc};
-use signin_assistant::config::Config;
-use signin_assistant::credentials::Secret;
-use signin_assistant::policy::{self, Deadline, Finding, PasswordState, SignInReason, Source};
-use signin_assistant::provider::ldap::change::{ChangeError, ChangedVia};
-use signin_assistant::provider::ldap::kpasswd::KpasswdError;
-use signin_assistant::provider::ldap::LdapProvider;
-use signin_assistant::provider::{Attempt, ProviderError};
+use signin_assistant::providers::ldap::change::{ChangeError, ChangedVia};
+use signin_assistant::providers::ldap::kpasswd::KpasswdError;
+use signin_assistant::providers::ldap::LdapProvider;
+use signin_assistant::providers::{Attempt, ProviderError};
+use signin_assistant::rules::expiry::{
+    self, Deadline, Finding, PasswordState, SignInReason, Source,
+};
+use signin_assistant::system::config::Config;
+use signin_assistant::system::credentials::Secret;
 use support::fake_ldap;
 use support::slapd::{self, Slapd};
 
@@ -83,7 +85,7 @@ async fn sign_in(provider: &LdapProvider, user: &str, password: &str) -> Attempt
 async fn check_everyone(s: &Slapd, config: &Config) {
     let provider = LdapProvider::new(config).unwrap();
     let policy = config.policy();
-    let status = |attempt: &Attempt| policy::evaluate(Utc::now(), &attempt.finding, &policy);
+    let status = |attempt: &Attempt| expiry::evaluate(Utc::now(), &attempt.finding, &policy);
     let facts = |attempt: &Attempt| match &attempt.finding {
         Finding::Facts(f) => f.clone(),
         other => panic!("expected facts, got {other:?}\n{}", s.log()),
@@ -378,7 +380,7 @@ fn active_directory(
 
 #[tokio::test]
 async fn active_directory_expiry_attributes() {
-    let policy = signin_assistant::policy::Policy::default();
+    let policy = signin_assistant::rules::expiry::Policy::default();
     let now = Utc::now();
     let in_20_days = filetime(now + Duration::days(20) + Duration::hours(1)).to_string();
     let (_d, p) = scripted(active_directory(
@@ -394,7 +396,7 @@ async fn active_directory_expiry_attributes() {
         .authenticate("alice@corp.example", &Secret::new("pw"))
         .await
         .unwrap();
-    let st = policy::evaluate(Utc::now(), &a.finding, &policy);
+    let st = expiry::evaluate(Utc::now(), &a.finding, &policy);
     assert_eq!(
         (st.state, st.days_left, st.source),
         (PasswordState::Ok, Some(20), Some(Source::AdComputedExpiry))
@@ -416,7 +418,7 @@ async fn active_directory_expiry_attributes() {
         .authenticate("alice@corp.example", &Secret::new("pw"))
         .await
         .unwrap();
-    let st = policy::evaluate(Utc::now(), &a.finding, &policy);
+    let st = expiry::evaluate(Utc::now(), &a.finding, &policy);
     assert_eq!(
         (st.state, st.days_left, st.source),
         (PasswordState::Warning, Some(7), Some(Source::AdPwdLastSet))
@@ -451,7 +453,7 @@ async fn active_directory_expiry_attributes() {
             .authenticate("alice@corp.example", &Secret::new("pw"))
             .await
             .unwrap();
-        let st = policy::evaluate(Utc::now(), &a.finding, &policy);
+        let st = expiry::evaluate(Utc::now(), &a.finding, &policy);
         assert_eq!(
             (st.state, st.source.unwrap()),
             expected,

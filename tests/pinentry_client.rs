@@ -6,8 +6,8 @@ mod support;
 
 use std::path::Path;
 
-use signin_assistant::prompt::change::ChangeRequest;
-use signin_assistant::prompt::{pinentry, PromptError, Request};
+use signin_assistant::screen::dialog::change::ChangeRequest;
+use signin_assistant::screen::dialog::{pinentry, PromptError, Request};
 use support::pinentry::FakePinentry;
 
 async fn ask(fake: &FakePinentry) -> Result<Option<String>, PromptError> {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use fastrand::Rng;
-use signin_assistant::schedule::{self, Cadence, CheckNow, Dice, Timetable};
+use signin_assistant::rules::schedule::{self, Cadence, CheckNow, Dice, Timetable};
 
 use crate::endpoint::{Answer, Endpoint};
 
@@ -118,7 +118,8 @@ impl Planner {
             Planner::Real {
                 timetable, cadence, ..
             } => {
-                let next_day = signin_assistant::clock::start_of_next_day(&chrono::Utc, now);
+                let next_day =
+                    signin_assistant::system::clock::start_of_next_day(&chrono::Utc, now);
                 schedule::wake_at(timetable, now, next_day, cadence)
             }
         }

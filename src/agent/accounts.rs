@@ -7,15 +7,17 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 
 use super::{Agent, Done, Running, SignInOutcome};
-use crate::account;
-use crate::clock::Clock;
-use crate::control::Answer;
-use crate::desktop::Desktop;
-use crate::interactive::{self, AccountHint, DesktopInteraction, InteractiveMethod, SignInError};
-use crate::policy::{sign_in_failed_balloon, signed_in_balloon, Finding};
-use crate::provider::IdentityProvider;
+use crate::agent::control::Answer;
+use crate::providers::IdentityProvider;
 use crate::report;
-use crate::routine::Routine;
+use crate::rules::expiry::{sign_in_failed_balloon, signed_in_balloon, Finding};
+use crate::screen::desktop::Desktop;
+use crate::system::clock::Clock;
+use crate::work::account;
+use crate::work::entra_sign_in::{
+    self, AccountHint, DesktopInteraction, InteractiveMethod, SignInError,
+};
+use crate::work::routine::Routine;
 
 impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
     /// Sign-out as a task: a check in flight is stopped first, so it cannot store a fresh token
@@ -183,7 +185,7 @@ async fn sign_in_interactively<P: IdentityProvider, D: Desktop, C: Clock>(
     };
     let ui = DesktopInteraction(routine.desktop.clone());
     let (config, provider, cache) = (&routine.config, &routine.provider, &routine.cache);
-    match interactive::sign_in_interactively(config, provider, cache, method, hint, &ui).await {
+    match entra_sign_in::sign_in_interactively(config, provider, cache, method, hint, &ui).await {
         Ok((account, finding)) => SignInOutcome::Accepted { account, finding },
         Err(SignInError::AcceptedWithoutFacts { account, source }) => {
             SignInOutcome::AcceptedWithoutFacts {
@@ -197,7 +199,7 @@ async fn sign_in_interactively<P: IdentityProvider, D: Desktop, C: Clock>(
 
 /// For a directory account, the person's login name on this machine is a sensible guess.
 fn local_login_name<P, D, C>(routine: &Routine<P, D, C>) -> Option<String> {
-    if routine.config.provider.kind != crate::config::ProviderKind::Ldap {
+    if routine.config.provider.kind != crate::system::config::ProviderKind::Ldap {
         return None;
     }
     ["USER", "USERNAME", "LOGNAME"]

@@ -2,10 +2,10 @@
 //! agent stays the one writer of the state file and the tray changes at once.
 
 use super::{Agent, Running};
-use crate::clock::Clock;
-use crate::control::{Answer, Call, Request};
-use crate::desktop::Desktop;
-use crate::provider::IdentityProvider;
+use crate::agent::control::{Answer, Call, Request};
+use crate::providers::IdentityProvider;
+use crate::screen::desktop::Desktop;
+use crate::system::clock::Clock;
 
 impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
     /// Handles one request; returns whether the agent should stop.

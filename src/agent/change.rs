@@ -7,13 +7,13 @@
 use std::sync::Arc;
 
 use super::{Agent, Done, Running};
-use crate::clock::Clock;
-use crate::desktop::Desktop;
-use crate::password_change::{Interaction, Route};
-use crate::policy::{Balloon, Urgency};
-use crate::portal;
-use crate::provider::IdentityProvider;
-use crate::schedule;
+use crate::providers::IdentityProvider;
+use crate::rules::expiry::{Balloon, Urgency};
+use crate::rules::schedule;
+use crate::screen::desktop::Desktop;
+use crate::system::clock::Clock;
+use crate::system::portal;
+use crate::work::password_change::{Interaction, Route};
 
 impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
     /// The person asked to change the password (menu entry or balloon click).

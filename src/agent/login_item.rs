@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use super::{Agent, Done, Running};
-use crate::clock::Clock;
-use crate::desktop::Desktop;
-use crate::policy::{Balloon, Urgency};
-use crate::provider::IdentityProvider;
+use crate::providers::IdentityProvider;
+use crate::rules::expiry::{Balloon, Urgency};
+use crate::screen::desktop::Desktop;
+use crate::system::clock::Clock;
 
 impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
     /// Learns whether the program starts at login, after switching it to `change` if given.
@@ -68,4 +68,4 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
 }
 
 /// The login item shared with the blocking tasks that look at it.
-pub(super) type SharedLoginItem = Arc<crate::autostart::LoginItem>;
+pub(super) type SharedLoginItem = Arc<crate::system::autostart::LoginItem>;

@@ -14,29 +14,34 @@ use chrono::{DateTime, Local, Utc};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::account;
-use crate::clock::Clock;
-use crate::control::{Answer, Calls};
-use crate::desktop::Desktop;
-use crate::events::{Command, View};
-use crate::interactive::InteractiveMethod;
-use crate::policy::{
+use crate::agent::control::{Answer, Calls};
+use crate::providers::IdentityProvider;
+use crate::report;
+use crate::report::view::{Command, View};
+use crate::rules::expiry::{
     balloon_for, password_changed_balloon, session_ended_balloon, Balloon, Finding, SignInReason,
     Urgency,
 };
-use crate::provider::IdentityProvider;
-use crate::report;
-use crate::routine::{Checked, Routine};
-use crate::schedule::{self, Cadence, CheckNow, Dice, Timetable};
-use crate::state::{BalloonOutcome, SavedState};
+use crate::rules::schedule::{self, Cadence, CheckNow, Dice, Timetable};
+use crate::screen::desktop::Desktop;
+use crate::system::clock::Clock;
+use crate::system::state::{BalloonOutcome, SavedState};
+use crate::work::account;
+use crate::work::entra_sign_in::InteractiveMethod;
+use crate::work::routine::{Checked, Routine};
 
 mod accounts;
 mod calls;
 mod change;
+pub mod control;
+pub mod front;
+pub mod instance;
 mod login_item;
-pub mod setup;
+pub mod resume;
+pub mod shutdown;
 #[cfg(test)]
 mod tests;
+pub mod unconfigured;
 
 /// The agent: the routine it performs, the account it starts with and its timings.
 pub struct Agent<P, D, C> {
@@ -68,7 +73,7 @@ enum Done {
         portal_opened: bool,
     },
     /// How the change-password dialog ended.
-    Change(Box<crate::password_change::Interaction>),
+    Change(Box<crate::work::password_change::Interaction>),
     SignIn(SignInOutcome),
     SignOut {
         /// A command that asked for the sign-out waits for this answer.
@@ -170,7 +175,7 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
     }
 
     /// The agent with a "Start at login" switch over `item`.
-    pub fn with_login_item(mut self, item: crate::autostart::LoginItem) -> Self {
+    pub fn with_login_item(mut self, item: crate::system::autostart::LoginItem) -> Self {
         self.login_item = Some(Arc::new(item));
         self
     }

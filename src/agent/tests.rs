@@ -9,15 +9,15 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::*;
-use crate::autostart::LoginItem;
-use crate::config::Config;
-use crate::control::{Answer, Call, Request};
-use crate::credentials::{CredentialCache, Secret};
-use crate::policy::{Deadline, Facts, PasswordState, Source};
-use crate::prompt::change::{ChangeAnswers, ChangeRequest};
-use crate::prompt::PromptError;
-use crate::provider::{Attempt, ProviderError, RefreshOutcome};
-use crate::state::StateFile;
+use crate::agent::control::{Answer, Call, Request};
+use crate::providers::{Attempt, ProviderError, RefreshOutcome};
+use crate::rules::expiry::{Deadline, Facts, PasswordState, Source};
+use crate::screen::dialog::change::{ChangeAnswers, ChangeRequest};
+use crate::screen::dialog::PromptError;
+use crate::system::autostart::LoginItem;
+use crate::system::config::Config;
+use crate::system::credentials::{CredentialCache, Secret};
+use crate::system::state::StateFile;
 
 const ACCOUNT: &str = "adele@contoso.com";
 
@@ -192,7 +192,7 @@ impl Clock for FakeClock {
 
     fn next_day_starts(&self) -> DateTime<Utc> {
         let zone = self.changes.lock().unwrap().zone;
-        crate::clock::start_of_next_day(&zone, self.now())
+        crate::system::clock::start_of_next_day(&zone, self.now())
     }
 
     async fn sleep_until(&self, at: DateTime<Utc>) {
@@ -245,8 +245,8 @@ impl Harness {
     /// [`start`](Self::start) for a directory account whose password is changed here.
     fn start_directory(start: DateTime<Utc>, desktop: FakeDesktop) -> Harness {
         let mut config = Config::default();
-        config.provider.kind = crate::config::ProviderKind::Ldap;
-        config.ldap.change = Some(crate::config::ChangeMode::Here);
+        config.provider.kind = crate::system::config::ProviderKind::Ldap;
+        config.ldap.change = Some(crate::system::config::ChangeMode::Here);
         let cache = CredentialCache::in_memory("test");
         Harness::launch(start, desktop, true, None, config, cache)
     }
@@ -345,7 +345,7 @@ impl Harness {
 /// browser needs a real Entra ID).
 fn entra_config() -> Config {
     let mut config = Config::default();
-    config.entra.sign_in = crate::config::SignInMethod::Password;
+    config.entra.sign_in = crate::system::config::SignInMethod::Password;
     config
 }
 
@@ -521,7 +521,7 @@ async fn the_loop_answers_while_a_check_hangs_and_quits_at_once() {
 #[tokio::test(start_paused = true)]
 async fn a_hanging_check_ends_at_its_deadline_and_is_retried() {
     let h = Harness::start(at(24, 9, 0), FakeDesktop::default(), true);
-    pass(crate::routine::CHECK_DEADLINE.as_secs() + 5).await;
+    pass(crate::work::routine::CHECK_DEADLINE.as_secs() + 5).await;
     let saved = h.saved();
     assert!(saved
         .failure_since_last_finding()
@@ -766,8 +766,8 @@ async fn when_only_the_browser_helps_the_view_says_so() {
 // In real time: paused time cannot pass while a blocking keyring call hangs.
 #[tokio::test]
 async fn a_stuck_keyring_keeps_the_last_status_and_the_menu_as_it_was() {
-    let store = Arc::new(crate::credentials::TestStore::default());
-    let cache = crate::credentials::cache_on_test_store(&store);
+    let store = Arc::new(crate::system::credentials::TestStore::default());
+    let cache = crate::system::credentials::cache_on_test_store(&store);
     let h = Harness::start_on(at(24, 9, 0), FakeDesktop::default(), cache);
     h.endpoint.answer(Ok(expires_in(20)));
     let settle = || tokio::time::sleep(Duration::from_millis(300));
@@ -806,7 +806,7 @@ mod clocks;
 async fn a_restart_goes_on_from_the_saved_check() {
     let h = Harness::start(at(24, 9, 0), FakeDesktop::default(), true);
     // Saved before the agent's task first runs: checked at 8:00, 10 days left.
-    let mut saved = crate::state::SavedState::default();
+    let mut saved = crate::system::state::SavedState::default();
     saved.record_finding(ACCOUNT, expires_in(10), at(24, 8, 0));
     h.state_file.save(&saved).unwrap();
     h.endpoint.answer(Ok(expires_in(10)));

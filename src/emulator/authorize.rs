@@ -354,7 +354,7 @@ fn is_registered(scenario: &Scenario, uri: &Url) -> bool {
             registered.scheme() == uri.scheme()
                 && registered.host() == uri.host()
                 && path(&registered) == path(uri)
-                && (registered.port() == uri.port() || crate::config::is_loopback(uri))
+                && (registered.port() == uri.port() || crate::system::config::is_loopback(uri))
         })
 }
 

@@ -25,7 +25,7 @@ struct Browser {
 
 impl Browser {
     async fn start(scenario: Scenario) -> Browser {
-        crate::provider::install_tls_crypto();
+        crate::providers::install_tls_crypto();
         Browser {
             emulator: Emulator::start(scenario.clone()).await.unwrap(),
             client: Client::builder()

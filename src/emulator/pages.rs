@@ -8,7 +8,7 @@ use hyper::header::{HeaderValue, CACHE_CONTROL};
 use hyper::StatusCode;
 
 use super::{text_response, HttpResponse};
-use crate::loopback::html_escape;
+use crate::providers::entra::loopback::html_escape;
 
 /// Where the sign-in forms post.
 pub(super) const LOGIN_PATH: &str = "/login";

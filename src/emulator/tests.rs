@@ -18,7 +18,7 @@ struct Harness {
 
 /// A plain client (TLS crypto installed first, as reqwest needs).
 fn client() -> Client {
-    crate::provider::install_tls_crypto();
+    crate::providers::install_tls_crypto();
     Client::new()
 }
 
@@ -651,7 +651,7 @@ async fn misbehaviours() {
     h.emulator.set_scenario(
         Scenario::default().with_misbehaviour(Misbehaviour::Delay(Duration::from_millis(500))),
     );
-    crate::provider::install_tls_crypto();
+    crate::providers::install_tls_crypto();
     let client = Client::builder()
         .timeout(Duration::from_millis(100))
         .build()

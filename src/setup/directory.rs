@@ -11,9 +11,9 @@ use std::time::Duration;
 use url::Url;
 
 use super::dns::{self, Srv};
-use crate::config::{is_loopback, Config, LdapFlavor};
-use crate::provider::ldap::connect::{read_root_dse, Endpoint};
-use crate::provider::ProviderError;
+use crate::providers::ldap::connect::{read_root_dse, Endpoint};
+use crate::providers::ProviderError;
+use crate::system::config::{is_loopback, Config, LdapFlavor};
 
 /// `supportedCapabilities` of Active Directory (and Samba AD): LDAP_CAP_ACTIVE_DIRECTORY_OID.
 const AD_CAPABILITY: &str = "1.2.840.113556.1.4.800";
@@ -47,7 +47,7 @@ pub fn machine_domains() -> Vec<String> {
         domains.push(domain.to_string_lossy().to_ascii_lowercase());
     }
     let mut seen = std::collections::HashSet::new();
-    domains.retain(|d| crate::config::is_dns_name(d) && seen.insert(d.clone()));
+    domains.retain(|d| crate::system::config::is_dns_name(d) && seen.insert(d.clone()));
     domains
 }
 
@@ -198,7 +198,7 @@ pub async fn root_dse(
     driver.abort();
     let found = found.map_err(|e| ProviderError::Protocol {
         endpoint: endpoint.name(),
-        detail: crate::untrusted::clean_or(&e.to_string(), "its root DSE is not readable"),
+        detail: crate::rules::untrusted::clean_or(&e.to_string(), "its root DSE is not readable"),
     })?;
     let Some(entry) = found else {
         return Ok(RootDse::default());
@@ -211,7 +211,7 @@ pub async fn root_dse(
             .map(|(_, v)| {
                 v.iter()
                     .take(32)
-                    .map(|s| crate::untrusted::clean(s, 512))
+                    .map(|s| crate::rules::untrusted::clean(s, 512))
                     .collect()
             })
             .unwrap_or_default()

@@ -9,9 +9,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
-use crate::config::is_dns_name;
-use crate::provider::http::HttpClient;
-use crate::provider::ProviderError;
+use crate::providers::http::HttpClient;
+use crate::providers::ProviderError;
+use crate::system::config::is_dns_name;
 
 /// The tenant of personal Microsoft accounts (outlook.com, hotmail.com): it has no directory
 /// password to watch.
@@ -114,7 +114,7 @@ fn read_document(document: &Document) -> Result<Discovered, ProviderError> {
         [.., id, "v2.0"] => id.to_ascii_lowercase(),
         _ => return Err(protocol("its issuer names no tenant".into())),
     };
-    if crate::config::check_tenant(&id).is_err() || id.contains('.') {
+    if crate::system::config::check_tenant(&id).is_err() || id.contains('.') {
         return Err(protocol("its issuer names no tenant id".into()));
     }
     if !document.token_endpoint.to_ascii_lowercase().contains(&id) {

@@ -17,6 +17,7 @@ pub mod ask;
 pub mod directory;
 pub mod discovery;
 pub mod dns;
+pub mod doctor;
 pub mod write;
 
 use std::collections::BTreeMap;
@@ -26,14 +27,14 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::config::{
+use crate::providers::{Provider, ProviderError};
+use crate::system::config::{
     check_ldap_url, check_tenant, is_dns_name, system_config_path, user_config_path, Config,
     LdapFlavor, Missing, Origin, ProviderKind,
 };
-use crate::doctor::{self, Level};
-use crate::provider::{Provider, ProviderError};
 use ask::Ask;
 use discovery::Discovered;
+use doctor::Level;
 
 /// How long one discovery request may take.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -144,7 +145,7 @@ pub struct Written {
 
 /// The system layer alone: the base every answer is laid over (a broken system file is the
 /// admins' to fix, and said).
-pub fn system_layer() -> Result<Config, crate::config::ConfigError> {
+pub fn system_layer() -> Result<Config, crate::system::config::ConfigError> {
     Config::from_files(&[system_config_path()])
 }
 
@@ -199,7 +200,7 @@ pub async fn run(
 /// Whether an agent runs, and whether it waits "not set up"; asked before the file is written
 /// (a waiting agent reads the configuration again on every request).
 async fn running_agent() -> Option<bool> {
-    use crate::control::{ask, Request};
+    use crate::agent::control::{ask, Request};
     match ask(&Request::Status).await {
         Ok(Some(answer)) => Some(
             answer
@@ -218,7 +219,7 @@ async fn running_agent() -> Option<bool> {
 /// A waiting agent is told to start with the new file; one running with an earlier
 /// configuration keeps it until it is started again, which is said.
 async fn tell_the_agent(waiting: Option<bool>) {
-    use crate::control::{ask, Request};
+    use crate::agent::control::{ask, Request};
     match waiting {
         None => {}
         Some(false) => println!(
@@ -275,7 +276,7 @@ fn email(options: &Options, base: &Config, ask: &dyn Ask) -> Result<String, Setu
         Some((local, domain)) if !local.is_empty() && is_dns_name(domain) => Ok(email),
         _ => Err(SetupError::Invalid(format!(
             "`{}` is not an e-mail address (name@example.com)",
-            crate::untrusted::clean(&email, 80)
+            crate::rules::untrusted::clean(&email, 80)
         ))),
     }
 }
@@ -449,7 +450,7 @@ async fn entra(
         if id.is_empty() || id.contains(char::is_whitespace) || id.len() > 100 {
             return Err(SetupError::Invalid(format!(
                 "`{}` is not an application (client) id",
-                crate::untrusted::clean(id, 100)
+                crate::rules::untrusted::clean(id, 100)
             )));
         }
     }

@@ -7,7 +7,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::Plan;
-use crate::config::ProviderKind;
+use crate::system::config::ProviderKind;
 
 /// Why the file was not written.
 #[derive(Debug, thiserror::Error)]
@@ -91,9 +91,9 @@ pub fn render(plan: &Plan, today: &str) -> String {
         lines.push(("base", quoted(&ldap.base), plan.notes.get("ldap.base")));
         lines.push(("bind", quoted(&ldap.bind), plan.notes.get("ldap.bind")));
         let flavor = match ldap.flavor {
-            crate::config::LdapFlavor::ActiveDirectory => "active-directory",
-            crate::config::LdapFlavor::Openldap => "openldap",
-            crate::config::LdapFlavor::Auto => "auto",
+            crate::system::config::LdapFlavor::ActiveDirectory => "active-directory",
+            crate::system::config::LdapFlavor::Openldap => "openldap",
+            crate::system::config::LdapFlavor::Auto => "auto",
         };
         lines.push(("flavor", quoted(flavor), plan.notes.get("ldap.flavor")));
         table("ldap", &lines);
@@ -134,8 +134,8 @@ pub fn write(path: &Path, text: &str, replace: bool) -> Result<(), WriteError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, LdapFlavor};
     use crate::setup::{EntraPlan, LdapPlan};
+    use crate::system::config::{Config, LdapFlavor};
 
     fn entra_plan() -> Plan {
         let mut plan = Plan::new("adele@contoso.com".into(), ProviderKind::Entra);

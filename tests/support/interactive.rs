@@ -143,7 +143,7 @@ pub struct Shown {
 
 impl Default for ScriptedBrowser {
     fn default() -> Self {
-        signin_assistant::provider::install_tls_crypto();
+        signin_assistant::providers::install_tls_crypto();
         ScriptedBrowser {
             client: Client::builder()
                 .redirect(reqwest::redirect::Policy::none())

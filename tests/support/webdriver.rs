@@ -51,7 +51,7 @@ impl Chromium {
             .enable_all()
             .build()
             .expect("runtime");
-        signin_assistant::provider::install_tls_crypto();
+        signin_assistant::providers::install_tls_crypto();
         let mut chromium = Chromium {
             driver,
             session_url: format!("http://127.0.0.1:{port}"),

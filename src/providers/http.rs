@@ -1,0 +1,327 @@
+//! HTTP plumbing shared by the web providers: one client with timeouts, the rule for
+//! throttling (429/503 honour `Retry-After`, bounded, so a check never hangs for long), and the
+//! buffers that carry secrets (a form with the password, a bearer token, an answer with tokens),
+//! each built in one allocation of the right size that is wiped when the last reference goes.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hyper::body::Bytes;
+use reqwest::header::HeaderValue;
+use reqwest::{RequestBuilder, Response, StatusCode};
+use zeroize::Zeroizing;
+
+use crate::providers::ProviderError;
+use crate::system::credentials::Secret;
+
+/// How many times one request is sent when the endpoint throttles.
+const MAX_ATTEMPTS: u32 = 3;
+/// Wait used when a throttling answer has no usable `Retry-After`.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(2);
+
+/// An HTTP client with a per-request timeout and a bound on `Retry-After` waits; it notes how
+/// far this computer's clock is from the endpoint's (the `Date` of the last answer).
+#[derive(Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    timeout: Duration,
+    max_retry_after: Duration,
+    clock_offset_secs: Arc<Mutex<Option<i64>>>,
+}
+
+/// Makes ring rustls' crypto for this process: reqwest builds its TLS on the process's default
+/// provider and panics without one. Call before building a `reqwest::Client`; calling again
+/// does nothing.
+pub fn install_tls_crypto() {
+    // Err: one is installed already (by an earlier call).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+impl HttpClient {
+    pub fn new(timeout: Duration, max_retry_after: Duration) -> Result<HttpClient, ProviderError> {
+        install_tls_crypto();
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            // Credentials are posted: never follow a redirect to another place.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("signin-assistant/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ProviderError::Protocol {
+                endpoint: "HTTP client".into(),
+                detail: e.to_string(),
+            })?;
+        Ok(HttpClient {
+            client,
+            timeout,
+            max_retry_after,
+            clock_offset_secs: Arc::default(),
+        })
+    }
+
+    /// How far this computer's clock was ahead of the endpoint's at the last answer that said
+    /// its time (negative: behind).
+    pub fn clock_offset_secs(&self) -> Option<i64> {
+        *self
+            .clock_offset_secs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn note_endpoint_time(&self, response: &Response) {
+        let theirs = response
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok());
+        if let Some(theirs) = theirs {
+            // Their time is truncated to the second: half a second is the better guess.
+            let offset = chrono::Utc::now() - theirs.with_timezone(&chrono::Utc);
+            let secs = (offset.num_milliseconds() - 500) / 1000;
+            *self
+                .clock_offset_secs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(secs);
+        }
+    }
+
+    pub fn inner(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Sends the request built by `build`, retrying after throttling answers within the bound.
+    /// `endpoint` names the endpoint in errors (never the full URL with its query).
+    pub async fn send(
+        &self,
+        endpoint: &str,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<Response, ProviderError> {
+        let mut attempt = 1;
+        loop {
+            let response = build()
+                .send()
+                .await
+                .map_err(|e| self.transport_error(endpoint, e))?;
+            self.note_endpoint_time(&response);
+            let status = response.status();
+            if !is_throttling(status) {
+                return Ok(response);
+            }
+            let wait = retry_after(&response).unwrap_or(DEFAULT_RETRY_AFTER);
+            if attempt >= MAX_ATTEMPTS || wait > self.max_retry_after {
+                tracing::warn!(
+                    endpoint,
+                    status = status.as_u16(),
+                    wait_secs = wait.as_secs(),
+                    "throttled; giving up for now"
+                );
+                return Err(ProviderError::Throttled {
+                    endpoint: endpoint.to_string(),
+                    status: status.as_u16(),
+                    retry_after: wait,
+                });
+            }
+            tracing::info!(
+                endpoint,
+                status = status.as_u16(),
+                wait_secs = wait.as_secs(),
+                "throttled; waiting as asked"
+            );
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    fn transport_error(&self, endpoint: &str, e: reqwest::Error) -> ProviderError {
+        if e.is_timeout() {
+            ProviderError::Timeout {
+                endpoint: endpoint.to_string(),
+                secs: self.timeout.as_secs(),
+            }
+        } else {
+            // reqwest errors carry the URL; strip it so no query (or anything else) leaks.
+            let detail = crate::rules::untrusted::clean_or(
+                &error_chain(&e.without_url()),
+                "the connection failed",
+            );
+            ProviderError::Unreachable {
+                endpoint: endpoint.to_string(),
+                detail,
+            }
+        }
+    }
+}
+
+fn is_throttling(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE
+}
+
+/// `Retry-After` as delay-seconds or an HTTP date.
+fn retry_after(response: &Response) -> Option<Duration> {
+    let value = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let wait = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(wait.to_std().unwrap_or(Duration::ZERO))
+}
+
+/// An error and its sources in one line, without repeats.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        let inner_text = inner.to_string();
+        if !text.contains(&inner_text) {
+            text.push_str(": ");
+            text.push_str(&inner_text);
+        }
+        source = inner.source();
+    }
+    text
+}
+
+/// An `application/x-www-form-urlencoded` body built in one buffer of exactly its size (no
+/// reallocation leaves a copy of the password behind), shared without copying by every retry
+/// and wiped when the request is done with it. What hyper and rustls copy while sending is
+/// theirs: see SECURITY.md.
+pub fn form_body(pairs: &[(&str, &str)]) -> Bytes {
+    let len: usize = pairs
+        .iter()
+        .map(|(k, v)| encoded_len(k) + 1 + encoded_len(v))
+        .sum::<usize>()
+        + pairs.len().saturating_sub(1);
+    let mut body = Zeroizing::new(Vec::with_capacity(len));
+    for (i, (key, value)) in pairs.iter().enumerate() {
+        if i > 0 {
+            body.push(b'&');
+        }
+        encode_into(key, &mut body);
+        body.push(b'=');
+        encode_into(value, &mut body);
+    }
+    debug_assert_eq!(body.len(), len);
+    debug_assert_eq!(body.capacity(), len);
+    Bytes::from_owner(body)
+}
+
+/// Bytes left as they are by form encoding (the WHATWG urlencoded serializer's set).
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'*' | b'-' | b'.' | b'_')
+}
+
+fn encoded_len(text: &str) -> usize {
+    text.bytes()
+        .map(|b| if is_unreserved(b) || b == b' ' { 1 } else { 3 })
+        .sum()
+}
+
+fn encode_into(text: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for b in text.bytes() {
+        if is_unreserved(b) {
+            out.push(b);
+        } else if b == b' ' {
+            out.push(b'+');
+        } else {
+            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+        }
+    }
+}
+
+/// `Authorization: Bearer <token>` built in a wiped buffer and marked sensitive (kept out of
+/// HTTP/2 header compression tables and `Debug` output).
+pub fn bearer(token: &Secret) -> Result<HeaderValue, ProviderError> {
+    let token = token.expose().as_bytes();
+    let mut value = Zeroizing::new(Vec::with_capacity(7 + token.len()));
+    value.extend_from_slice(b"Bearer ");
+    value.extend_from_slice(token);
+    let mut header = HeaderValue::from_maybe_shared(Bytes::from_owner(value)).map_err(|_| {
+        ProviderError::Protocol {
+            endpoint: "the token endpoint".into(),
+            detail: "the access token is not valid in an HTTP header".into(),
+        }
+    })?;
+    header.set_sensitive(true);
+    Ok(header)
+}
+
+/// An answer body being read: grows by moving into a new buffer twice the size and wiping the
+/// old one, so a token in it never stays behind in freed memory; wiped when dropped.
+pub struct WipedBody {
+    bytes: Zeroizing<Vec<u8>>,
+}
+
+impl WipedBody {
+    /// Room for `expected` bytes (the announced Content-Length, bounded by the caller).
+    pub fn with_capacity(expected: usize) -> WipedBody {
+        WipedBody {
+            bytes: Zeroizing::new(Vec::with_capacity(expected.max(1024))),
+        }
+    }
+
+    pub fn as_slice(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    pub fn extend(&mut self, chunk: &[u8]) {
+        let needed = self.bytes.len() + chunk.len();
+        if needed > self.bytes.capacity() {
+            let mut bigger = Zeroizing::new(Vec::with_capacity(
+                needed.max(self.bytes.capacity().saturating_mul(2)),
+            ));
+            bigger.extend_from_slice(&self.bytes);
+            // The old buffer is wiped as it is dropped here.
+            self.bytes = bigger;
+        }
+        let before = self.bytes.as_ptr();
+        self.bytes.extend_from_slice(chunk);
+        debug_assert_eq!(before, self.bytes.as_ptr(), "grew without wiping");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_body_matches_the_standard_encoding_in_one_exact_buffer() {
+        let pairs = [
+            ("grant_type", "password"),
+            ("scope", "User.Read offline_access"),
+            ("username", "adele+1@contoso.com"),
+            ("password", "p@ss w&rd=%é~!*'()\n"),
+        ];
+        let body = form_body(&pairs);
+        let expected = serde_urlencoded::to_string(pairs).unwrap();
+        assert_eq!(std::str::from_utf8(&body).unwrap(), expected);
+        assert_eq!(&*form_body(&[]), b"");
+        assert_eq!(&*form_body(&[("a", "")]), b"a=");
+    }
+
+    #[test]
+    fn a_body_grows_without_leaving_copies_behind() {
+        let mut body = WipedBody::with_capacity(0);
+        let chunk = [7u8; 1000];
+        for _ in 0..100 {
+            // extend() asserts (debug) that Vec itself never reallocated.
+            body.extend(&chunk);
+        }
+        assert_eq!(body.as_slice().len(), 100_000);
+        assert!(body.as_slice().iter().all(|b| *b == 7));
+    }
+
+    #[test]
+    fn bearer_header_is_sensitive() {
+        let header = bearer(&Secret::new("eyJ0.eyJ1.sig")).unwrap();
+        assert!(header.is_sensitive());
+        assert_eq!(header.to_str().unwrap(), "Bearer eyJ0.eyJ1.sig");
+        assert!(bearer(&Secret::new("bad\ntoken")).is_err());
+    }
+}

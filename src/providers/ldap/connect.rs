@@ -1,0 +1,264 @@
+//! How the LDAP connection is made safe: which URLs are allowed (no cleartext passwords over the
+//! network), the TLS trust (system roots plus the configured `ca_file`), and timeouts on connect.
+//!
+//! The ldap3 connection driver runs in its own task: if ldap3 panics while decoding a hostile
+//! answer, that task ends, the pending operation fails, and the caller gets an error, not a crash.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+use rustls::{ClientConfig, RootCertStore};
+use url::Url;
+
+use crate::providers::ProviderError;
+use crate::system::config::{check_ldap_url, is_loopback, Config, ConfigError};
+
+/// Where and how to connect; built once from the configuration.
+#[derive(Clone)]
+pub struct Endpoint {
+    pub url: Url,
+    pub starttls: bool,
+    pub timeout: Duration,
+    tls: Option<Arc<ClientConfig>>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("url", &self.url.as_str())
+            .field("starttls", &self.starttls)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Endpoint {
+    /// Checks the URL and transport rules and loads the TLS trust.
+    pub fn from_config(config: &Config) -> Result<Endpoint, ConfigError> {
+        let ldap = &config.ldap;
+        let url = ldap.url.clone().ok_or_else(|| {
+            config.missing_error("ldap.url", "[provider] kind = \"ldap\" needs it")
+        })?;
+        check_ldap_url(&url).map_err(|m| config.error_at("ldap.url", m))?;
+        let tls_wanted = match (url.scheme(), ldap.starttls) {
+            ("ldaps", true) => {
+                return Err(config.error_at(
+                    "ldap.starttls",
+                    "StartTLS applies to ldap:// URLs; ldaps:// is already encrypted",
+                ))
+            }
+            ("ldaps", false) | ("ldap", true) => true,
+            ("ldap", false) => {
+                if !is_loopback(&url) {
+                    if !ldap.allow_insecure {
+                        return Err(config.error_at(
+                            "ldap.url",
+                            format!(
+                                "`{url}` would send the password in clear text; use ldaps://, set starttls = true, \
+                                 or (only on a trusted network) allow_insecure = true"
+                            ),
+                        ));
+                    }
+                    tracing::warn!(
+                        url = %url,
+                        "allow_insecure is set: the password goes over the network to the LDAP server unencrypted"
+                    );
+                }
+                false
+            }
+            _ => unreachable!("check_ldap_url admits ldap and ldaps only"),
+        };
+        let tls = if tls_wanted {
+            let roots = root_store(ldap.ca_file.as_deref())
+                .map_err(|message| config.error_at("ldap.ca_file", message))?;
+            Some(client_config(roots).map_err(|m| config.error_at("ldap.url", m))?)
+        } else {
+            None
+        };
+        Ok(Endpoint {
+            url,
+            starttls: ldap.starttls,
+            timeout: Duration::from_secs(ldap.timeout_secs),
+            tls,
+        })
+    }
+
+    /// Whether the connection is encrypted (ldaps:// or StartTLS).
+    pub fn encrypted(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// Whether the server is this machine.
+    pub fn on_loopback(&self) -> bool {
+        is_loopback(&self.url)
+    }
+
+    /// A name for the server in messages.
+    pub fn name(&self) -> String {
+        self.url.as_str().trim_end_matches('/').to_string()
+    }
+
+    /// Connects (TCP, then TLS or StartTLS) within the timeout and starts the connection driver.
+    pub async fn open(&self) -> Result<(Ldap, tokio::task::JoinHandle<()>), ProviderError> {
+        let mut settings = LdapConnSettings::new()
+            .set_conn_timeout(self.timeout)
+            .set_starttls(self.starttls);
+        if let Some(tls) = &self.tls {
+            settings = settings.set_config(tls.clone());
+        }
+        let connecting = LdapConnAsync::from_url_with_settings(settings, &self.url);
+        let (conn, ldap) = match tokio::time::timeout(self.timeout, connecting).await {
+            Err(_) => {
+                return Err(ProviderError::Timeout {
+                    endpoint: self.name(),
+                    secs: self.timeout.as_secs(),
+                })
+            }
+            Ok(Err(e)) => {
+                return Err(ProviderError::Unreachable {
+                    endpoint: self.name(),
+                    detail: crate::rules::untrusted::clean_or(
+                        &e.to_string(),
+                        "the connection failed",
+                    ),
+                })
+            }
+            Ok(Ok(pair)) => pair,
+        };
+        // A panic inside the driver ends only this task; the pending operation then fails.
+        let driver = tokio::spawn(async move {
+            if let Err(e) = conn.drive().await {
+                tracing::debug!(error = %e, "LDAP connection ended");
+            }
+        });
+        Ok((ldap, driver))
+    }
+}
+
+/// The system's trusted roots plus the certificates in `ca_file`.
+fn root_store(ca_file: Option<&Path>) -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    for error in &native.errors {
+        tracing::debug!(%error, "skipping part of the system certificate store");
+    }
+    roots.add_parsable_certificates(native.certs);
+    if let Some(path) = ca_file {
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("{} is not a PEM certificate file: {e}", path.display()))?;
+        if certs.is_empty() {
+            return Err(format!("{} holds no PEM certificate", path.display()));
+        }
+        for cert in certs {
+            roots
+                .add(cert)
+                .map_err(|e| format!("{} holds an unusable certificate: {e}", path.display()))?;
+        }
+    }
+    if roots.is_empty() {
+        return Err(
+            "no trusted certificate authority found: install ca-certificates or set ldap.ca_file"
+                .into(),
+        );
+    }
+    Ok(roots)
+}
+
+fn client_config(roots: RootCertStore) -> Result<Arc<ClientConfig>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup failed: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// The root DSE's `attributes`, read without a bind (it is public to anyone who connects);
+/// `None` when the server returns no entry.
+pub async fn read_root_dse(
+    ldap: &mut Ldap,
+    timeout: Duration,
+    attributes: Vec<&str>,
+) -> Result<Option<ldap3::SearchEntry>, ldap3::LdapError> {
+    let (entries, _) = ldap
+        .with_timeout(timeout)
+        .search("", ldap3::Scope::Base, "(objectClass=*)", attributes)
+        .await?
+        .success()?;
+    Ok(entries
+        .into_iter()
+        .next()
+        .map(ldap3::SearchEntry::construct))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> Result<Endpoint, ConfigError> {
+        let mut config = Config::default();
+        config
+            .apply_text(Path::new("/etc/sa.toml"), text)
+            .expect("valid toml");
+        Endpoint::from_config(&config)
+    }
+
+    #[test]
+    fn plain_ldap_is_refused_off_loopback() {
+        let err = config("[ldap]\nurl = \"ldap://dc1.example.com\"\n").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("ldap.url"));
+        assert_eq!(err.line, Some(2));
+        assert!(err.message.contains("clear text"), "{err}");
+    }
+
+    #[test]
+    fn plain_ldap_is_allowed_on_loopback_or_when_insecure_is_allowed() {
+        let e = config("[ldap]\nurl = \"ldap://127.0.0.1:3890\"\n").unwrap();
+        assert!(e.tls.is_none());
+        config("[ldap]\nurl = \"ldap://localhost\"\n").unwrap();
+        config("[ldap]\nurl = \"ldap://[::1]:389\"\n").unwrap();
+        config("[ldap]\nurl = \"ldap://127.1.2.3\"\n").unwrap();
+        assert!(config("[ldap]\nurl = \"ldap://127.0.0.1.example.com\"\n").is_err());
+        config("[ldap]\nurl = \"ldap://dc1.example.com\"\nallow_insecure = true\n").unwrap();
+    }
+
+    #[test]
+    fn tls_urls_load_a_trust_store() {
+        let e = config("[ldap]\nurl = \"ldap://dc1.example.com\"\nstarttls = true\n").unwrap();
+        assert!(e.tls.is_some());
+        let err =
+            config("[ldap]\nurl = \"ldaps://dc1.example.com\"\nstarttls = true\n").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("ldap.starttls"));
+    }
+
+    #[test]
+    fn a_bad_ca_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        // Quoted by toml itself: a Windows path's backslashes are escapes in a "…" string.
+        let text = format!(
+            "[ldap]\nurl = \"ldaps://dc1.example.com\"\nca_file = {}\n",
+            toml::Value::String(empty.display().to_string())
+        );
+        let err = config(&text).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("ldap.ca_file"));
+        assert_eq!(err.line, Some(3));
+        let missing =
+            "[ldap]\nurl = \"ldaps://dc1.example.com\"\nca_file = \"/nonexistent/ca.pem\"\n";
+        assert!(config(missing).unwrap_err().message.contains("cannot read"));
+    }
+
+    #[test]
+    fn missing_url_is_a_config_error() {
+        let err = config("").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("ldap.url"));
+    }
+}

@@ -1,0 +1,200 @@
+//! The identity endpoints signin-assistant asks, behind one small interface.
+//!
+//! A provider makes one authentication attempt with the user's credentials and reports what the
+//! endpoint said as a [`Finding`] (facts about an accepted password, or why sign-in is needed).
+//! Caching decisions are not made here: [`Attempt::password_accepted`] tells the caller whether the
+//! endpoint accepted the password as the user's (success or expired), which is the only case in
+//! which it may be cached.
+
+pub mod entra;
+pub(crate) mod http;
+pub use http::install_tls_crypto;
+pub mod ldap;
+
+use std::future::Future;
+
+use crate::rules::expiry::{Finding, SignInReason};
+use crate::system::config::{Config, ProviderKind};
+use crate::system::credentials::Secret;
+
+/// The result of one authentication attempt that reached the endpoint.
+#[derive(Debug)]
+pub struct Attempt {
+    pub finding: Finding,
+    /// The endpoint accepted the password as the user's (it may have expired): cache it.
+    pub password_accepted: bool,
+    /// A new refresh token to keep (Entra only).
+    pub refresh_token: Option<Secret>,
+}
+
+impl Attempt {
+    /// An attempt the endpoint refused: nothing to cache.
+    pub fn refused(reason: SignInReason) -> Attempt {
+        Attempt {
+            finding: Finding::SignInRequired { reason },
+            password_accepted: false,
+            refresh_token: None,
+        }
+    }
+}
+
+/// The result of trying a kept refresh token.
+#[derive(Debug)]
+pub enum RefreshOutcome {
+    /// Accepted: here are the facts and the token to keep from now on.
+    Accepted(Attempt),
+    /// Revoked or expired (e.g. the password was changed elsewhere): fall back to the password.
+    Revoked,
+}
+
+/// Why a status could not be determined. Messages never contain secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    // Transparent: the configuration error is the whole message (printed once, not twice).
+    #[error(transparent)]
+    Config(#[from] crate::system::config::ConfigError),
+    #[error("could not reach {endpoint}: {detail}")]
+    Unreachable { endpoint: String, detail: String },
+    #[error("{endpoint} did not answer within {secs} s")]
+    Timeout { endpoint: String, secs: u64 },
+    #[error("{endpoint} is throttling requests (HTTP {status}); try again later")]
+    Throttled {
+        endpoint: String,
+        status: u16,
+        /// How long the endpoint asked to wait (its `Retry-After`, or a short default).
+        retry_after: std::time::Duration,
+    },
+    #[error("{endpoint} answered with something unexpected: {detail}")]
+    Protocol { endpoint: String, detail: String },
+    /// The password (or refresh token) was accepted, but the deadline could not be learned.
+    /// The caller keeps the credentials (and the new refresh token) and reports `source`.
+    #[error("the password was accepted, but {source}")]
+    AcceptedWithoutFacts {
+        refresh_token: Option<Secret>,
+        source: Box<ProviderError>,
+    },
+    #[error("{endpoint} refused the sign-in with error {code}: {error}")]
+    Endpoint {
+        endpoint: String,
+        code: String,
+        error: String,
+    },
+}
+
+impl ProviderError {
+    /// How long a throttling endpoint asked to wait before the next request, also when the
+    /// throttling came after the password was accepted.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            ProviderError::Throttled { retry_after, .. } => Some(*retry_after),
+            ProviderError::AcceptedWithoutFacts { source, .. } => source.retry_after(),
+            _ => None,
+        }
+    }
+}
+
+/// What the rest of the program needs from an identity endpoint. A seam: the agent and the
+/// account rules are tested against a fake; [`Provider`] is the real one.
+pub trait IdentityProvider: Send + Sync + 'static {
+    /// One authentication attempt with a password.
+    fn authenticate(
+        &self,
+        username: &str,
+        password: &Secret,
+    ) -> impl Future<Output = Result<Attempt, ProviderError>> + Send;
+
+    /// Tries a kept refresh token; providers without refresh tokens say `Revoked`.
+    fn refresh(
+        &self,
+        username: &str,
+        refresh_token: &Secret,
+    ) -> impl Future<Output = Result<RefreshOutcome, ProviderError>> + Send;
+
+    /// Whether this provider hands out refresh tokens worth keeping.
+    fn uses_refresh_tokens(&self) -> bool;
+
+    /// The Entra ID provider, for the browser and device code sign-ins
+    /// ([`crate::work::entra_sign_in`]); `None` for every other kind (and for fakes).
+    fn as_entra(&self) -> Option<&entra::EntraProvider> {
+        None
+    }
+
+    /// The LDAP provider, for changing the password ([`crate::work::password_change`]); `None` for
+    /// every other kind (and for fakes).
+    fn as_ldap(&self) -> Option<&ldap::LdapProvider> {
+        None
+    }
+
+    /// How far this computer's clock was ahead of the endpoint's at its last answer (negative:
+    /// behind), when the endpoint says its time.
+    fn clock_offset_secs(&self) -> Option<i64> {
+        None
+    }
+}
+
+/// The configured identity endpoint.
+// One per process: the size difference between the variants does not matter.
+#[allow(clippy::large_enum_variant)]
+pub enum Provider {
+    Entra(entra::EntraProvider),
+    Ldap(ldap::LdapProvider),
+}
+
+impl Provider {
+    /// Builds the provider the configuration names.
+    pub fn from_config(config: &Config) -> Result<Provider, ProviderError> {
+        Ok(match config.provider.kind {
+            ProviderKind::Entra => Provider::Entra(entra::EntraProvider::new(config)?),
+            ProviderKind::Ldap => Provider::Ldap(ldap::LdapProvider::new(config)?),
+        })
+    }
+}
+
+impl IdentityProvider for Provider {
+    async fn authenticate(
+        &self,
+        username: &str,
+        password: &Secret,
+    ) -> Result<Attempt, ProviderError> {
+        match self {
+            Provider::Entra(p) => p.authenticate(username, password).await,
+            Provider::Ldap(p) => p.authenticate(username, password).await,
+        }
+    }
+
+    async fn refresh(
+        &self,
+        username: &str,
+        refresh_token: &Secret,
+    ) -> Result<RefreshOutcome, ProviderError> {
+        match self {
+            Provider::Entra(p) => p.refresh(username, refresh_token).await,
+            Provider::Ldap(_) => Ok(RefreshOutcome::Revoked),
+        }
+    }
+
+    fn as_entra(&self) -> Option<&entra::EntraProvider> {
+        match self {
+            Provider::Entra(p) => Some(p),
+            Provider::Ldap(_) => None,
+        }
+    }
+
+    fn as_ldap(&self) -> Option<&ldap::LdapProvider> {
+        match self {
+            Provider::Ldap(p) => Some(p),
+            Provider::Entra(_) => None,
+        }
+    }
+
+    fn uses_refresh_tokens(&self) -> bool {
+        matches!(self, Provider::Entra(_))
+    }
+
+    fn clock_offset_secs(&self) -> Option<i64> {
+        match self {
+            Provider::Entra(p) => p.clock_offset_secs(),
+            Provider::Ldap(_) => None,
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! The balloon: shows it through the desktop's notification service and reports how it ended
+//! (clicked, dismissed with X, timed out). Clicking opens the portal. Without a notification
+//! service (e.g. over SSH) the text goes to stderr and the agent carries on.
+//!
+//! Platform-specific:
+//! - Linux and the BSDs: freedesktop notifications over D-Bus; actions and close reasons arrive
+//!   as signals.
+//! - Windows: a notification-area balloon (`Shell_NotifyIconW`, `NIF_INFO`) whose click,
+//!   timeout or removal the shell reports to its icon's window (`windows` module; what each
+//!   report means is in `shell_balloon`). Closing it with X is reported like the timeout.
+//! - macOS: a Notification Center notification that reports its click, its close button and
+//!   its going away, when the agent runs from its app bundle (`macos` module).
+
+use std::time::Duration;
+
+use notify_rust::{CloseReason, NotificationResponse};
+
+use crate::rules::expiry::{Balloon, Urgency};
+use crate::system::portal;
+use crate::system::state::BalloonOutcome;
+
+#[cfg(target_os = "macos")]
+mod macos;
+#[cfg_attr(not(windows), allow(dead_code))]
+mod shell_balloon;
+#[cfg(windows)]
+mod windows;
+
+#[cfg(target_os = "macos")]
+use macos as platform;
+#[cfg(windows)]
+use windows as platform;
+
+const APP_NAME: &str = "signin-assistant";
+/// The longest a balloon that stays until the person acts is waited for.
+const LONGEST_STAY: Duration = Duration::from_secs(12 * 3600);
+
+/// How to show balloons.
+#[derive(Debug, Clone)]
+pub struct Notifier {
+    /// How long a normal balloon stays.
+    pub timeout: Duration,
+    /// Wait for critical balloons until the person acts (the agent); a one-shot command uses the timeout.
+    pub critical_stays: bool,
+}
+
+impl Notifier {
+    /// Shows the balloon and waits for its outcome. A click opens `portal_url` when given;
+    /// without one the caller acts on the click (the password is changed in this program's
+    /// own dialog).
+    pub async fn show(&self, balloon: &Balloon, portal_url: Option<&str>) -> BalloonOutcome {
+        let link = portal_url.unwrap_or_default();
+        let outcome = self
+            .show_with_action(balloon, "Change password", link)
+            .await;
+        if let (BalloonOutcome::Clicked, Some(url)) = (outcome, portal_url) {
+            portal::open(url);
+        }
+        outcome
+    }
+
+    /// Shows a balloon whose click (`action` names it) the caller acts on, e.g. the device code
+    /// balloon, whose click opens the sign-in page. Without a notification server the balloon
+    /// and `link` go to stderr.
+    pub async fn show_with_action(
+        &self,
+        balloon: &Balloon,
+        action: &str,
+        link: &str,
+    ) -> BalloonOutcome {
+        let outcome = match platform::show(balloon, action, self).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                tracing::warn!(error = %e, "no notification server; showing the balloon on stderr");
+                eprintln!("\n*** {} ***\n{}\n{link}", balloon.title, balloon.body);
+                BalloonOutcome::Console
+            }
+        };
+        tracing::info!(title = %balloon.title, outcome = ?outcome, "balloon finished");
+        outcome
+    }
+
+    /// How long this balloon stays, or None for "until the person acts".
+    fn timeout_for(&self, balloon: &Balloon) -> Option<Duration> {
+        (balloon.urgency == Urgency::Normal || !self.critical_stays).then_some(self.timeout)
+    }
+}
+
+/// Whether a desktop session is there to show balloons (an SSH session has none): on Linux and
+/// BSD an X or Wayland display; Windows and macOS always have one.
+pub fn desktop_present() -> bool {
+    #[cfg(all(unix, not(target_os = "macos")))]
+    {
+        ["DISPLAY", "WAYLAND_DISPLAY"]
+            .iter()
+            .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
+    }
+    #[cfg(any(windows, target_os = "macos"))]
+    {
+        true
+    }
+}
+
+#[cfg(all(unix, not(target_os = "macos")))]
+mod platform {
+    //! Freedesktop notifications over D-Bus: actions and close reasons arrive as signals.
+    use super::*;
+    use notify_rust::{Hint, Notification, Timeout};
+
+    pub async fn show(
+        balloon: &Balloon,
+        action: &str,
+        notifier: &Notifier,
+    ) -> Result<BalloonOutcome, notify_rust::error::Error> {
+        let timeout = notifier.timeout_for(balloon);
+        let mut notification = Notification::new();
+        notification
+            .appname(APP_NAME)
+            .summary(&balloon.title)
+            .body(&balloon.body)
+            .icon("dialog-password")
+            .action("default", action)
+            .hint(Hint::Category("im".into()))
+            .urgency(match balloon.urgency {
+                Urgency::Normal => notify_rust::Urgency::Normal,
+                Urgency::Critical => notify_rust::Urgency::Critical,
+            })
+            .timeout(match timeout {
+                Some(t) => Timeout::Milliseconds(t.as_millis().min(u32::MAX as u128) as u32),
+                None => Timeout::Never,
+            });
+        let handle = notification.show_async().await?;
+        let mut outcome = BalloonOutcome::Closed;
+        let wait = handle.wait_for_action_async(|response| {
+            outcome = outcome_of_response(response);
+        });
+        match timeout {
+            // Some servers never report expiry: stop waiting shortly after the timeout.
+            Some(t) => {
+                if tokio::time::timeout(t + Duration::from_secs(2), wait)
+                    .await
+                    .is_err()
+                {
+                    handle.close_async().await;
+                    return Ok(BalloonOutcome::TimedOut);
+                }
+            }
+            // A balloon that stays is still not waited for forever: a server that restarts or drops
+            // it silently must not hold the outcome (and the demo's `--once`) for good.
+            None => {
+                if tokio::time::timeout(LONGEST_STAY, wait).await.is_err() {
+                    handle.close_async().await;
+                    return Ok(BalloonOutcome::Closed);
+                }
+            }
+        }
+        // Servers that do not close a clicked balloon themselves would leave it on screen.
+        if outcome == BalloonOutcome::Clicked {
+            handle.close_async().await;
+        }
+        Ok(outcome)
+    }
+}
+
+/// How a notification ended, from what notify-rust reports (Linux and macOS): the default
+/// action or a button is a click; the close reasons keep their meaning.
+#[cfg_attr(windows, allow(dead_code))]
+fn outcome_of_response(response: &NotificationResponse) -> BalloonOutcome {
+    match response {
+        NotificationResponse::Default | NotificationResponse::Action(_) => BalloonOutcome::Clicked,
+        NotificationResponse::Closed(CloseReason::Dismissed) => BalloonOutcome::Dismissed,
+        NotificationResponse::Closed(CloseReason::Expired) => BalloonOutcome::TimedOut,
+        _ => BalloonOutcome::Closed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notification_responses_map_to_outcomes() {
+        let cases = [
+            (NotificationResponse::Default, BalloonOutcome::Clicked),
+            (
+                NotificationResponse::Action("default".into()),
+                BalloonOutcome::Clicked,
+            ),
+            (
+                NotificationResponse::Closed(CloseReason::Dismissed),
+                BalloonOutcome::Dismissed,
+            ),
+            (
+                NotificationResponse::Closed(CloseReason::Expired),
+                BalloonOutcome::TimedOut,
+            ),
+            (
+                NotificationResponse::Closed(CloseReason::CloseAction),
+                BalloonOutcome::Closed,
+            ),
+            (
+                NotificationResponse::Reply("text".into()),
+                BalloonOutcome::Closed,
+            ),
+        ];
+        for (response, outcome) in cases {
+            assert_eq!(outcome_of_response(&response), outcome, "{response:?}");
+        }
+    }
+}

@@ -1,0 +1,356 @@
+//! Interactive sign-in to Entra ID: the system browser (authorization code + PKCE) or a device
+//! code, for tenants where the password grant cannot work (MFA, passwordless, federation).
+//!
+//! [`sign_in_interactively`] is the one entry point for every front end (the `sign-in` command,
+//! the tray's "Sign in…", `demo --browser`): it runs the flow of `providers::entra`, checks which
+//! account signed in against the one expected, and keeps the refresh token (never a password) in
+//! the keyring through [`account::keep_refresh_token_only`]. What the person must see (the
+//! browser failing to open, the device code) goes through the front end's [`Interaction`].
+
+use std::time::Duration;
+
+use url::Url;
+
+use crate::providers::entra::browser::BrowserAttempt;
+use crate::providers::entra::device_code::DeviceCodePrompt;
+use crate::providers::entra::{EntraProvider, InteractiveError, IssuedTokens};
+use crate::providers::{IdentityProvider, ProviderError};
+use crate::rules::expiry::{Balloon, Finding, Urgency};
+use crate::screen::balloon::{self, Notifier};
+use crate::screen::desktop::Desktop;
+use crate::system::config::{Config, ProviderKind, SignInMethod};
+use crate::system::credentials::{CredentialCache, KeyringError};
+use crate::system::state::BalloonOutcome;
+use crate::work::account;
+
+/// The interactive sign-in methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InteractiveMethod {
+    /// The system browser (RFC 8252).
+    Browser,
+    /// A code entered on another device (RFC 8628).
+    DeviceCode,
+}
+
+impl InteractiveMethod {
+    /// The method for `sign-in` with these flags: a flag wins over `[entra] sign_in`;
+    /// `--password-stdin` (or the password method, or an LDAP provider) means the password
+    /// grant (`None`). An interactive flag with an LDAP provider is a usage error.
+    pub fn choose(
+        config: &Config,
+        browser: bool,
+        device_code: bool,
+        password: bool,
+    ) -> Result<Option<InteractiveMethod>, String> {
+        let ldap = config.provider.kind == ProviderKind::Ldap;
+        if ldap && (browser || device_code) {
+            return Err("--browser and --device-code sign in to Entra ID; with [provider] kind = \"ldap\" sign in with the password".into());
+        }
+        Ok(match (browser, device_code, password) {
+            (true, _, _) => Some(InteractiveMethod::Browser),
+            (_, true, _) => Some(InteractiveMethod::DeviceCode),
+            (_, _, true) => None,
+            _ if ldap => None,
+            _ => InteractiveMethod::configured(config),
+        })
+    }
+
+    /// The method `[entra] sign_in` names; `None` for the password grant (and for LDAP).
+    pub fn configured(config: &Config) -> Option<InteractiveMethod> {
+        if config.provider.kind != ProviderKind::Entra {
+            return None;
+        }
+        match config.entra.sign_in {
+            SignInMethod::Browser => Some(InteractiveMethod::Browser),
+            SignInMethod::DeviceCode => Some(InteractiveMethod::DeviceCode),
+            SignInMethod::Password => None,
+        }
+    }
+}
+
+/// Which account the sign-in is for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AccountHint<'a> {
+    /// `--user` or `[account] username`: whoever signs in must be this account
+    /// (case-insensitive); also pre-fills the sign-in page.
+    pub required: Option<&'a str>,
+    /// Pre-fills the sign-in page when nothing is required (e.g. the last account signed in).
+    pub hint: Option<&'a str>,
+}
+
+/// What a front end shows the person during an interactive sign-in.
+pub trait Interaction: Send + Sync {
+    /// The browser is about to be opened at the sign-in page; it waits up to `timeout`.
+    fn browser_opening(&self, timeout: Duration);
+    /// The browser could not be opened: the person opens `url` by hand.
+    fn open_by_hand(&self, url: &str);
+    /// The device code sign-in: where to go and which code to enter.
+    fn device_code(&self, prompt: &DeviceCodePrompt);
+}
+
+/// Why an interactive sign-in did not sign anyone in. Messages are plain words without secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    #[error("the browser and device code sign-ins are for Entra ID; with [provider] kind = \"ldap\" sign in with the password")]
+    NotEntra,
+    #[error(transparent)]
+    Keyring(#[from] KeyringError),
+    #[error(transparent)]
+    Interactive(#[from] InteractiveError),
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error("you signed in as {signed_in}, but signin-assistant is set up for {expected}; nothing was kept. Sign in as {expected}, or choose the account with `signin-assistant sign-in --user NAME`")]
+    WrongAccount { expected: String, signed_in: String },
+    #[error("Entra ID signed you in but gave no refresh token (offline_access was not granted), so later checks could not run; nothing was kept. Ask your IT desk to allow the offline_access permission for the app")]
+    NoRefreshToken,
+    /// Signed in and the refresh token is kept, but the deadline could not be learned now.
+    #[error("signed in as {account} (the refresh token is kept), but {source}")]
+    AcceptedWithoutFacts {
+        account: String,
+        source: Box<ProviderError>,
+    },
+}
+
+/// Signs in with the browser or a device code and keeps the refresh token only. Returns the
+/// account that signed in (the ID token's `preferred_username`) and what the endpoint says about
+/// its password. Nothing is kept unless the sign-in succeeded for the expected account.
+pub async fn sign_in_interactively<P: IdentityProvider>(
+    config: &Config,
+    provider: &P,
+    cache: &CredentialCache,
+    method: InteractiveMethod,
+    account: AccountHint<'_>,
+    ui: &dyn Interaction,
+) -> Result<(String, Finding), SignInError> {
+    let Some(entra) = provider.as_entra() else {
+        return Err(SignInError::NotEntra);
+    };
+    // Fail before the person does anything if the keyring cannot keep the result.
+    account::probe(cache).await?;
+    let hint = account.required.or(account.hint);
+    let issued = match method {
+        InteractiveMethod::Browser => {
+            let timeout = Duration::from_secs(config.entra.browser_timeout_secs);
+            with_browser(entra, hint, timeout, ui).await?
+        }
+        InteractiveMethod::DeviceCode => {
+            let flow = entra.start_device_code().await?;
+            ui.device_code(flow.prompt());
+            flow.finish().await?
+        }
+    };
+    let signed_in = issued.account().to_string();
+    if let Some(expected) = account.required {
+        if !expected.trim().eq_ignore_ascii_case(&signed_in) {
+            return Err(SignInError::WrongAccount {
+                expected: expected.trim().to_string(),
+                signed_in,
+            });
+        }
+    }
+    keep(entra, cache, issued).await
+}
+
+/// The browser sign-in: the listener first, then the browser, then the wait.
+async fn with_browser(
+    entra: &EntraProvider,
+    hint: Option<&str>,
+    timeout: Duration,
+    ui: &dyn Interaction,
+) -> Result<IssuedTokens, InteractiveError> {
+    let attempt = BrowserAttempt::start(entra, hint).await?;
+    ui.browser_opening(timeout);
+    if let Err(e) = open_in_browser(attempt.url()).await {
+        tracing::warn!(error = %e, "could not open the browser");
+        ui.open_by_hand(attempt.url().as_str());
+    }
+    attempt.finish(timeout).await
+}
+
+/// Learns the facts and keeps the refresh token (and no password).
+async fn keep(
+    entra: &EntraProvider,
+    cache: &CredentialCache,
+    issued: IssuedTokens,
+) -> Result<(String, Finding), SignInError> {
+    let account = issued.account().to_string();
+    let attempt = match entra.accept(issued).await {
+        Ok(attempt) => attempt,
+        Err(ProviderError::AcceptedWithoutFacts {
+            refresh_token,
+            source,
+        }) => {
+            let token = refresh_token.ok_or(SignInError::NoRefreshToken)?;
+            account::keep_refresh_token_only(cache, &account, &token).await?;
+            return Err(SignInError::AcceptedWithoutFacts { account, source });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let token = attempt.refresh_token.ok_or(SignInError::NoRefreshToken)?;
+    account::keep_refresh_token_only(cache, &account, &token).await?;
+    Ok((account, attempt.finding))
+}
+
+/// Opens `url` in the person's browser (`$BROWSER` is honoured). The browser command may run as
+/// long as the browser does: a failure to start it is reported, a browser still running after a
+/// few seconds counts as opened.
+pub async fn open_in_browser(url: &Url) -> std::io::Result<()> {
+    let url = url.to_string();
+    let opening = tokio::task::spawn_blocking(move || webbrowser::open(&url));
+    match tokio::time::timeout(Duration::from_secs(5), opening).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(e)) => Err(std::io::Error::other(e.to_string())),
+        Err(_) => Ok(()),
+    }
+}
+
+/// The command line's [`Interaction`]: words on stderr, and the device code also as a balloon
+/// when a desktop is there (a click on it opens the sign-in page).
+pub struct Console {
+    pub notifier: Option<Notifier>,
+}
+
+impl Console {
+    /// Balloons when a desktop session is there, with the configured balloon timeout.
+    pub fn new(config: &Config) -> Console {
+        Console {
+            notifier: balloon::desktop_present().then(|| Notifier {
+                timeout: Duration::from_secs(config.policy.balloon_timeout_secs.max(60)),
+                critical_stays: false,
+            }),
+        }
+    }
+}
+
+impl Interaction for Console {
+    fn browser_opening(&self, timeout: Duration) {
+        eprintln!(
+            "Opening your browser to sign in; waiting up to {} for it…",
+            crate::providers::entra::loopback::duration_in_words(timeout)
+        );
+    }
+
+    fn open_by_hand(&self, url: &str) {
+        eprintln!("The browser did not open. Open this address in a browser on this computer to sign in:\n{url}");
+    }
+
+    fn device_code(&self, prompt: &DeviceCodePrompt) {
+        eprintln!("{}", prompt.message);
+        if let Some(notifier) = &self.notifier {
+            spawn_device_code_balloon(notifier.clone(), prompt);
+        }
+    }
+}
+
+/// The agent's [`Interaction`] (the tray's "Sign in…"): balloons through its [`Desktop`], since
+/// there is no terminal. A click on the device code balloon opens the sign-in page.
+pub struct DesktopInteraction<D>(pub D);
+
+impl<D: Desktop + Clone> Interaction for DesktopInteraction<D> {
+    fn browser_opening(&self, _timeout: Duration) {}
+
+    fn open_by_hand(&self, url: &str) {
+        let balloon = Balloon {
+            title: "Open the sign-in page".into(),
+            body: "The browser did not open by itself. Click here to try again.".into(),
+            urgency: Urgency::Normal,
+        };
+        spawn_desktop_balloon(self.0.clone(), balloon, url);
+    }
+
+    fn device_code(&self, prompt: &DeviceCodePrompt) {
+        let balloon = device_code_balloon(prompt);
+        spawn_desktop_balloon(self.0.clone(), balloon, &prompt.verification_uri);
+    }
+}
+
+fn spawn_desktop_balloon<D: Desktop>(desktop: D, balloon: Balloon, link: &str) {
+    let link = openable(link).map(|url| url.to_string());
+    tokio::spawn(async move {
+        desktop.show(&balloon, link.as_deref()).await;
+    });
+}
+
+/// The device code balloon of the command line: Entra's message; a click opens the verification
+/// page when it is a web address signin-assistant may open.
+fn spawn_device_code_balloon(notifier: Notifier, prompt: &DeviceCodePrompt) {
+    let balloon = device_code_balloon(prompt);
+    let link = openable(&prompt.verification_uri);
+    let shown = link.as_ref().map_or_else(String::new, Url::to_string);
+    tokio::spawn(async move {
+        let outcome = notifier
+            .show_with_action(&balloon, "Open sign-in page", &shown)
+            .await;
+        if let (BalloonOutcome::Clicked, Some(url)) = (outcome, link) {
+            if let Err(e) = open_in_browser(&url).await {
+                tracing::warn!(error = %e, "could not open the browser");
+            }
+        }
+    });
+}
+
+fn device_code_balloon(prompt: &DeviceCodePrompt) -> Balloon {
+    Balloon {
+        title: format!("Sign in with the code {}", prompt.user_code),
+        body: prompt.message.clone(),
+        urgency: Urgency::Normal,
+    }
+}
+
+/// A link a balloon may open: a web address, or plain HTTP on this computer (the emulator).
+fn openable(link: &str) -> Option<Url> {
+    Url::parse(link)
+        .ok()
+        .filter(|url| url.scheme() == "https" || crate::system::config::is_loopback(url))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(kind: ProviderKind, method: SignInMethod) -> Config {
+        let mut config = Config::default();
+        config.provider.kind = kind;
+        config.entra.sign_in = method;
+        config
+    }
+
+    #[test]
+    fn flags_win_over_the_configured_method() {
+        use InteractiveMethod::*;
+        let entra = config(ProviderKind::Entra, SignInMethod::Browser);
+        assert_eq!(
+            InteractiveMethod::choose(&entra, false, false, false),
+            Ok(Some(Browser))
+        );
+        assert_eq!(
+            InteractiveMethod::choose(&entra, false, true, false),
+            Ok(Some(DeviceCode))
+        );
+        assert_eq!(
+            InteractiveMethod::choose(&entra, false, false, true),
+            Ok(None)
+        );
+        let device = config(ProviderKind::Entra, SignInMethod::DeviceCode);
+        assert_eq!(
+            InteractiveMethod::choose(&device, false, false, false),
+            Ok(Some(DeviceCode))
+        );
+        assert_eq!(
+            InteractiveMethod::choose(&device, true, false, false),
+            Ok(Some(Browser))
+        );
+        let password = config(ProviderKind::Entra, SignInMethod::Password);
+        assert_eq!(
+            InteractiveMethod::choose(&password, false, false, false),
+            Ok(None)
+        );
+        let ldap = config(ProviderKind::Ldap, SignInMethod::Browser);
+        assert_eq!(
+            InteractiveMethod::choose(&ldap, false, false, false),
+            Ok(None)
+        );
+        assert!(InteractiveMethod::choose(&ldap, true, false, false).is_err());
+        assert!(InteractiveMethod::choose(&ldap, false, true, false).is_err());
+    }
+}

@@ -1,0 +1,183 @@
+//! The routine work on one account, written once and used by the one-shot commands, the agent
+//! and the demo alike: check with the cached credentials, record the finding (or the failure)
+//! and save it; show today's balloon when one is due and record how it ended.
+//!
+//! Every change to the saved state is applied to the file as it is on disk at that moment
+//! (load, change, save), so a `check`, `sign-in` or `sign-out` from another process meanwhile is
+//! not overwritten by an older copy.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::providers::IdentityProvider;
+use crate::report;
+use crate::rules::expiry::{Balloon, Finding, SignInReason, Status};
+use crate::screen::desktop::Desktop;
+use crate::system::clock::Clock;
+use crate::system::config::Config;
+use crate::system::credentials::CredentialCache;
+use crate::system::state::{BalloonOutcome, SavedState, StateFile};
+use crate::work::account::{self, CheckError};
+use crate::work::password_change::{self, Interaction, Route};
+
+/// The longest one check may take, all retries included; then it counts as failed.
+pub const CHECK_DEADLINE: Duration = Duration::from_secs(120);
+
+/// Everything the routine works with: the configuration and the four seams (identity endpoint,
+/// keyring, screen, clock) plus the state file.
+pub struct Routine<P, D, C> {
+    pub config: Config,
+    pub provider: P,
+    pub cache: CredentialCache,
+    pub state_file: StateFile,
+    pub desktop: D,
+    pub clock: C,
+}
+
+/// How today's balloon ended, and the change its click led to, if it did.
+#[derive(Debug)]
+pub struct DailyBalloon {
+    pub outcome: BalloonOutcome,
+    pub change: Option<Interaction>,
+}
+
+/// How one check went.
+#[derive(Debug)]
+pub struct Checked {
+    /// The account's finding before the check.
+    pub previous: Option<Finding>,
+    /// The saved state after the check was recorded.
+    pub saved: SavedState,
+    /// Why no status could be determined (the last finding is kept), in words.
+    pub failure: Option<String>,
+    /// The endpoint throttled the check and asked to wait this long.
+    pub retry_after: Option<Duration>,
+}
+
+impl Checked {
+    /// The check found, for the first time, that the credentials stopped working: the password
+    /// was changed elsewhere, or the session of a refresh token ended. The reason, for its one
+    /// balloon.
+    pub fn noticed_session_end(&self, account: &str) -> Option<SignInReason> {
+        let now = self.saved.finding_for(account);
+        match now {
+            Some(Finding::SignInRequired { reason })
+                if reason.ends_session() && self.previous.as_ref() != now =>
+            {
+                Some(*reason)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl<P: IdentityProvider, D: Desktop, C: Clock> Routine<P, D, C> {
+    /// Applies `change` to the state as it is on disk now, saves it and returns it.
+    pub fn update(&self, change: impl FnOnce(&mut SavedState)) -> SavedState {
+        let mut saved = self.state_file.load();
+        change(&mut saved);
+        if let Err(e) = self.state_file.save(&saved) {
+            tracing::warn!(error = %e, "could not save the state");
+        }
+        saved
+    }
+
+    /// One check of `account` within [`CHECK_DEADLINE`]: the finding, or the failure with the
+    /// last finding kept, is recorded and saved.
+    pub async fn check(&self, account: &str) -> Checked {
+        let previous = self.state_file.load().finding_for(account).cloned();
+        let checked = tokio::time::timeout(
+            CHECK_DEADLINE,
+            account::check(&self.provider, &self.cache, account, previous.as_ref()),
+        )
+        .await
+        .unwrap_or_else(|_| Err(CheckError::DeadlineExceeded(CHECK_DEADLINE.as_secs())));
+        let now = self.clock.now();
+        let retry_after = checked.as_ref().err().and_then(CheckError::retry_after);
+        let (saved, failure) = match checked {
+            Ok(mut finding) => {
+                if let Finding::Facts(facts) = &mut finding {
+                    facts.clock_offset_secs = self.provider.clock_offset_secs();
+                }
+                let saved = self.update(|s| s.record_finding(account, finding, now));
+                (saved, None)
+            }
+            Err(e) => {
+                let message = e.to_string();
+                let saved = self.update(|s| s.record_failure(&message, now));
+                (saved, Some(message))
+            }
+        };
+        Checked {
+            previous,
+            saved,
+            failure,
+            retry_after,
+        }
+    }
+
+    /// The status of `account` now, from what is saved.
+    pub fn status(&self, saved: &SavedState, account: Option<&str>) -> Status {
+        report::current_status(&self.config, saved, account, self.clock.now())
+    }
+
+    /// Where the password is changed: the endpoint's page when trusted, else the configured
+    /// portal, or this program's own dialog for a directory account ([`password_change::route`]).
+    pub fn change_route(&self, saved: &SavedState) -> Route {
+        password_change::route(&self.config, saved.offered_portal_url())
+    }
+
+    /// The change in this program's own dialog, from asking to the new status saved.
+    pub async fn change_here(&self, account: &str) -> Interaction {
+        password_change::change_interactively(
+            &self.config,
+            &self.provider,
+            &self.cache,
+            &self.state_file,
+            &self.desktop,
+            account,
+        )
+        .await
+    }
+
+    /// Today's balloon for `account`, unless one was already shown this local day.
+    pub fn due_balloon(&self, saved: &SavedState, account: Option<&str>) -> Option<Balloon> {
+        saved.due_balloon(self.clock.today(), &self.status(saved, account))
+    }
+
+    /// Notes (and saves) that `balloon` is today's, before it is shown, so a crash or a restart
+    /// cannot show it twice. Returns when it was recorded as shown, which names it later.
+    pub fn record_daily(&self, balloon: &Balloon) -> DateTime<Utc> {
+        let (today, now) = (self.clock.today(), self.clock.now());
+        self.update(|s| s.record_daily_balloon(today, now, balloon));
+        now
+    }
+
+    /// Shows the daily balloon recorded at `shown_at`, waits for its outcome and records it.
+    pub async fn show_daily(
+        &self,
+        balloon: &Balloon,
+        shown_at: DateTime<Utc>,
+        portal_url: Option<&str>,
+    ) -> BalloonOutcome {
+        let outcome = self.desktop.show(balloon, portal_url).await;
+        self.update(|s| s.record_balloon_outcome(shown_at, outcome));
+        outcome
+    }
+
+    /// Today's balloon for `account` if due: recorded, shown, its outcome recorded. A click
+    /// opens the portal, or this program's change dialog for a directory account.
+    pub async fn daily_balloon_if_due(&self, account: &str) -> Option<DailyBalloon> {
+        let saved = self.state_file.load();
+        let balloon = self.due_balloon(&saved, Some(account))?;
+        let shown_at = self.record_daily(&balloon);
+        let route = self.change_route(&saved);
+        let outcome = self.show_daily(&balloon, shown_at, route.portal()).await;
+        let change = match (outcome, route) {
+            (BalloonOutcome::Clicked, Route::Here) => Some(self.change_here(account).await),
+            _ => None,
+        };
+        Some(DailyBalloon { outcome, change })
+    }
+}
