@@ -89,7 +89,7 @@ impl Notifier {
 /// Whether a desktop session is there to show balloons (an SSH session has none): on Linux and
 /// BSD an X or Wayland display; Windows and macOS always have one.
 pub fn desktop_present() -> bool {
-    #[cfg(all(unix, not(target_os = "macos")))]
+    #[cfg(freedesktop)]
     {
         ["DISPLAY", "WAYLAND_DISPLAY"]
             .iter()
@@ -101,7 +101,7 @@ pub fn desktop_present() -> bool {
     }
 }
 
-#[cfg(all(unix, not(target_os = "macos")))]
+#[cfg(freedesktop)]
 mod platform {
     //! Freedesktop notifications over D-Bus: actions and close reasons arrive as signals.
     use super::*;

@@ -587,7 +587,7 @@ pub fn system_config_path() -> PathBuf {
     {
         PathBuf::from("/Library/Application Support/signin-assistant/config.toml")
     }
-    #[cfg(not(any(windows, target_os = "macos")))]
+    #[cfg(freedesktop)]
     {
         PathBuf::from("/etc/signin-assistant/config.toml")
     }

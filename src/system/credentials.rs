@@ -352,14 +352,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Opens this OS's credential store.
 fn open_os_store() -> Result<Arc<CredentialStore>, KeyringError> {
-    #[cfg(all(
-        unix,
-        not(any(target_os = "macos", target_os = "ios", target_os = "android"))
-    ))]
+    #[cfg(freedesktop)]
     let store: Arc<CredentialStore> = zbus_secret_service_keyring_store::Store::new()?;
     #[cfg(target_os = "macos")]
     let store: Arc<CredentialStore> = apple_native_keyring_store::keychain::Store::new()?;
-    #[cfg(target_os = "windows")]
+    #[cfg(windows)]
     let store: Arc<CredentialStore> = windows_native_keyring_store::Store::new()?;
     Ok(store)
 }

@@ -206,7 +206,7 @@ impl AdminPolicy {
         {
             macos::read()
         }
-        #[cfg(not(any(windows, target_os = "macos")))]
+        #[cfg(freedesktop)]
         {
             Ok(AdminPolicy::default())
         }

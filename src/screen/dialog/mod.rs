@@ -12,13 +12,13 @@ pub mod pinentry;
 
 #[cfg(target_os = "macos")]
 mod macos;
-#[cfg(target_os = "windows")]
+#[cfg(windows)]
 mod windows;
 
 use crate::system::config::PromptConfig;
 use crate::system::credentials::Secret;
 use change::{ChangeAnswers, ChangeRequest};
-#[cfg(any(target_os = "macos", target_os = "windows"))]
+#[cfg(any(windows, target_os = "macos"))]
 use change::{MAX_MISMATCHES, MISMATCH};
 
 /// Why no password could be asked for. No variant ever holds what was typed.
@@ -46,12 +46,12 @@ pub async fn ask_password(
         let _ = config;
         macos::ask(&request).await
     }
-    #[cfg(target_os = "windows")]
+    #[cfg(windows)]
     {
         let _ = config;
         windows::ask(&request).await
     }
-    #[cfg(not(any(target_os = "macos", target_os = "windows")))]
+    #[cfg(freedesktop)]
     {
         let program = pinentry::choose_program(config.pinentry.as_deref())?;
         pinentry::ask(&program, &request).await
@@ -72,12 +72,12 @@ pub async fn ask_password_change(
         let _ = config;
         in_steps(request).await
     }
-    #[cfg(target_os = "windows")]
+    #[cfg(windows)]
     {
         let _ = config;
         in_steps(request).await
     }
-    #[cfg(not(any(target_os = "macos", target_os = "windows")))]
+    #[cfg(freedesktop)]
     {
         let program = pinentry::choose_program(config.pinentry.as_deref())?;
         pinentry::ask_change(&program, request).await
@@ -85,20 +85,20 @@ pub async fn ask_password_change(
 }
 
 /// One dialog of the sign-in kind (osascript on macOS, the credential dialog on Windows).
-#[cfg(any(target_os = "macos", target_os = "windows"))]
+#[cfg(any(windows, target_os = "macos"))]
 async fn ask_once(request: &Request) -> Result<Option<Secret>, PromptError> {
     #[cfg(target_os = "macos")]
     {
         macos::ask(request).await
     }
-    #[cfg(target_os = "windows")]
+    #[cfg(windows)]
     {
         windows::ask(request).await
     }
 }
 
 /// The change as three dialogs of the sign-in kind: current, new, new again.
-#[cfg(any(target_os = "macos", target_os = "windows"))]
+#[cfg(any(windows, target_os = "macos"))]
 async fn in_steps(request: &ChangeRequest) -> Result<Option<ChangeAnswers>, PromptError> {
     let mut first = request.current();
     if let Some(problem) = &request.problem {

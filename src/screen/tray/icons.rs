@@ -30,7 +30,7 @@ pub const SIZES: [u32; 6] = [16, 22, 24, 32, 48, 64];
 /// The rendition handed to the tray. tray-icon takes one image and the host scales it: Linux
 /// panels show 22–48 px (scaling down from 48 stays sharp), the Windows notification area 16
 /// or 32, the macOS menu bar 22 pt (44 px on Retina).
-pub const TRAY_ICON_SIZE: u32 = if cfg!(target_os = "windows") { 32 } else { 48 };
+pub const TRAY_ICON_SIZE: u32 = if cfg!(windows) { 32 } else { 48 };
 
 impl IconKind {
     pub const ALL: [IconKind; 6] = [

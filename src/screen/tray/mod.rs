@@ -17,9 +17,9 @@ mod icons;
 mod menu;
 mod widgets;
 
-#[cfg(any(target_os = "windows", target_os = "macos"))]
+#[cfg(any(windows, target_os = "macos"))]
 mod event_loop;
-#[cfg(not(any(target_os = "windows", target_os = "macos")))]
+#[cfg(freedesktop)]
 mod linux;
 
 use tokio::sync::{mpsc, watch};
@@ -30,7 +30,7 @@ pub use icons::{rgba as icon_rgba, IconKind, Rgba, SIZES as ICON_SIZES, TRAY_ICO
 pub use menu::{MenuEntry, MenuModel};
 
 /// Whether [`run_tray`] must run on the process's main thread (Windows and macOS).
-pub const NEEDS_MAIN_THREAD: bool = cfg!(any(target_os = "windows", target_os = "macos"));
+pub const NEEDS_MAIN_THREAD: bool = cfg!(any(windows, target_os = "macos"));
 
 /// How the tray ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,11 +56,11 @@ pub fn run_tray(
     views: watch::Receiver<View>,
     commands: mpsc::UnboundedSender<Command>,
 ) -> Result<TrayExit, TrayError> {
-    #[cfg(not(any(target_os = "windows", target_os = "macos")))]
+    #[cfg(freedesktop)]
     {
         linux::run(views, commands)
     }
-    #[cfg(any(target_os = "windows", target_os = "macos"))]
+    #[cfg(any(windows, target_os = "macos"))]
     {
         event_loop::run(views, commands)
     }

@@ -20,7 +20,7 @@ pub async fn check() -> Vec<Item> {
     }
 }
 
-#[cfg(all(unix, not(target_os = "macos")))]
+#[cfg(freedesktop)]
 mod platform {
     use zbus::blocking::{fdo::DBusProxy, Connection, Proxy};
 
@@ -95,7 +95,7 @@ mod platform {
     }
 }
 
-#[cfg(not(all(unix, not(target_os = "macos"))))]
+#[cfg(not(freedesktop))]
 mod platform {
     use super::{Item, NOTIFICATIONS, TRAY};
 

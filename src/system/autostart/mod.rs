@@ -19,9 +19,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-#[cfg(all(unix, not(target_os = "macos")))]
+#[cfg(freedesktop)]
 mod linux;
-#[cfg(all(unix, not(target_os = "macos")))]
+#[cfg(freedesktop)]
 use linux as platform;
 
 #[cfg(target_os = "macos")]
