@@ -226,7 +226,7 @@ impl Interaction for Console {
     fn browser_opening(&self, timeout: Duration) {
         eprintln!(
             "Opening your browser to sign in; waiting up to {} for it…",
-            crate::providers::entra::loopback::duration_in_words(timeout)
+            crate::rules::expiry::duration_in_words(timeout.as_secs())
         );
     }
 

@@ -25,6 +25,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use crate::rules::expiry::duration_in_words;
 use crate::system::credentials::Secret;
 
 /// What the browser brought back.
@@ -100,10 +101,10 @@ impl RedirectListener {
         let waited = tokio::time::timeout(timeout, done_rx.recv()).await;
         tasks.abort_all();
         if waited.is_err() {
-            return Err(LoopbackError::TimedOut(duration_in_words(timeout)));
+            return Err(LoopbackError::TimedOut(duration_in_words(timeout.as_secs())));
         }
         let outcome = lock(&shared.outcome).take();
-        outcome.unwrap_or(Err(LoopbackError::TimedOut(duration_in_words(timeout))))
+        outcome.unwrap_or(Err(LoopbackError::TimedOut(duration_in_words(timeout.as_secs()))))
     }
 }
 
@@ -331,16 +332,6 @@ pub fn html_escape(text: &str) -> String {
     out
 }
 
-/// "5 minutes", "90 s".
-pub fn duration_in_words(timeout: Duration) -> String {
-    let secs = timeout.as_secs();
-    if secs >= 60 && secs.is_multiple_of(60) {
-        let minutes = secs / 60;
-        format!("{minutes} minute{}", if minutes == 1 { "" } else { "s" })
-    } else {
-        format!("{secs} s")
-    }
-}
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -389,13 +380,6 @@ mod tests {
             html_escape("<a href=\"x\">&'</a>"),
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;"
         );
-    }
-
-    #[test]
-    fn timeouts_in_words() {
-        assert_eq!(duration_in_words(Duration::from_secs(300)), "5 minutes");
-        assert_eq!(duration_in_words(Duration::from_secs(60)), "1 minute");
-        assert_eq!(duration_in_words(Duration::from_secs(2)), "2 s");
     }
 
     #[tokio::test]
