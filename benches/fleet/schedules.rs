@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use fastrand::Rng;
 use signin_assistant::schedule::{self, Cadence, CheckNow, Dice, Timetable};
 
@@ -39,6 +39,11 @@ impl Kind {
             Kind::Floor => "floor: memoryless, once per interval while awake",
         }
     }
+
+    /// Whether the run is the agent's own schedule, held to the goals.
+    pub fn is_the_agents(self) -> bool {
+        self == Kind::Fleet
+    }
 }
 
 /// How a check ended.
@@ -63,19 +68,22 @@ pub enum Planner {
         timetable: Timetable,
         cadence: Cadence,
         fleet: bool,
+        /// The desktop's time zone, which says when its local day begins.
+        zone: FixedOffset,
     },
 }
 
 impl Planner {
-    /// The agent starts at `now`; it last checked successfully at `last_ok`.
+    /// The agent starts at `now` in `zone`; it last checked successfully at `last_ok`.
     pub fn start(
         kind: Kind,
         now: DateTime<Utc>,
+        zone: FixedOffset,
         last_ok: Option<DateTime<Utc>>,
         interval: Duration,
         rng: &mut Rng,
     ) -> Planner {
-        let today = day(now);
+        let today = day(now, zone);
         match kind {
             Kind::Floor => Planner::Floor {
                 next: now + memoryless(interval, rng),
@@ -89,6 +97,7 @@ impl Planner {
                 timetable: Timetable::start(now, today),
                 cadence: Cadence::every(interval),
                 fleet: false,
+                zone,
             },
             Kind::Fleet => {
                 let cadence = Cadence::for_fleet(interval);
@@ -96,6 +105,7 @@ impl Planner {
                     timetable: Timetable::resume(now, today, last_ok, &cadence),
                     cadence,
                     fleet: true,
+                    zone,
                 }
             }
         }
@@ -116,9 +126,12 @@ impl Planner {
                 (*next).max(now).min(now + Duration::from_secs(60))
             }
             Planner::Real {
-                timetable, cadence, ..
+                timetable,
+                cadence,
+                zone,
+                ..
             } => {
-                let next_day = signin_assistant::clock::start_of_next_day(&chrono::Utc, now);
+                let next_day = signin_assistant::clock::start_of_next_day(zone, now);
                 schedule::wake_at(timetable, now, next_day, cadence)
             }
         }
@@ -142,9 +155,13 @@ impl Planner {
                 due
             }
             Planner::Real {
-                timetable, cadence, ..
+                timetable,
+                cadence,
+                zone,
+                ..
             } => {
-                let wake = schedule::on_wake(timetable, now, day(now), None, cadence, dice(rng));
+                let today = day(now, *zone);
+                let wake = schedule::on_wake(timetable, now, today, None, cadence, dice(rng));
                 wake.check == CheckNow::Yes
             }
         }
@@ -166,6 +183,7 @@ impl Planner {
                 timetable,
                 cadence,
                 fleet,
+                ..
             } => {
                 match outcome {
                     Outcome::Throttled(retry_after) if *fleet => {
@@ -211,8 +229,9 @@ pub fn check(
     Outcome::Failed
 }
 
-fn day(now: DateTime<Utc>) -> NaiveDate {
-    now.date_naive()
+/// The local day at `now` in `zone`.
+fn day(now: DateTime<Utc>, zone: FixedOffset) -> NaiveDate {
+    now.with_timezone(&zone).date_naive()
 }
 
 /// Fresh dice for each call, as the agent draws them.
