@@ -104,7 +104,8 @@ pub fn simulate(fleet: &Fleet, kind: Kind) -> Run {
             let mut now = span.from;
             while now < span.until.min(end) {
                 if planner.on_wake(now, &mut dice) {
-                    let outcome = schedules::check(&mut endpoint, now, &mut not_before);
+                    let jitter = planner.jitters_within_a_check().then_some(&mut dice);
+                    let outcome = schedules::check(&mut endpoint, now, &mut not_before, jitter);
                     if outcome == Outcome::Ok {
                         last_ok = Some(now);
                     }
@@ -218,15 +219,65 @@ mod tests {
             .iter()
             .map(|&kind| simulate(&fleet, kind))
             .collect();
-        assert_eq!(runs[2].too_early, 0);
         assert_eq!(runs.len(), Kind::ALL.len());
+        for run in runs.iter().filter(|run| run.kind.held_to_goals()) {
+            assert_eq!(run.too_early, 0, "{}", run.kind.label());
+        }
+        let first = runs.iter().find(|run| run.kind == Kind::Before).unwrap();
         assert!(
-            runs[1].too_early > 0,
+            first.too_early > 0,
             "a 1-minute backoff comes back before Retry-After"
         );
         let table = stats::table(&fleet, &runs);
-        assert!(table.contains("peak"), "{table}");
+        assert!(table.contains("peak in the hour after"), "{table}");
+        assert!(
+            table.contains("Wed | 429 Retry-After 300 s 14:00–14:30"),
+            "{table}"
+        );
         let chart = svg::chart(&fleet, &runs);
         assert!(chart.starts_with("<svg") && chart.trim_end().ends_with("</svg>"));
+    }
+
+    #[test]
+    fn jittered_retries_send_fewer_requests_into_the_fault_windows() {
+        let fleet = Fleet { days: 3, ..small() };
+        let inside = |kind| {
+            let run = simulate(&fleet, kind);
+            faults(fleet.days)
+                .iter()
+                .map(|f| {
+                    let from = (f.from - monday()).num_minutes() as usize;
+                    let until = (f.until - monday()).num_minutes() as usize;
+                    run.per_minute[from..until].iter().sum::<u32>()
+                })
+                .collect::<Vec<u32>>()
+        };
+        let (in_step, after) = (inside(Kind::InStep), inside(Kind::Fleet));
+        for (before, after) in in_step.iter().zip(&after) {
+            assert!(after * 2 < *before, "{in_step:?} {after:?}");
+        }
+    }
+
+    #[test]
+    fn each_time_zone_starts_its_day_at_its_own_nine() {
+        // The first request of the week, in minutes from Monday 00:00 UTC: the first logins
+        // come at 07:30 local time.
+        let first = |zones: Vec<i32>| {
+            let run = simulate(&Fleet { zones, ..small() }, Kind::Fleet);
+            run.per_minute.iter().position(|&n| n > 0).unwrap()
+        };
+        assert!((7 * 60 + 30..9 * 60).contains(&first(vec![0])));
+        assert!((12 * 60 + 30..14 * 60).contains(&first(vec![-5])));
+        assert!((6 * 60 + 30..8 * 60).contains(&first(vec![1])));
+        assert!((6 * 60 + 30..8 * 60).contains(&first(vec![1, -5, 0])));
+    }
+
+    #[test]
+    fn zones_are_whole_hours_within_a_day() {
+        assert_eq!(parse_zones("-5,0,1"), Ok(vec![-5, 0, 1]));
+        assert_eq!(parse_zones(" 3"), Ok(vec![3]));
+        assert!(parse_zones("24").is_err());
+        assert!(parse_zones("1.5").is_err());
+        assert!(parse_zones("").is_err());
     }
 }

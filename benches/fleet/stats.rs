@@ -237,7 +237,7 @@ pub fn table(fleet: &Fleet, runs: &[Run]) -> String {
         }
     }
     out.push('\n');
-    for run in runs.iter().filter(|run| run.kind.is_the_agents()) {
+    for run in runs.iter().filter(|run| run.kind.held_to_goals()) {
         let _ = writeln!(out, "{}", goals(fleet, run, floor));
     }
     out

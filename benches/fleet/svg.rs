@@ -11,7 +11,9 @@ const PANEL: f64 = 180.0;
 const LEFT: f64 = 50.0;
 const TOP: f64 = 30.0;
 const GAP: f64 = 40.0;
-const COLOURS: [&str; 4] = ["#c0392b", "#7f8c8d", "#2471a3", "#27ae60"];
+const COLOURS: [&str; 6] = [
+    "#c0392b", "#7f8c8d", "#8e44ad", "#d35400", "#2471a3", "#27ae60",
+];
 
 /// The whole chart.
 pub fn chart(fleet: &Fleet, runs: &[Run]) -> String {
