@@ -1,5 +1,6 @@
 //! The fleet's chart as plain SVG text (no plotting crate): one panel per schedule, requests
-//! per minute over the simulated days on the same scale, with each day's 2× mean dashed.
+//! per minute over the simulated days on the same scale; the endpoint's fault windows shaded,
+//! and dashed, each day's goal for them (1.5× that day's ordinary-hours peak).
 
 use std::fmt::Write;
 
@@ -10,11 +11,14 @@ const PANEL: f64 = 180.0;
 const LEFT: f64 = 50.0;
 const TOP: f64 = 30.0;
 const GAP: f64 = 40.0;
-const COLOURS: [&str; 4] = ["#c0392b", "#7f8c8d", "#2471a3", "#27ae60"];
+const COLOURS: [&str; 6] = [
+    "#c0392b", "#7f8c8d", "#8e44ad", "#d35400", "#2471a3", "#27ae60",
+];
 
 /// The whole chart.
 pub fn chart(fleet: &Fleet, runs: &[Run]) -> String {
     let minutes = fleet.days as usize * 1440;
+    let faults = crate::faults(fleet.days);
     let top = runs
         .iter()
         .flat_map(|r| r.per_minute.iter().copied())
@@ -33,7 +37,7 @@ pub fn chart(fleet: &Fleet, runs: &[Run]) -> String {
     let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
     let _ = writeln!(
         svg,
-        r#"<text x="{LEFT}" y="18" font-size="14">Requests per minute at the endpoint, {} agents, Monday to {} (dashed: 2× the day's mean)</text>"#,
+        r#"<text x="{LEFT}" y="18" font-size="14">Requests per minute at the endpoint, {} agents, Monday to {} (shaded: the endpoint's faults; dashed: 1.5× the day's ordinary-hours peak)</text>"#,
         fleet.agents,
         [
             "Monday",
@@ -81,8 +85,19 @@ pub fn chart(fleet: &Fleet, runs: &[Run]) -> String {
                 y(value) + 4.0
             );
         }
+        for fault in &faults {
+            let from = usize::try_from((fault.from - crate::monday()).num_minutes()).unwrap_or(0);
+            let until = usize::try_from((fault.until - crate::monday()).num_minutes()).unwrap_or(0);
+            let _ = writeln!(
+                svg,
+                r##"<rect x="{:.1}" y="{y0}" width="{:.1}" height="{PANEL}" fill="#f5b041" fill-opacity="0.35"/>"##,
+                x(from),
+                (x(until) - x(from)).max(1.0)
+            );
+        }
         for d in 0..fleet.days as usize {
-            let limit = 2.0 * stats::day(run, d, stats::all).mean;
+            let limit =
+                stats::FAULT_GOAL * f64::from(stats::day(run, d, stats::ordinary(&faults)).peak);
             let _ = writeln!(
                 svg,
                 r##"<line x1="{:.1}" x2="{:.1}" y1="{2:.1}" y2="{2:.1}" stroke="#000" stroke-dasharray="4 3"/>"##,

@@ -1,5 +1,7 @@
 //! HTTP plumbing shared by the web providers: one client with timeouts, the rule for
-//! throttling (429/503 honour `Retry-After`, bounded, so a check never hangs for long), and the
+//! throttling (429/503 honour `Retry-After`, bounded, so a check never hangs for long, and
+//! jittered by [`schedule::retry_after_wait`], so clients throttled together do not come back
+//! together), and the
 //! buffers that carry secrets (a form with the password, a bearer token, an answer with tokens),
 //! each built in one allocation of the right size that is wiped when the last reference goes.
 
@@ -12,6 +14,7 @@ use reqwest::{RequestBuilder, Response, StatusCode};
 use zeroize::Zeroizing;
 
 use crate::providers::ProviderError;
+use crate::rules::schedule;
 use crate::system::credentials::Secret;
 
 /// How many times one request is sent when the endpoint throttles.
@@ -89,7 +92,8 @@ impl HttpClient {
         &self.client
     }
 
-    /// Sends the request built by `build`, retrying after throttling answers within the bound.
+    /// Sends the request built by `build`, retrying after throttling answers within the bound,
+    /// each retry at a random moment from the `Retry-After` to half as long again.
     /// `endpoint` names the endpoint in errors (never the full URL with its query).
     pub async fn send(
         &self,
@@ -107,24 +111,25 @@ impl HttpClient {
             if !is_throttling(status) {
                 return Ok(response);
             }
-            let wait = retry_after(&response).unwrap_or(DEFAULT_RETRY_AFTER);
-            if attempt >= MAX_ATTEMPTS || wait > self.max_retry_after {
+            let asked = retry_after(&response).unwrap_or(DEFAULT_RETRY_AFTER);
+            let Some(wait) = retry_within(attempt, asked, self.max_retry_after, fastrand::f64())
+            else {
                 tracing::warn!(
                     endpoint,
                     status = status.as_u16(),
-                    wait_secs = wait.as_secs(),
+                    wait_secs = asked.as_secs(),
                     "throttled; giving up for now"
                 );
                 return Err(ProviderError::Throttled {
                     endpoint: endpoint.to_string(),
                     status: status.as_u16(),
-                    retry_after: wait,
+                    retry_after: asked,
                 });
-            }
+            };
             tracing::info!(
                 endpoint,
                 status = status.as_u16(),
-                wait_secs = wait.as_secs(),
+                wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
                 "throttled; waiting as asked"
             );
             tokio::time::sleep(wait).await;
@@ -150,6 +155,21 @@ impl HttpClient {
             }
         }
     }
+}
+
+/// After a throttling answer to attempt number `attempt` that asked to wait `asked`: how long
+/// to wait before the next attempt, drawn by `roll` (in `0.0..1.0`) from `asked` to half as
+/// long again; or none, when this was the last attempt or the wait asked is longer than a
+/// check waits by itself (`max_retry_after`): the check then ends as throttled, and the
+/// schedule waits at least as long as asked.
+fn retry_within(
+    attempt: u32,
+    asked: Duration,
+    max_retry_after: Duration,
+    roll: f64,
+) -> Option<Duration> {
+    (attempt < MAX_ATTEMPTS && asked <= max_retry_after)
+        .then(|| schedule::retry_after_wait(asked, roll))
 }
 
 fn is_throttling(status: StatusCode) -> bool {
@@ -315,6 +335,54 @@ mod tests {
         }
         assert_eq!(body.as_slice().len(), 100_000);
         assert!(body.as_slice().iter().all(|b| *b == 7));
+    }
+
+    #[test]
+    fn a_throttled_request_is_retried_no_sooner_than_asked_and_at_most_half_as_long_again() {
+        let max = Duration::from_secs(30);
+        let ms = Duration::from_millis;
+        // (attempt, asked, roll, expected wait before the next attempt)
+        let cases = [
+            (1, ms(10_000), 0.0, Some(ms(10_000))),
+            (1, ms(10_000), 0.5, Some(ms(12_500))),
+            (1, ms(10_000), 1.0, Some(ms(15_000))),
+            (2, ms(30_000), 1.0, Some(ms(45_000))),
+            // Out-of-range rolls stay inside the window.
+            (1, ms(2_000), -3.0, Some(ms(2_000))),
+            (1, ms(2_000), f64::NAN, Some(ms(2_000))),
+            (1, ms(2_000), 7.0, Some(ms(3_000))),
+            // "Retry-After: 0" (or a date gone by): at once.
+            (1, ms(0), 1.0, Some(ms(0))),
+            // The third attempt was the last.
+            (3, ms(1_000), 0.0, None),
+            // Asked for longer than a check waits by itself: the schedule's business.
+            (1, ms(30_001), 0.0, None),
+            (1, Duration::MAX, 0.0, None),
+        ];
+        for (attempt, asked, roll, expected) in cases {
+            assert_eq!(
+                retry_within(attempt, asked, max, roll),
+                expected,
+                "attempt {attempt}, asked {asked:?}, roll {roll}"
+            );
+        }
+    }
+
+    #[test]
+    fn throttled_retries_spread_evenly_over_their_window() {
+        let mut rng = fastrand::Rng::with_seed(25);
+        let asked = Duration::from_secs(20);
+        let mut fifths = [0u32; 5];
+        for _ in 0..10_000 {
+            let wait = retry_within(1, asked, Duration::from_secs(30), rng.f64()).unwrap();
+            assert!(wait >= asked && wait <= asked.mul_f64(1.5), "{wait:?}");
+            // Which fifth of the 10 s window.
+            let slot = ((wait - asked).as_secs_f64() / 2.0) as usize;
+            fifths[slot.min(4)] += 1;
+        }
+        for n in fifths {
+            assert!((1800..=2200).contains(&n), "{fifths:?}");
+        }
     }
 
     #[test]

@@ -429,17 +429,16 @@ pub fn clock_skew_note(offset_secs: i64) -> Option<String> {
     ))
 }
 
-/// A duration as people say it, rounded to the nearest unit: "45 s", "1 minute", "5 minutes",
-/// "3 hours", "2 days". The one spelling of a duration in messages (the clock's offset, how long
-/// a sign-in waited).
+/// A duration as people say it, rounded to the nearest unit: "42 s", "7 minutes", "3 hours",
+/// "2 days". The one spelling of a duration in messages (a clock's offset is only known to a
+/// second or two; how long a sign-in waited).
 pub fn duration_in_words(secs: u64) -> String {
     let nearest = |unit: u64| (secs + unit / 2) / unit;
-    let counted = |n: u64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
     match secs {
-        s if s < 60 => format!("{s} s"),
-        s if s < 2 * 3600 => counted(nearest(60), "minute"),
-        s if s < 2 * 86400 => counted(nearest(3600), "hour"),
-        _ => counted(nearest(86400), "day"),
+        s if s < 120 => format!("{s} s"),
+        s if s < 2 * 3600 => format!("{} minutes", nearest(60)),
+        s if s < 2 * 86400 => format!("{} hours", nearest(3600)),
+        _ => format!("{} days", nearest(86400)),
     }
 }
 

@@ -6,6 +6,10 @@
 //! - check at the first start (nothing saved yet), then every `interval` plus up to 10 %
 //!   jitter (so thousands of desktops that started together drift apart);
 //! - after a failed check retry after 1, 2, 4, … minutes, never later than the regular interval;
+//!   with the fleet's timings at a random moment within a window (a third of the interval)
+//!   that doubles with each failure in a row ("full jitter"), so the desktops that failed
+//!   together do not retry together and an endpoint that is down or recovering is not met by
+//!   every retry at once;
 //! - on a new local day: the new day's balloon may come at once (yesterday's, even if still on
 //!   screen, does not hold it back), and a check comes within `midnight_spread` (spread, so the
 //!   desktops awake at midnight do not all ask at once);
@@ -15,7 +19,10 @@
 //!   first, and at most `longest_sleep` (a time-zone change moves the local day without
 //!   changing any clock; a set clock or a resume from suspend wakes the loop by itself, see
 //!   [`crate::system::clock`]);
-//! - a throttled check (429/503) waits at least as long as the endpoint's `Retry-After` asked;
+//! - a throttled check (429/503) waits at least as long as the endpoint's `Retry-After` asked,
+//!   with the fleet's timings at a random moment between that and half as long again (or the
+//!   end of the retry window, when later); a check's own retries within one request do the
+//!   same ([`retry_after_wait`]);
 //! - once the change-password page was opened, a check comes within 15 minutes, to learn of
 //!   the new password;
 //! - with the fleet's timings ([`Cadence::for_fleet`], what the agent runs), a check the
@@ -39,8 +46,13 @@ pub struct Cadence {
     pub interval: Duration,
     /// Checks due to a new local day are spread over this long.
     pub midnight_spread: Duration,
-    /// The first retry after a failed check; doubles up to `interval`.
+    /// The first retry after a failed check; doubles up to `interval`. With a `retry_window`,
+    /// the shortest wait after a failure.
     pub first_retry: Duration,
+    /// The first retry after a failed check comes at a random moment within this long (never
+    /// sooner than `first_retry`); the window doubles with each failure in a row, up to the
+    /// interval. Zero: no jitter, the retries come exactly 1, 2, 4, … times `first_retry` after.
+    pub retry_window: Duration,
     /// The longest the loop sleeps without looking at the local day (a new time zone).
     pub longest_sleep: Duration,
     /// A check found overdue on waking (the computer slept through it) comes within this long;
@@ -55,32 +67,44 @@ impl Cadence {
             interval,
             midnight_spread: Duration::from_secs(600),
             first_retry: Duration::from_secs(60),
+            retry_window: Duration::ZERO,
             longest_sleep: Duration::from_secs(3600),
             catch_up_spread: Duration::ZERO,
         }
     }
 
-    /// The timings for a fleet of desktops that start, resume and cross midnight together: the
-    /// new day's check and a check slept through are spread over a whole interval, so they add
-    /// no peak to the endpoint's load (benches/fleet.rs measures it).
+    /// The timings for a fleet of desktops that start, resume, cross midnight and fail
+    /// together: the new day's check and a check slept through are spread over a whole
+    /// interval, and a retry over a third of it (80 minutes for 4 hours; doubling with each
+    /// failure in a row), so they add no peak to the endpoint's load. A retry is worth little
+    /// while the endpoint is down, and each one inside an outage adds its desktop's request
+    /// once more to what the endpoint meets, and again as it recovers: with a shorter window
+    /// the retries of a half-hour outage pile up to more than 1.5 times the ordinary peak
+    /// (benches/fleet measures it).
     pub fn for_fleet(interval: Duration) -> Cadence {
         Cadence {
             midnight_spread: interval,
             catch_up_spread: interval,
+            retry_window: interval / 3,
             ..Cadence::every(interval)
         }
     }
 }
 
+/// A wait after a `Retry-After` is drawn from the time asked up to this share more.
+pub const RETRY_AFTER_SPREAD: f64 = 0.5;
+
 /// How late a wake-up may come after the check it was for and still be the loop's own timer
 /// (later than this, the computer slept or the process was stopped).
 const LATE: Duration = Duration::from_secs(120);
 
-/// Random numbers in `0.0..1.0`, drawn by the caller: where in the midnight spread this desktop
-/// checks, and how much jitter the next interval gets.
+/// Random numbers in `0.0..1.0`, drawn by the caller.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Dice {
+    /// Where in the midnight spread (or the catch-up spread) this desktop checks.
     pub spread: f64,
+    /// How much jitter the next interval gets; after failures, where in its window the retry
+    /// comes.
     pub jitter: f64,
 }
 
@@ -208,7 +232,7 @@ pub fn after_check(
         jittered(cadence.interval, dice.jitter)
     } else {
         timetable.failures = timetable.failures.saturating_add(1);
-        backoff(timetable.failures, cadence)
+        retry_wait(timetable.failures, Duration::ZERO, cadence, dice.jitter)
     };
     timetable.next_check = now + wait;
     wait
@@ -235,7 +259,8 @@ pub fn on_resume(timetable: &mut Timetable, now: DateTime<Utc>) {
 
 /// A check ended at `now` with a throttling answer that asked to wait `retry_after` (longer
 /// than a check waits by itself): it counts as a failure, and the next one comes no sooner
-/// than asked (but no later than the regular interval). Returns how long until then.
+/// than asked (a `Retry-After` longer than the regular interval counts as the interval).
+/// Returns how long until then.
 pub fn after_throttled(
     timetable: &mut Timetable,
     now: DateTime<Utc>,
@@ -244,9 +269,18 @@ pub fn after_throttled(
     dice: Dice,
 ) -> Duration {
     after_check(timetable, now, false, cadence, dice);
-    let wait = backoff(timetable.failures, cadence).max(retry_after.min(cadence.interval));
+    let asked = retry_after.min(cadence.interval);
+    let wait = retry_wait(timetable.failures, asked, cadence, dice.jitter);
     timetable.next_check = now + wait;
     wait
+}
+
+/// How long a check's own retry within one request waits after a throttling answer that
+/// asked for `asked` (a few seconds): at a moment drawn by `roll` (in `0.0..1.0`) from
+/// `asked` up to [`RETRY_AFTER_SPREAD`] more, never sooner than asked, so the desktops
+/// throttled in the same second do not all come back in the same second.
+pub fn retry_after_wait(asked: Duration, roll: f64) -> Duration {
+    asked.saturating_add(asked.mul_f64(RETRY_AFTER_SPREAD * unit(roll)))
 }
 
 /// When the loop should wake next: at the next check or when the next local day starts
@@ -269,13 +303,28 @@ fn jittered(interval: Duration, jitter: f64) -> Duration {
     interval + interval.mul_f64(unit(jitter) * 0.1)
 }
 
-/// 1, 2, 4, … times `first_retry` after consecutive failures, never longer than the interval.
-fn backoff(failures: u32, cadence: &Cadence) -> Duration {
+/// How long to wait after `failures` failed checks in a row, the last of which asked for
+/// `asked` (zero: nothing asked). Without a retry window: 1, 2, 4, … times `first_retry`, never
+/// longer than the interval, and at least `asked`. With one: a moment drawn by `roll` from
+/// between `first_retry` (or `asked`, when longer) and the end of the window, which doubles
+/// with each failure up to the interval (or `asked` and [`RETRY_AFTER_SPREAD`] more, when
+/// later; never past the interval and its 10 % jitter unless `asked` is).
+fn retry_wait(failures: u32, asked: Duration, cadence: &Cadence, roll: f64) -> Duration {
+    if cadence.retry_window.is_zero() {
+        return doubled(cadence.first_retry, failures, cadence).max(asked);
+    }
+    let earliest = cadence.first_retry.max(asked);
+    let latest = doubled(cadence.retry_window, failures, cadence)
+        .max(retry_after_wait(asked, 1.0))
+        .min(jittered(cadence.interval, 1.0))
+        .max(earliest);
+    earliest + (latest - earliest).mul_f64(unit(roll))
+}
+
+/// `first` doubled for each failure after the first, never longer than the interval.
+fn doubled(first: Duration, failures: u32, cadence: &Cadence) -> Duration {
     let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(20));
-    cadence
-        .first_retry
-        .saturating_mul(factor)
-        .min(cadence.interval)
+    first.saturating_mul(factor).min(cadence.interval)
 }
 
 /// A die roll clamped into `0.0..=1.0` (a NaN counts as 0).

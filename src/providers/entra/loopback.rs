@@ -101,10 +101,14 @@ impl RedirectListener {
         let waited = tokio::time::timeout(timeout, done_rx.recv()).await;
         tasks.abort_all();
         if waited.is_err() {
-            return Err(LoopbackError::TimedOut(duration_in_words(timeout.as_secs())));
+            return Err(LoopbackError::TimedOut(duration_in_words(
+                timeout.as_secs(),
+            )));
         }
         let outcome = lock(&shared.outcome).take();
-        outcome.unwrap_or(Err(LoopbackError::TimedOut(duration_in_words(timeout.as_secs()))))
+        outcome.unwrap_or(Err(LoopbackError::TimedOut(duration_in_words(
+            timeout.as_secs(),
+        ))))
     }
 }
 
@@ -331,7 +335,6 @@ pub fn html_escape(text: &str) -> String {
     }
     out
 }
-
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())

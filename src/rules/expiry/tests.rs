@@ -1824,7 +1824,7 @@ fn a_clock_far_from_the_endpoints_is_told_in_the_reason() {
 #[test]
 fn durations_in_words_round_to_the_nearest_unit() {
     assert_eq!(duration_in_words(2), "2 s");
-    assert_eq!(duration_in_words(60), "1 minute");
+    assert_eq!(duration_in_words(90), "90 s");
     assert_eq!(duration_in_words(300), "5 minutes");
     assert_eq!(duration_in_words(7199), "120 minutes");
     assert_eq!(duration_in_words(3 * 3600 + 1700), "3 hours");

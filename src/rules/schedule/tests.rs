@@ -426,3 +426,177 @@ fn opening_the_change_page_brings_the_next_check_within_a_quarter_hour() {
         assert_eq!(t.next_check, expected, "{before}");
     }
 }
+
+fn jitter(roll: f64) -> Dice {
+    Dice {
+        spread: 0.0,
+        jitter: roll,
+    }
+}
+
+#[test]
+fn with_the_fleet_timings_a_retry_comes_within_a_window_that_doubles() {
+    // (failures before, jitter roll, expected wait in seconds)
+    let cases = [
+        // The first retry: from the first_retry's minute to a third of the interval.
+        (0, 0.0, MIN),
+        (0, 0.5, MIN + 79 * MIN / 2),
+        (0, 1.0, 80 * MIN),
+        // Then within twice that, then the interval, and never longer.
+        (1, 1.0, 160 * MIN),
+        (2, 1.0, 4 * HOUR),
+        (3, 1.0, 4 * HOUR),
+        (9, 1.0, 4 * HOUR),
+        (u32::MAX - 1, 1.0, 4 * HOUR),
+        // Never sooner than the first retry, however many failures.
+        (3, 0.0, MIN),
+        (3, 0.5, MIN + (4 * HOUR - MIN) / 2),
+    ];
+    for (failures, roll, expected) in cases {
+        let mut t = Timetable {
+            failures,
+            ..Timetable::start(at(8, 0), day(24))
+        };
+        let wait = after_check(&mut t, at(8, 0), false, &fleet(), jitter(roll));
+        assert_eq!(wait.as_secs(), expected, "{failures} failures, roll {roll}");
+        assert_eq!(t.failures, failures + 1);
+        assert_eq!(t.next_check, at(8, 0) + wait);
+    }
+}
+
+#[test]
+fn with_the_fleet_timings_a_throttled_check_never_comes_before_retry_after() {
+    // (failures before, Retry-After, jitter roll, expected wait in seconds)
+    let cases = [
+        // Within the first retry window: from the time asked to the window's end.
+        (0, 5 * MIN, 0.0, 5 * MIN),
+        (0, 5 * MIN, 0.5, 5 * MIN + 75 * MIN / 2),
+        (0, 5 * MIN, 1.0, 80 * MIN),
+        // Half as long again as asked ends after the window: from the time asked to then.
+        (0, 60 * MIN, 0.0, 60 * MIN),
+        (0, 60 * MIN, 1.0, 90 * MIN),
+        // The window of the third failure in a row is the interval.
+        (2, 5 * MIN, 1.0, 4 * HOUR),
+        // Asked for more than the interval: the interval, with up to its 10 % jitter.
+        (0, 24 * HOUR, 0.0, 4 * HOUR),
+        (0, 24 * HOUR, 1.0, 4 * HOUR + 24 * MIN),
+        // Asked for less than the first retry: the first retry still.
+        (0, 10, 0.0, MIN),
+    ];
+    for (failures, retry_after, roll, expected) in cases {
+        let mut t = Timetable {
+            failures,
+            ..Timetable::start(at(8, 0), day(24))
+        };
+        let asked = Duration::from_secs(retry_after);
+        let wait = after_throttled(&mut t, at(8, 0), asked, &fleet(), jitter(roll));
+        assert_eq!(wait.as_secs(), expected, "{failures} {retry_after} {roll}");
+        assert_eq!(t.failures, failures + 1);
+        assert_eq!(t.next_check, at(8, 0) + wait);
+    }
+}
+
+#[test]
+fn a_retry_stays_in_its_bounds_for_any_roll() {
+    let rolls = [
+        -1.0,
+        0.0,
+        0.3,
+        1.0,
+        2.0,
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    let asked = [
+        0,
+        1,
+        5 * MIN,
+        30 * MIN,
+        3 * HOUR,
+        4 * HOUR,
+        48 * HOUR,
+        u64::MAX,
+    ];
+    for failures in [0, 1, 2, 5, 40, u32::MAX] {
+        for roll in rolls {
+            for &retry_after in &asked {
+                let mut t = Timetable {
+                    failures,
+                    ..Timetable::start(at(8, 0), day(24))
+                };
+                let retry_after = Duration::from_secs(retry_after);
+                let wait = after_throttled(&mut t, at(8, 0), retry_after, &fleet(), jitter(roll));
+                let context = format!("{failures} {roll} {retry_after:?}: {wait:?}");
+                assert!(
+                    wait >= retry_after.min(Duration::from_secs(4 * HOUR)),
+                    "{context}"
+                );
+                assert!(wait >= Duration::from_secs(MIN), "{context}");
+                assert!(
+                    wait <= Duration::from_secs(4 * HOUR + 24 * MIN),
+                    "{context}"
+                );
+                let mut t = Timetable {
+                    failures,
+                    ..Timetable::start(at(8, 0), day(24))
+                };
+                let wait = after_check(&mut t, at(8, 0), false, &fleet(), jitter(roll));
+                let context = format!("{failures} {roll}: {wait:?}");
+                assert!(wait >= Duration::from_secs(MIN), "{context}");
+                assert!(wait <= Duration::from_secs(4 * HOUR), "{context}");
+            }
+        }
+    }
+}
+
+#[test]
+fn over_many_rolls_the_retries_spread_evenly_over_their_window() {
+    // 12,000 desktops fail at the same moment: their first retries fall evenly over the window
+    // from the first retry's minute to 80 minutes, and their retries after a throttling
+    // answer asking for 5 minutes evenly from those 5 to 80; each tenth of the window gets
+    // about 1,200 (before the jitter, all 12,000 came in the same second).
+    let mut rng = fastrand::Rng::with_seed(25);
+    let mut failed = [0u32; 10];
+    let mut throttled = [0u32; 10];
+    let tenth = |wait: Duration, from: u64| {
+        let share = (wait.as_secs_f64() - from as f64) / (80 * MIN - from) as f64;
+        ((share * 10.0) as usize).min(9)
+    };
+    for _ in 0..12_000 {
+        let mut t = Timetable::start(at(8, 0), day(24));
+        let wait = after_check(&mut t, at(8, 0), false, &fleet(), jitter(rng.f64()));
+        assert!(wait >= Duration::from_secs(MIN), "{wait:?}");
+        failed[tenth(wait, MIN)] += 1;
+        let mut t = Timetable::start(at(8, 0), day(24));
+        let asked = Duration::from_secs(5 * MIN);
+        let wait = after_throttled(&mut t, at(8, 0), asked, &fleet(), jitter(rng.f64()));
+        assert!(wait >= asked, "{wait:?}");
+        throttled[tenth(wait, 5 * MIN)] += 1;
+    }
+    for n in failed {
+        assert!((1080..=1320).contains(&n), "{failed:?}");
+    }
+    for n in throttled {
+        assert!((1080..=1320).contains(&n), "{throttled:?}");
+    }
+}
+
+#[test]
+fn a_retry_within_a_request_waits_from_the_time_asked_to_half_as_long_again() {
+    let ms = Duration::from_millis;
+    // (asked, roll, expected)
+    let cases = [
+        (ms(10_000), 0.0, ms(10_000)),
+        (ms(10_000), 0.5, ms(12_500)),
+        (ms(10_000), 1.0, ms(15_000)),
+        (ms(0), 1.0, ms(0)),
+        (ms(2_000), f64::NAN, ms(2_000)),
+        (ms(2_000), -1.0, ms(2_000)),
+        (ms(2_000), 9.0, ms(3_000)),
+        (Duration::MAX, 1.0, Duration::MAX),
+    ];
+    for (asked, roll, expected) in cases {
+        assert_eq!(retry_after_wait(asked, roll), expected, "{asked:?} {roll}");
+    }
+}

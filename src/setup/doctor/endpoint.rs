@@ -316,7 +316,10 @@ fn clock(theirs: Option<DateTime<Utc>>, ours: DateTime<Utc>, host: &str) -> Item
     if offset.abs() <= 5 {
         return Item::ok(CLOCK, format!("within a few seconds of {host}'s"));
     }
-    let words = format!("{} {direction} {host}'s", duration_in_words(offset.unsigned_abs()));
+    let words = format!(
+        "{} {direction} {host}'s",
+        duration_in_words(offset.unsigned_abs())
+    );
     if offset.abs() <= CLOCK_TOLERANCE_SECS {
         Item::ok(CLOCK, words)
     } else {
