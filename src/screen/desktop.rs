@@ -1,6 +1,6 @@
 //! What the agent shows and asks on the person's screen: balloons (with how they ended) and the
 //! password dialogs (sign-in, change). A seam, so agent behaviour is tested without a notification server or a
-//! dialog program; the real desktop is [`notify::Notifier`] plus the platform's dialog.
+//! dialog program; the real desktop is [`balloon::Notifier`](crate::screen::balloon::Notifier) plus the platform's dialog.
 
 use std::future::Future;
 

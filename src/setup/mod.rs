@@ -8,7 +8,7 @@
 //!   domain or the machine's realm, the base DN from the server's root DSE ([`directory`]).
 //! - OpenLDAP: the server the person types, the base DN from its root DSE.
 //!
-//! The result is tested like `doctor` tests the endpoint, written with comments ([`write`]),
+//! The result is tested like `doctor` tests the endpoint, written with comments ([`write`](mod@write)),
 //! and a running agent is told to read it. Questions go through [`ask::Ask`], so every one has
 //! a flag and scripts run the setup without a terminal. Values the system file (the admins')
 //! already sets are used and not repeated in the person's file.

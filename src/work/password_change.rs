@@ -3,7 +3,7 @@
 //! and read the status again, so that one balloon can say "Password changed — good until …" and
 //! the warnings stop.
 //!
-//! Keyring rules (the same spirit as [`crate::session`]): the keyring must answer before anything
+//! Keyring rules (the same spirit as [`crate::work::account`]): the keyring must answer before anything
 //! is sent, so a locked keyring changes nothing; the moment the directory has the new password,
 //! it replaces the old one in the keyring; if that write fails, the old one is removed (it no
 //! longer works) and the person is told plainly that the directory has the new password but the

@@ -2,10 +2,10 @@
 //! with ok / warning / problem and what to do, so a person (or a helpdesk reading it over the
 //! phone) finds what is missing without knowing how the program works.
 //!
-//! The checks, one file per family: [`settings`] (the configuration and where each value came
-//! from), [`keyring`] (a round trip with a throwaway entry), [`desktop`] (notification server,
-//! tray host), [`endpoint`] (name, TLS, token endpoint or LDAP connection, and the clock against
-//! the endpoint's), [`local`] (starting at login, a running agent). Each family runs with a
+//! The checks, one file per family: `settings` (the configuration and where each value came
+//! from), `keyring` (a round trip with a throwaway entry), `desktop` (notification server,
+//! tray host), `endpoint` (name, TLS, token endpoint or LDAP connection, and the clock against
+//! the endpoint's), `local` (starting at login, a running agent). Each family runs with a
 //! time limit, so a hung service is reported instead of hanging the doctor. A *problem* is
 //! something that stops the product from warning in time; a *warning* is something that makes
 //! it worse; only problems make the command exit non-zero.
