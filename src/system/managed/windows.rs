@@ -28,24 +28,38 @@ pub const SOURCE: &str = r"HKLM\Software\Policies\signin-assistant";
 
 /// Every value under the policy key; no key means no policy.
 pub fn read() -> Result<AdminPolicy, PolicyReadError> {
-    let failed = |call: &str, code: u32| PolicyReadError {
+    let settings = match open_policy_key()? {
+        Some(key) => read_values(&key)?,
+        None => Vec::new(),
+    };
+    Ok(AdminPolicy {
+        source: SOURCE.into(),
+        settings,
+    })
+}
+
+fn failed(call: &str, code: u32) -> PolicyReadError {
+    PolicyReadError {
         store: SOURCE.into(),
         message: format!("cannot read it: {call} failed (error {code})"),
-    };
+    }
+}
+
+/// The policy key, opened for reading; `None` when Group Policy never wrote it.
+fn open_policy_key() -> Result<Option<OpenKey>, PolicyReadError> {
     let subkey: Vec<u16> = WINDOWS_POLICY_KEY.encode_utf16().chain(Some(0)).collect();
     let mut key: HKEY = ptr::null_mut();
     // SAFETY: `subkey` is NUL-terminated; `key` receives an open handle on success.
     let rc = unsafe { RegOpenKeyExW(HKEY_LOCAL_MACHINE, subkey.as_ptr(), 0, KEY_READ, &mut key) };
-    if rc == ERROR_FILE_NOT_FOUND {
-        return Ok(AdminPolicy {
-            source: SOURCE.into(),
-            settings: Vec::new(),
-        });
+    match rc {
+        ERROR_SUCCESS => Ok(Some(OpenKey(key))),
+        ERROR_FILE_NOT_FOUND => Ok(None),
+        other => Err(failed("RegOpenKeyExW", other)),
     }
-    if rc != ERROR_SUCCESS {
-        return Err(failed("RegOpenKeyExW", rc));
-    }
-    let key = OpenKey(key);
+}
+
+/// The longest value name (in UTF-16 units) and value data (in bytes) under `key`.
+fn longest_name_and_data(key: &OpenKey) -> Result<(u32, u32), PolicyReadError> {
     let (mut max_name, mut max_data) = (0u32, 0u32);
     // SAFETY: only the two counts are asked for; every other pointer is null.
     let rc = unsafe {
@@ -67,6 +81,12 @@ pub fn read() -> Result<AdminPolicy, PolicyReadError> {
     if rc != ERROR_SUCCESS {
         return Err(failed("RegQueryInfoKeyW", rc));
     }
+    Ok((max_name, max_data))
+}
+
+/// Every value under `key`, decoded.
+fn read_values(key: &OpenKey) -> Result<Vec<PolicySetting>, PolicyReadError> {
+    let (max_name, max_data) = longest_name_and_data(key)?;
     let mut name = vec![0u16; max_name as usize + 1];
     let mut data = vec![0u8; max_data as usize];
     let mut settings = Vec::new();
@@ -90,7 +110,7 @@ pub fn read() -> Result<AdminPolicy, PolicyReadError> {
         };
         match rc {
             ERROR_SUCCESS => {}
-            ERROR_NO_MORE_ITEMS => break,
+            ERROR_NO_MORE_ITEMS => return Ok(settings),
             // A value written since RegQueryInfoKeyW: make room and read it again.
             ERROR_MORE_DATA => {
                 name.resize(name.len() * 2 + 256, 0);
@@ -107,10 +127,6 @@ pub fn read() -> Result<AdminPolicy, PolicyReadError> {
         });
         index += 1;
     }
-    Ok(AdminPolicy {
-        source: SOURCE.into(),
-        settings,
-    })
 }
 
 /// An open registry key, closed on drop.
