@@ -65,3 +65,6 @@ pub mod emulator;
 
 #[doc(hidden)]
 pub mod fuzzing;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
