@@ -77,3 +77,6 @@ pub mod emulator;
 
 #[doc(hidden)]
 pub mod fuzzing;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

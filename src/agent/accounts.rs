@@ -13,6 +13,7 @@ use crate::report;
 use crate::rules::expiry::{sign_in_failed_balloon, signed_in_balloon, Finding};
 use crate::screen::desktop::Desktop;
 use crate::system::clock::Clock;
+use crate::system::state::SavedState;
 use crate::work::account;
 use crate::work::entra_sign_in::{
     self, AccountHint, DesktopInteraction, InteractiveMethod, SignInError,
@@ -37,21 +38,26 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
                     tracing::warn!(error = %e, "sign-out failed");
                 }
             }
-            routine.update(|s| {
+            let saved = routine.update(|s| {
                 s.account = None;
                 s.finding = None;
                 s.checked_at = None;
             });
-            let _ = done.send(Done::SignOut { reply });
+            let _ = done.send(Done::SignOut { reply, saved });
         });
     }
 
     /// The credentials are gone: the account falls back to `[account] username`.
-    pub(super) fn on_signed_out(&self, reply: Option<oneshot::Sender<Answer>>, run: &mut Running) {
+    pub(super) fn on_signed_out(
+        &self,
+        reply: Option<oneshot::Sender<Answer>>,
+        saved: SavedState,
+        run: &mut Running,
+    ) {
         tracing::info!("signed out");
         run.learn_signed_in(false);
         run.account = self.routine.config.account.username.clone();
-        run.saved = self.routine.state_file.load();
+        run.saved = saved;
         for waiter in std::mem::take(&mut run.check_waiters) {
             let _ = waiter.send(Answer::failed("signed out meanwhile".into(), None));
         }
@@ -142,10 +148,12 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
                 .routine
                 .due_balloon(&run.saved, run.account.as_deref())
                 .is_some();
-        let daily = due.then(|| self.routine.record_daily(&balloon));
-        if daily.is_some() {
+        let mut daily = None;
+        if due {
+            let (shown_at, saved) = self.routine.record_daily(&balloon);
+            daily = Some(shown_at);
             run.daily_showing = daily;
-            run.saved = self.routine.state_file.load();
+            run.saved = saved;
         }
         self.spawn_balloon(balloon, daily, run);
     }

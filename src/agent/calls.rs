@@ -27,6 +27,8 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             Request::SignOut => self.start_sign_out(run, Some(reply)),
             Request::Reload => {
                 self.look_at_login_item(None, run);
+                // Another process (a `check`, `sign-in` or `sign-out` on the command line)
+                // wrote the state file and says so: the one place the agent reads it again.
                 run.saved = self.routine.state_file.load();
                 run.account = run
                     .saved

@@ -1,5 +1,7 @@
-//! "Change password…" and a click on a password balloon: the portal opens in the browser (and a
-//! check follows within minutes, to learn of the new password), or — for a directory account
+//! "Change password…" and a click on a password balloon follow the route decided with the status
+//! ([`Routine::change_route`](crate::work::routine::Routine::change_route)): the portal opens in
+//! the browser through the desktop (and a check follows within minutes, to learn of the new
+//! password), or — for a directory account
 //! without a portal — this program's own dialog changes the password as a task, and one balloon
 //! says how it ended. No scheduled check starts while the dialog is
 //! open (the change reads the new status itself).
@@ -12,15 +14,20 @@ use crate::rules::expiry::{Balloon, Urgency};
 use crate::rules::schedule;
 use crate::screen::desktop::Desktop;
 use crate::system::clock::Clock;
-use crate::system::portal;
 use crate::work::password_change::{Interaction, Route};
 
 impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
-    /// The person asked to change the password (menu entry or balloon click).
+    /// The person chose "Change password…": the route is decided now, from the saved status.
     pub(super) fn change_password(&self, run: &mut Running) {
-        match self.routine.change_route(&run.saved) {
+        let route = self.routine.change_route(&run.saved);
+        self.follow(route, run);
+    }
+
+    /// Follows a click (or the menu entry) where `route` leads.
+    pub(super) fn follow(&self, route: Route, run: &mut Running) {
+        match route {
             Route::Portal(url) => {
-                portal::open(&url);
+                self.routine.desktop.open_page(&url);
                 schedule::after_portal_opened(&mut run.timetable, self.routine.clock.now());
             }
             Route::Here => self.start_change(run),
@@ -62,13 +69,13 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             }
             Interaction::Changed(changed) => {
                 tracing::info!(via = ?changed.via, "password changed");
-                run.saved = self.routine.state_file.load();
+                run.saved = (*changed.saved).clone();
                 run.learn_signed_in(true);
                 Some(changed.balloon())
             }
             Interaction::Failed(failure) => {
+                // Nothing was saved: a failed change ends before the new status is recorded.
                 tracing::warn!(error = %failure, "the password was not changed");
-                run.saved = self.routine.state_file.load();
                 let loud = failure.directory_may_have_changed();
                 Some(Balloon {
                     title: if loud {

@@ -28,6 +28,7 @@ use crate::system::clock::Clock;
 use crate::system::state::{BalloonOutcome, SavedState};
 use crate::work::account;
 use crate::work::entra_sign_in::InteractiveMethod;
+use crate::work::password_change::Route;
 use crate::work::routine::{Checked, Routine};
 
 mod accounts;
@@ -67,10 +68,10 @@ enum Done {
         /// When it was recorded as the daily balloon; `None` for other balloons.
         daily: Option<DateTime<Utc>>,
         outcome: BalloonOutcome,
-        /// The click asks for this program's change-password dialog.
-        change_here: bool,
-        /// The click opened the change-password page.
-        portal_opened: bool,
+        /// The balloon was clicked and the click leads here (decided when it was shown).
+        follow: Option<Route>,
+        /// The state saved with a daily balloon's outcome; other balloons save nothing.
+        saved: Option<SavedState>,
     },
     /// How the change-password dialog ended.
     Change(Box<crate::work::password_change::Interaction>),
@@ -78,6 +79,8 @@ enum Done {
     SignOut {
         /// A command that asked for the sign-out waits for this answer.
         reply: Option<oneshot::Sender<Answer>>,
+        /// The state saved without the account.
+        saved: SavedState,
     },
     /// Whether credentials are cached, as the keyring said at the start (`None`: it did not).
     Keyring {
@@ -191,6 +194,9 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
         tokio::pin!(shutdown);
         let (done, mut reports) = mpsc::unbounded_channel();
         let clock = &self.routine.clock;
+        // The file as this process finds it at the start; from then on the agent keeps the state
+        // each save returns (tasks report theirs back), and reads the file again only when the
+        // command line says another process wrote it (`Request::Reload`).
         let saved = self.routine.state_file.load();
         let last_check = self
             .first_account
@@ -318,19 +324,18 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             Done::Balloon {
                 daily,
                 outcome,
-                change_here,
-                portal_opened,
+                follow,
+                saved,
             } => {
                 tracing::debug!(?outcome, "balloon ended");
                 if daily.is_some() && run.daily_showing == daily {
                     run.daily_showing = None;
                 }
-                run.saved = self.routine.state_file.load();
-                if change_here {
-                    self.change_password(run);
+                if let Some(saved) = saved {
+                    run.saved = saved;
                 }
-                if portal_opened {
-                    schedule::after_portal_opened(&mut run.timetable, self.routine.clock.now());
+                if let Some(route) = follow {
+                    self.follow(route, run);
                 }
                 return daily.is_some() && self.stop_after_first_balloon;
             }
@@ -342,7 +347,7 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
             }
             Done::Change(interaction) => self.on_changed(*interaction, run),
             Done::SignIn(outcome) => self.on_signed_in(outcome, run),
-            Done::SignOut { reply } => self.on_signed_out(reply, run),
+            Done::SignOut { reply, saved } => self.on_signed_out(reply, saved, run),
             Done::Autostart {
                 asked,
                 enabled,
@@ -446,9 +451,9 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
         let Some(balloon) = self.routine.due_balloon(&run.saved, run.account.as_deref()) else {
             return;
         };
-        let shown_at = self.routine.record_daily(&balloon);
+        let (shown_at, saved) = self.routine.record_daily(&balloon);
         run.daily_showing = Some(shown_at);
-        run.saved = self.routine.state_file.load();
+        run.saved = saved;
         self.spawn_balloon(balloon, Some(shown_at), run);
     }
 
@@ -466,45 +471,45 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
         self.spawn_balloon(balloon, None, run);
     }
 
-    /// Shows a balloon about the password as a task: a click changes it (the portal, or this
-    /// program's dialog). `daily` names a balloon recorded as today's.
+    /// Shows a balloon about the password as a task: a click changes it, where the route
+    /// decided now from the saved status leads (the portal, or this program's dialog). `daily`
+    /// names a balloon recorded as today's.
     fn spawn_balloon(&self, balloon: Balloon, daily: Option<DateTime<Utc>>, run: &Running) {
-        let portal = self
-            .routine
-            .change_route(&run.saved)
-            .portal()
-            .map(str::to_string);
-        self.show_as_task(balloon, daily, portal, true, run);
+        let route = self.routine.change_route(&run.saved);
+        self.show_as_task(balloon, daily, Some(route), run);
     }
 
     /// Shows a balloon that only tells something (how a sign-in or a change ended): a click
     /// does nothing more.
     fn spawn_notice(&self, balloon: Balloon, run: &Running) {
-        self.show_as_task(balloon, None, None, false, run);
+        self.show_as_task(balloon, None, None, run);
     }
 
+    /// Shows `balloon` as a task that reports how it ended; `on_click` is where a click leads.
     fn show_as_task(
         &self,
         balloon: Balloon,
         daily: Option<DateTime<Utc>>,
-        portal: Option<String>,
-        click_changes: bool,
+        on_click: Option<Route>,
         run: &Running,
     ) {
         let routine = Arc::clone(&self.routine);
         let done = run.done.clone();
         tokio::spawn(async move {
-            let portal = portal.as_deref();
-            let outcome = match daily {
-                Some(shown_at) => routine.show_daily(&balloon, shown_at, portal).await,
-                None => routine.desktop.show(&balloon, portal).await,
+            let link = on_click.as_ref().and_then(Route::portal);
+            let (outcome, saved) = match daily {
+                Some(shown_at) => {
+                    let (outcome, saved) = routine.show_daily(&balloon, shown_at, link).await;
+                    (outcome, Some(saved))
+                }
+                None => (routine.desktop.show(&balloon, link).await, None),
             };
-            let clicked = click_changes && outcome == BalloonOutcome::Clicked;
+            let follow = on_click.filter(|_| outcome == BalloonOutcome::Clicked);
             let _ = done.send(Done::Balloon {
                 daily,
                 outcome,
-                change_here: clicked && portal.is_none(),
-                portal_opened: clicked && portal.is_some(),
+                follow,
+                saved,
             });
         });
     }

@@ -1,210 +1,23 @@
-//! The agent's behaviour over fakes (endpoint, desktop, clock; keyring-core's in-memory store):
-//! days pass in milliseconds on tokio's paused clock.
+//! The agent's behaviour over the fakes of [`crate::testing`] (endpoint, desktop, clock;
+//! keyring-core's in-memory store): days pass in milliseconds on tokio's paused clock.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::*;
 use crate::agent::control::{Answer, Call, Request};
-use crate::providers::{Attempt, ProviderError, RefreshOutcome};
+use crate::providers::ProviderError;
 use crate::rules::expiry::{Deadline, Facts, PasswordState, Source};
-use crate::screen::dialog::change::{ChangeAnswers, ChangeRequest};
-use crate::screen::dialog::PromptError;
 use crate::system::autostart::LoginItem;
 use crate::system::config::Config;
 use crate::system::credentials::{CredentialCache, Secret};
 use crate::system::state::StateFile;
+use crate::testing::{keyring_holding, FakeClock, FakeDesktop, FakeEndpoint};
 
 const ACCOUNT: &str = "adele@contoso.com";
-
-/// An endpoint that answers from a script; an empty script means "hang forever".
-#[derive(Clone, Default)]
-struct FakeEndpoint {
-    answers: Arc<Mutex<VecDeque<Result<Finding, ProviderError>>>>,
-    calls: Arc<Mutex<Vec<DateTime<Utc>>>>,
-    clock: FakeClock,
-}
-
-impl FakeEndpoint {
-    /// The next answer: a finding, or the endpoint unreachable for the reason given.
-    fn answer(&self, answer: Result<Finding, String>) {
-        self.fail_or_answer(answer.map_err(|detail| ProviderError::Unreachable {
-            endpoint: "fake".into(),
-            detail,
-        }));
-    }
-
-    fn fail_or_answer(&self, answer: Result<Finding, ProviderError>) {
-        self.answers.lock().unwrap().push_back(answer);
-    }
-
-    fn calls(&self) -> usize {
-        self.calls.lock().unwrap().len()
-    }
-}
-
-impl IdentityProvider for FakeEndpoint {
-    async fn authenticate(&self, _: &str, _: &Secret) -> Result<Attempt, ProviderError> {
-        self.calls.lock().unwrap().push(self.clock.now());
-        let answer = self.answers.lock().unwrap().pop_front();
-        match answer {
-            Some(Ok(finding)) => Ok(Attempt {
-                finding,
-                password_accepted: true,
-                refresh_token: None,
-            }),
-            Some(Err(e)) => Err(e),
-            None => std::future::pending().await,
-        }
-    }
-
-    async fn refresh(&self, _: &str, _: &Secret) -> Result<RefreshOutcome, ProviderError> {
-        Ok(RefreshOutcome::Revoked)
-    }
-
-    fn uses_refresh_tokens(&self) -> bool {
-        false
-    }
-}
-
-/// A screen that records balloons; they stay until the test ends unless `outcome` is set.
-#[derive(Clone, Default)]
-struct FakeDesktop {
-    shown: Arc<Mutex<Vec<String>>>,
-    outcome: Option<BalloonOutcome>,
-    password: Option<&'static str>,
-    /// The current and the new password the change dialog answers; none: it is cancelled.
-    change: Option<(&'static str, &'static str)>,
-    /// How often the change dialog was opened.
-    changes_asked: Arc<Mutex<usize>>,
-    /// How long the person takes in the change dialog.
-    change_takes: Duration,
-    /// The clock whose local day each balloon is recorded with.
-    clock: Arc<Mutex<Option<FakeClock>>>,
-    /// The local days balloons were shown on, in order.
-    days: Arc<Mutex<Vec<NaiveDate>>>,
-}
-
-impl FakeDesktop {
-    fn titles(&self) -> Vec<String> {
-        self.shown.lock().unwrap().clone()
-    }
-
-    fn changes_asked(&self) -> usize {
-        *self.changes_asked.lock().unwrap()
-    }
-
-    /// The local day of every balloon shown so far.
-    fn days(&self) -> Vec<NaiveDate> {
-        self.days.lock().unwrap().clone()
-    }
-}
-
-impl Desktop for FakeDesktop {
-    async fn show(&self, balloon: &Balloon, _: Option<&str>) -> BalloonOutcome {
-        self.shown.lock().unwrap().push(balloon.title.clone());
-        if let Some(clock) = self.clock.lock().unwrap().as_ref() {
-            self.days.lock().unwrap().push(clock.today());
-        }
-        match self.outcome {
-            Some(outcome) => outcome,
-            None => std::future::pending().await,
-        }
-    }
-
-    async fn ask_password(&self, _: &str) -> Result<Option<Secret>, PromptError> {
-        Ok(self.password.map(Secret::new))
-    }
-
-    async fn ask_change(&self, _: &ChangeRequest) -> Result<Option<ChangeAnswers>, PromptError> {
-        *self.changes_asked.lock().unwrap() += 1;
-        tokio::time::sleep(self.change_takes).await;
-        Ok(self.change.map(|(current, new)| ChangeAnswers {
-            current: Secret::new(current),
-            new: Secret::new(new),
-        }))
-    }
-}
-
-/// Wall-clock time that starts at `start` and runs with tokio's (paused) clock, in a time zone
-/// (UTC unless changed). Like a real machine's clock it can jump (a suspend, a correction)
-/// without tokio's monotonic time moving, and its zone can change.
-#[derive(Clone)]
-struct FakeClock {
-    start: DateTime<Utc>,
-    began: tokio::time::Instant,
-    changes: Arc<Mutex<ClockChanges>>,
-}
-
-struct ClockChanges {
-    jumped: chrono::Duration,
-    zone: chrono_tz::Tz,
-    /// Wakes sleepers when the clock jumps, as a set clock or a resume does for real.
-    jumps: Arc<tokio::sync::Notify>,
-}
-
-impl Default for FakeClock {
-    fn default() -> Self {
-        FakeClock::at(Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).unwrap())
-    }
-}
-
-impl FakeClock {
-    fn at(start: DateTime<Utc>) -> FakeClock {
-        FakeClock {
-            start,
-            began: tokio::time::Instant::now(),
-            changes: Arc::new(Mutex::new(ClockChanges {
-                jumped: chrono::Duration::zero(),
-                zone: chrono_tz::UTC,
-                jumps: Arc::default(),
-            })),
-        }
-    }
-
-    /// The wall clock jumps by `by` at once (a machine that slept, a clock set back).
-    fn jump(&self, by: chrono::Duration) {
-        let mut changes = self.changes.lock().unwrap();
-        changes.jumped += by;
-        changes.jumps.notify_waiters();
-    }
-
-    /// The machine moves to another time zone (which wakes nobody: no clock changes).
-    fn set_zone(&self, zone: chrono_tz::Tz) {
-        self.changes.lock().unwrap().zone = zone;
-    }
-}
-
-impl Clock for FakeClock {
-    fn now(&self) -> DateTime<Utc> {
-        let jumped = self.changes.lock().unwrap().jumped;
-        self.start + self.began.elapsed() + jumped
-    }
-
-    fn today(&self) -> NaiveDate {
-        let zone = self.changes.lock().unwrap().zone;
-        self.now().with_timezone(&zone).date_naive()
-    }
-
-    fn next_day_starts(&self) -> DateTime<Utc> {
-        let zone = self.changes.lock().unwrap().zone;
-        crate::system::clock::start_of_next_day(&zone, self.now())
-    }
-
-    async fn sleep_until(&self, at: DateTime<Utc>) {
-        let jumps = self.changes.lock().unwrap().jumps.clone();
-        let jumped = jumps.notified();
-        let left = (at - self.now()).to_std().unwrap_or_default();
-        tokio::select! {
-            () = tokio::time::sleep(left) => {}
-            () = jumped => {}
-        }
-    }
-}
 
 /// A running agent over the fakes.
 struct Harness {
@@ -233,7 +46,7 @@ impl Harness {
         signed_in: bool,
         login_item: Option<LoginItem>,
     ) -> Harness {
-        let cache = CredentialCache::in_memory("test");
+        let cache = keyring_holding(ACCOUNT, None);
         Harness::launch(start, desktop, signed_in, login_item, entra_config(), cache)
     }
 
@@ -247,7 +60,7 @@ impl Harness {
         let mut config = Config::default();
         config.provider.kind = crate::system::config::ProviderKind::Ldap;
         config.ldap.change = Some(crate::system::config::ChangeMode::Here);
-        let cache = CredentialCache::in_memory("test");
+        let cache = keyring_holding(ACCOUNT, None);
         Harness::launch(start, desktop, true, None, config, cache)
     }
 
@@ -260,11 +73,8 @@ impl Harness {
         cache: CredentialCache,
     ) -> Harness {
         let clock = FakeClock::at(start);
-        *desktop.clock.lock().unwrap() = Some(clock.clone());
-        let endpoint = FakeEndpoint {
-            clock: clock.clone(),
-            ..FakeEndpoint::default()
-        };
+        desktop.record_days_on(&clock);
+        let endpoint = FakeEndpoint::on(clock.clone());
         let dir = tempfile::tempdir().unwrap();
         if signed_in {
             cache.store_password(ACCOUNT, &Secret::new("pw")).unwrap();
@@ -572,7 +382,7 @@ async fn failures_back_off_and_the_agent_recovers() {
         h.endpoint.answer(Ok(expires_in(30)));
     }
     pass(9 * 3600).await;
-    let calls = h.endpoint.calls.lock().unwrap().clone();
+    let calls = h.endpoint.call_times();
     assert!(calls.len() >= 4, "{calls:?}");
     // Each retry at a random moment from a minute to the end of a window that doubles from a
     // third of the interval (80 minutes) up to the interval.
@@ -714,6 +524,7 @@ async fn a_click_on_the_warning_opens_the_change_dialog_for_a_directory_account(
     pass(5).await;
     assert_eq!(desktop.titles().len(), 1, "{:?}", desktop.titles());
     assert_eq!(desktop.changes_asked(), 1, "the click opened the dialog");
+    assert!(desktop.opened().is_empty(), "{:?}", desktop.opened());
     // Cancelled: nothing more is shown, and the next day's warning still comes.
     pass(24 * 3600).await;
     assert_eq!(desktop.titles().len(), 2, "{:?}", desktop.titles());
@@ -848,6 +659,10 @@ async fn a_check_follows_soon_after_the_balloon_opened_the_portal() {
     pass(1).await;
     assert_eq!(h.endpoint.calls(), 1);
     assert_eq!(h.desktop.titles(), ["Your password expires in 10 days"]);
+    assert_eq!(
+        h.desktop.opened(),
+        ["https://passwordreset.microsoftonline.com/"]
+    );
     // The portal opened with the click: the new password is learned within 15 minutes, not 4 h.
     next_check_between(&h, 14 * 60, 16 * 60).await;
     assert_eq!(h.view().state, PasswordState::Ok);
@@ -894,5 +709,33 @@ async fn a_resume_retries_a_failed_check_at_once() {
     h.send(Command::Resumed);
     pass(1).await;
     assert_eq!(h.endpoint.calls(), 3);
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_entra_accounts_change_password_opens_the_portal_page_and_no_dialog() {
+    // The endpoint names Microsoft's change-password page (on the allow-list) with the status.
+    let offered = "https://portal.microsoftonline.com/ChangePassword.aspx";
+    let mut finding = expires_in(10);
+    if let Finding::Facts(facts) = &mut finding {
+        facts.portal_url = Some(offered.into());
+    }
+    let desktop = FakeDesktop {
+        outcome: Some(BalloonOutcome::Clicked),
+        change: Some(("old-pw", "New-pw-2")),
+        ..FakeDesktop::default()
+    };
+    let h = Harness::start(at(24, 9, 0), desktop.clone(), true);
+    h.endpoint.answer(Ok(finding));
+    pass(1).await;
+    // The daily warning was clicked: the page opened, through the desktop.
+    assert_eq!(desktop.titles(), ["Your password expires in 10 days"]);
+    assert_eq!(desktop.opened(), [offered], "the balloon's click");
+    // The tray's "Change password…" opens the same page.
+    h.send(Command::ChangePassword);
+    pass(1).await;
+    assert_eq!(desktop.opened(), [offered, offered], "Change password…");
+    assert_eq!(desktop.changes_asked(), 0, "no change dialog for Entra ID");
+    assert_eq!(desktop.titles().len(), 1, "nothing else was shown");
     h.stop().await;
 }

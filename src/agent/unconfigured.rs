@@ -200,6 +200,7 @@ impl SetupWait {
 
     /// The account the status is about: the last one signed in, else `[account] username`.
     fn account(&self, config: &Config) -> Option<String> {
+        // Read each time: no agent runs yet, so only another process (`sign-in`) writes it.
         self.state_file
             .as_ref()
             .and_then(|f| f.load().account)

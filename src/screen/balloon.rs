@@ -1,5 +1,5 @@
 //! The balloon: shows it through the desktop's notification service and reports how it ended
-//! (clicked, dismissed with X, timed out). Clicking opens the portal. Without a notification
+//! (clicked, dismissed with X, timed out); the caller acts on a click. Without a notification
 //! service (e.g. over SSH) the text goes to stderr and the agent carries on.
 //!
 //! Platform-specific:
@@ -16,7 +16,6 @@ use std::time::Duration;
 use notify_rust::{CloseReason, NotificationResponse};
 
 use crate::rules::expiry::{Balloon, Urgency};
-use crate::system::portal;
 use crate::system::state::BalloonOutcome;
 
 #[cfg(target_os = "macos")]
@@ -45,18 +44,12 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    /// Shows the balloon and waits for its outcome. A click opens `portal_url` when given;
-    /// without one the caller acts on the click (the password is changed in this program's
-    /// own dialog).
-    pub async fn show(&self, balloon: &Balloon, portal_url: Option<&str>) -> BalloonOutcome {
-        let link = portal_url.unwrap_or_default();
-        let outcome = self
-            .show_with_action(balloon, "Change password", link)
-            .await;
-        if let (BalloonOutcome::Clicked, Some(url)) = (outcome, portal_url) {
-            portal::open(url);
-        }
-        outcome
+    /// Shows a password balloon ("Change password") and waits for its outcome; the caller acts
+    /// on a click. `link`, the page the click leads to, is only printed when the balloon goes
+    /// to stderr.
+    pub async fn show(&self, balloon: &Balloon, link: Option<&str>) -> BalloonOutcome {
+        self.show_with_action(balloon, "Change password", link.unwrap_or_default())
+            .await
     }
 
     /// Shows a balloon whose click (`action` names it) the caller acts on, e.g. the device code

@@ -1,6 +1,10 @@
-//! What the agent shows and asks on the person's screen: balloons (with how they ended) and the
-//! password dialogs (sign-in, change). A seam, so agent behaviour is tested without a notification server or a
-//! dialog program; the real desktop is [`balloon::Notifier`](crate::screen::balloon::Notifier) plus the platform's dialog.
+//! What the agent shows and asks on the person's screen: balloons (with how they ended), the
+//! password dialogs (sign-in, change) and web pages opened in the browser. A seam, so agent
+//! behaviour is tested without a notification server, a dialog program or a browser; the real
+//! desktop is [`Notifier`] plus the platform's dialog and the person's browser.
+//!
+//! The screen only shows and reports: what a click on a balloon leads to is decided by the
+//! caller (see `work::password_change::Route`), which then asks for it here.
 
 use std::future::Future;
 
@@ -11,17 +15,23 @@ use crate::screen::dialog::change::{ChangeAnswers, ChangeRequest};
 use crate::screen::dialog::{self, PromptError};
 use crate::system::config::{Config, PromptConfig};
 use crate::system::credentials::Secret;
+use crate::system::portal;
 use crate::system::state::BalloonOutcome;
 
 /// The person's screen.
 pub trait Desktop: Clone + Send + Sync + 'static {
-    /// Shows the balloon and waits until it ends; a click opens `portal_url` when given (else
-    /// the caller acts on the click).
+    /// Shows the balloon and waits until it ends; the caller acts on a click. `link` is the web
+    /// address the click leads to, if any: printed with the balloon where it falls back to
+    /// text (no notification server), never opened here.
     fn show(
         &self,
         balloon: &Balloon,
-        portal_url: Option<&str>,
+        link: Option<&str>,
     ) -> impl Future<Output = BalloonOutcome> + Send;
+
+    /// Opens `url` in the person's browser, without waiting for it. The caller has already
+    /// checked that the page may be opened (the allow-list of [`crate::system::portal`]).
+    fn open_page(&self, url: &str);
 
     /// Asks for the account's password; `None` when the person cancelled.
     fn ask_password(
@@ -69,9 +79,13 @@ impl Desktop for RealDesktop {
     fn show(
         &self,
         balloon: &Balloon,
-        portal_url: Option<&str>,
+        link: Option<&str>,
     ) -> impl Future<Output = BalloonOutcome> + Send {
-        self.notifier.show(balloon, portal_url)
+        self.notifier.show(balloon, link)
+    }
+
+    fn open_page(&self, url: &str) {
+        portal::open(url);
     }
 
     fn ask_password(

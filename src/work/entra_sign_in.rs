@@ -267,7 +267,10 @@ impl<D: Desktop + Clone> Interaction for DesktopInteraction<D> {
 fn spawn_desktop_balloon<D: Desktop>(desktop: D, balloon: Balloon, link: &str) {
     let link = openable(link).map(|url| url.to_string());
     tokio::spawn(async move {
-        desktop.show(&balloon, link.as_deref()).await;
+        let outcome = desktop.show(&balloon, link.as_deref()).await;
+        if let (BalloonOutcome::Clicked, Some(link)) = (outcome, link) {
+            desktop.open_page(&link);
+        }
     });
 }
 

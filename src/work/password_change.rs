@@ -26,7 +26,7 @@ use crate::screen::dialog::PromptError;
 use crate::system::config::{ChangeMode, Config, PortalConfig, ProviderKind};
 use crate::system::credentials::{CredentialCache, KeyringError, Secret};
 use crate::system::portal;
-use crate::system::state::StateFile;
+use crate::system::state::{SavedState, StateFile};
 
 /// How long a keyring call may take before the keyring counts as unavailable.
 const KEYRING_TIMEOUT: Duration = Duration::from_secs(15);
@@ -156,6 +156,8 @@ pub struct Changed {
     pub status: Status,
     /// Why the status could not be read again, when so; the new password is kept all the same.
     pub recheck_error: Option<String>,
+    /// The state saved with the new status (or with why it could not be read).
+    pub saved: Box<SavedState>,
 }
 
 impl Changed {
@@ -285,11 +287,12 @@ pub async fn change(
         "the directory has the new password; updating the keyring"
     );
     keep_new(cache, account, new).await?;
-    let (status, recheck_error) = recheck(config, provider, state_file, account, new).await;
+    let (status, recheck_error, saved) = recheck(config, provider, state_file, account, new).await;
     Ok(Changed {
         via,
         status,
         recheck_error,
+        saved: Box::new(saved),
     })
 }
 
@@ -344,7 +347,7 @@ async fn recheck(
     state_file: &StateFile,
     account: &str,
     new: &Secret,
-) -> (Status, Option<String>) {
+) -> (Status, Option<String>, SavedState) {
     let now = Utc::now();
     let mut saved = state_file.load();
     let (status, error) = match provider.authenticate(account, new).await {
@@ -376,7 +379,7 @@ async fn recheck(
     if let Err(e) = state_file.save(&saved) {
         tracing::warn!(error = %e, "could not save the state");
     }
-    (status, error)
+    (status, error, saved)
 }
 
 /// Runs a blocking keyring call off the async threads, bounded in time.

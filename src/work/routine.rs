@@ -122,8 +122,11 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Routine<P, D, C> {
         report::current_status(&self.config, saved, account, self.clock.now())
     }
 
-    /// Where the password is changed: the endpoint's page when trusted, else the configured
-    /// portal, or this program's own dialog for a directory account ([`password_change::route`]).
+    /// Where a click on a password balloon and "Change password…" lead, decided once from the
+    /// configuration and the page the endpoint offered with the saved status: the endpoint's
+    /// page when trusted, else the configured portal, or this program's own dialog for a
+    /// directory account ([`password_change::route`]). Callers carry it with the balloon they
+    /// show and [`follow`](Self::follow) it on a click.
     pub fn change_route(&self, saved: &SavedState) -> Route {
         password_change::route(&self.config, saved.offered_portal_url())
     }
@@ -147,35 +150,51 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Routine<P, D, C> {
     }
 
     /// Notes (and saves) that `balloon` is today's, before it is shown, so a crash or a restart
-    /// cannot show it twice. Returns when it was recorded as shown, which names it later.
-    pub fn record_daily(&self, balloon: &Balloon) -> DateTime<Utc> {
+    /// cannot show it twice. Returns when it was recorded as shown, which names it later, and
+    /// the state saved.
+    pub fn record_daily(&self, balloon: &Balloon) -> (DateTime<Utc>, SavedState) {
         let (today, now) = (self.clock.today(), self.clock.now());
-        self.update(|s| s.record_daily_balloon(today, now, balloon));
-        now
+        let saved = self.update(|s| s.record_daily_balloon(today, now, balloon));
+        (now, saved)
     }
 
-    /// Shows the daily balloon recorded at `shown_at`, waits for its outcome and records it.
+    /// Shows the daily balloon recorded at `shown_at`, waits for its outcome and records it;
+    /// returns the outcome and the state saved with it. `link` is the page a click leads to
+    /// (printed where balloons fall back to text); the caller follows the click.
     pub async fn show_daily(
         &self,
         balloon: &Balloon,
         shown_at: DateTime<Utc>,
-        portal_url: Option<&str>,
-    ) -> BalloonOutcome {
-        let outcome = self.desktop.show(balloon, portal_url).await;
-        self.update(|s| s.record_balloon_outcome(shown_at, outcome));
-        outcome
+        link: Option<&str>,
+    ) -> (BalloonOutcome, SavedState) {
+        let outcome = self.desktop.show(balloon, link).await;
+        let saved = self.update(|s| s.record_balloon_outcome(shown_at, outcome));
+        (outcome, saved)
+    }
+
+    /// Follows a click on a password balloon (or "Change password…") where `route` leads:
+    /// the page opens in the browser, or the password is changed in this program's dialog
+    /// (how that ended is returned).
+    pub async fn follow(&self, route: &Route, account: &str) -> Option<Interaction> {
+        match route {
+            Route::Portal(url) => {
+                self.desktop.open_page(url);
+                None
+            }
+            Route::Here => Some(self.change_here(account).await),
+        }
     }
 
     /// Today's balloon for `account` if due: recorded, shown, its outcome recorded. A click
-    /// opens the portal, or this program's change dialog for a directory account.
+    /// follows the route decided with it: the portal, or this program's change dialog.
     pub async fn daily_balloon_if_due(&self, account: &str) -> Option<DailyBalloon> {
         let saved = self.state_file.load();
         let balloon = self.due_balloon(&saved, Some(account))?;
-        let shown_at = self.record_daily(&balloon);
+        let (shown_at, _) = self.record_daily(&balloon);
         let route = self.change_route(&saved);
-        let outcome = self.show_daily(&balloon, shown_at, route.portal()).await;
-        let change = match (outcome, route) {
-            (BalloonOutcome::Clicked, Route::Here) => Some(self.change_here(account).await),
+        let (outcome, _) = self.show_daily(&balloon, shown_at, route.portal()).await;
+        let change = match outcome {
+            BalloonOutcome::Clicked => self.follow(&route, account).await,
             _ => None,
         };
         Some(DailyBalloon { outcome, change })

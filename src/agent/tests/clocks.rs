@@ -40,12 +40,12 @@ async fn a_machine_suspended_across_midnight_and_across_days_gets_one_balloon_a_
     pass(60).await;
     assert_eq!(desktop.days(), [day(11, 24)]);
     // Suspended at 21:01, resumed the next morning: tokio's time did not move, the wall clock did.
-    h.endpoint.clock.jump(Days::hours(12));
+    h.endpoint.clock().jump(Days::hours(12));
     pass(61).await;
     assert_eq!(desktop.days(), [day(11, 24), day(11, 25)]);
     checks_within_the_interval(&h).await;
     // A long weekend asleep: one balloon on waking, not one per missed day.
-    h.endpoint.clock.jump(Days::days(3));
+    h.endpoint.clock().jump(Days::days(3));
     pass(61).await;
     assert_eq!(desktop.days(), [day(11, 24), day(11, 25), day(11, 28)]);
     checks_within_the_interval(&h).await;
@@ -69,11 +69,11 @@ async fn a_time_zone_change_starts_the_new_local_day_once() {
     assert_eq!(desktop.days(), [day(11, 24)]);
     // Flown to Tokyo: it is already the 25th there.
     // A zone change moves no clock: it is seen within the hour the loop sleeps at most.
-    h.endpoint.clock.set_zone(chrono_tz::Asia::Tokyo);
+    h.endpoint.clock().set_zone(chrono_tz::Asia::Tokyo);
     pass(3601).await;
     assert_eq!(desktop.days(), [day(11, 24), day(11, 25)]);
     // Back in UTC the 24th comes again, and the 25th later: both were served.
-    h.endpoint.clock.set_zone(chrono_tz::UTC);
+    h.endpoint.clock().set_zone(chrono_tz::UTC);
     pass(19 * 3600).await;
     assert_eq!(desktop.days(), [day(11, 24), day(11, 25)]);
     // The 26th is a new day everywhere.
@@ -86,7 +86,7 @@ async fn a_time_zone_change_starts_the_new_local_day_once() {
 async fn five_days_in_berlin_from(start: DateTime<Utc>) {
     let desktop = dismissing();
     let h = agent_at(start, &desktop);
-    h.endpoint.clock.set_zone(chrono_tz::Europe::Berlin);
+    h.endpoint.clock().set_zone(chrono_tz::Europe::Berlin);
     // Until the evening of the fifth local day.
     pass(4 * 86400 + 10 * 3600).await;
     let first = start.with_timezone(&chrono_tz::Europe::Berlin).date_naive();
@@ -115,7 +115,7 @@ async fn a_clock_set_back_a_day_brings_no_second_balloon() {
     pass(86400).await;
     assert_eq!(desktop.days(), [day(11, 24), day(11, 25)]);
     // Set back to the 24th: served already; then the 25th again: served too.
-    h.endpoint.clock.jump(-Days::days(1));
+    h.endpoint.clock().jump(-Days::days(1));
     pass(2 * 3600).await;
     pass(86400).await;
     assert_eq!(desktop.days(), [day(11, 24), day(11, 25)]);

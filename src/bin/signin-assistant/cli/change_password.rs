@@ -10,10 +10,9 @@ use zeroize::Zeroizing;
 
 use signin_assistant::providers::ldap::change::ChangeError;
 use signin_assistant::providers::{Provider, ProviderError};
-use signin_assistant::screen::desktop::{Patience, RealDesktop};
+use signin_assistant::screen::desktop::{Desktop, Patience, RealDesktop};
 use signin_assistant::system::config::Config;
 use signin_assistant::system::credentials::{CredentialCache, Secret};
-use signin_assistant::system::portal;
 use signin_assistant::system::state::StateFile;
 use signin_assistant::work::password_change::{self, ChangeFailure, Interaction, Route};
 
@@ -48,7 +47,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
         println!(
             "The password of {account} is changed on the web: {url} (opening it in the browser)"
         );
-        portal::open(&url);
+        RealDesktop::from_config(config, Patience::OneShot).open_page(&url);
         return Ok(());
     }
     let provider = Provider::from_config(config)?;
