@@ -6,6 +6,7 @@
 //! endpoint accepted the password as the user's (success or expired), which is the only case in
 //! which it may be cached.
 
+pub mod capabilities;
 pub mod entra;
 pub(crate) mod http;
 pub use http::install_tls_crypto;
@@ -16,6 +17,7 @@ use std::future::Future;
 use crate::rules::expiry::{Finding, SignInReason};
 use crate::system::config::{Config, ProviderKind};
 use crate::system::credentials::Secret;
+use capabilities::{ChangesPasswordHere, InteractiveSignIn};
 
 /// The result of one authentication attempt that reached the endpoint.
 #[derive(Debug)]
@@ -113,15 +115,15 @@ pub trait IdentityProvider: Send + Sync + 'static {
     /// Whether this provider hands out refresh tokens worth keeping.
     fn uses_refresh_tokens(&self) -> bool;
 
-    /// The Entra ID provider, for the browser and device code sign-ins
-    /// ([`crate::work::entra_sign_in`]); `None` for every other kind (and for fakes).
-    fn as_entra(&self) -> Option<&entra::EntraProvider> {
+    /// Signing a person in on the endpoint's own page (browser, device code), for
+    /// [`crate::work::entra_sign_in`]; `None` when the provider cannot (and for fakes).
+    fn interactive_sign_in(&self) -> Option<&dyn InteractiveSignIn> {
         None
     }
 
-    /// The LDAP provider, for changing the password ([`crate::work::password_change`]); `None` for
-    /// every other kind (and for fakes).
-    fn as_ldap(&self) -> Option<&ldap::LdapProvider> {
+    /// Changing the password in the directory itself, for [`crate::work::password_change`];
+    /// `None` when the provider cannot (and for fakes).
+    fn changes_password_here(&self) -> Option<&dyn ChangesPasswordHere> {
         None
     }
 
@@ -173,14 +175,14 @@ impl IdentityProvider for Provider {
         }
     }
 
-    fn as_entra(&self) -> Option<&entra::EntraProvider> {
+    fn interactive_sign_in(&self) -> Option<&dyn InteractiveSignIn> {
         match self {
             Provider::Entra(p) => Some(p),
             Provider::Ldap(_) => None,
         }
     }
 
-    fn as_ldap(&self) -> Option<&ldap::LdapProvider> {
+    fn changes_password_here(&self) -> Option<&dyn ChangesPasswordHere> {
         match self {
             Provider::Ldap(p) => Some(p),
             Provider::Entra(_) => None,

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use chrono::{Local, TimeZone, Utc};
 
-use crate::providers::ldap::change::{ChangeError, ChangedVia};
+use crate::providers::capabilities::{ChangeError, ChangedVia};
 use crate::providers::{IdentityProvider, ProviderError};
 use crate::rules::expiry::{evaluate, Balloon, Finding, PasswordState, Status, Urgency};
 use crate::screen::desktop::Desktop;
@@ -260,7 +260,7 @@ pub async fn change(
     current: &Secret,
     new: &Secret,
 ) -> Result<Changed, ChangeFailure> {
-    let Some(ldap) = provider.as_ldap() else {
+    let Some(directory) = provider.changes_password_here() else {
         return Err(ChangeFailure::UsePortal(portal::choose(
             config,
             state_file.load().offered_portal_url(),
@@ -273,7 +273,7 @@ pub async fn change(
     })
     .await
     .map_err(ChangeFailure::Keyring)?;
-    let via = match ldap.change_password(account, current, new).await {
+    let via = match directory.change_password(account, current, new).await {
         Ok(via) => via,
         Err(ChangeError::Unconfirmed { endpoint, detail }) => {
             confirm(provider, account, new, format!("{endpoint}: {detail}")).await?

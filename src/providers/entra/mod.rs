@@ -3,6 +3,7 @@
 //! the password's deadline from the token's optional claims or from Microsoft Graph.
 
 pub mod browser;
+mod capabilities;
 pub mod device_code;
 pub(crate) mod graph;
 pub mod loopback;

@@ -10,6 +10,7 @@
 //! that a panic inside ldap3 on a hostile answer becomes a [`ProviderError`], never a crash.
 
 pub mod active_directory;
+mod capabilities;
 pub mod change;
 pub mod connect;
 pub mod kpasswd;
