@@ -18,7 +18,7 @@ use crate::providers::{IdentityProvider, ProviderError};
 use crate::rules::expiry::{Balloon, Finding, Urgency};
 use crate::screen::balloon::{self, Notifier};
 use crate::screen::desktop::Desktop;
-use crate::system::config::{Config, ProviderKind, SignInMethod};
+use crate::system::config::{Config, SignInMethod};
 use crate::system::credentials::{CredentialCache, KeyringError};
 use crate::system::state::BalloonOutcome;
 use crate::work::account;
@@ -42,25 +42,24 @@ impl InteractiveMethod {
         device_code: bool,
         password: bool,
     ) -> Result<Option<InteractiveMethod>, String> {
-        let ldap = config.provider.kind == ProviderKind::Ldap;
-        if ldap && (browser || device_code) {
-            return Err("--browser and --device-code sign in to Entra ID; with [provider] kind = \"ldap\" sign in with the password".into());
+        let provider = crate::providers::registration(config.provider.kind);
+        let password_only = provider.sign_in.is_none();
+        if password_only && (browser || device_code) {
+            return Err(format!("--browser and --device-code sign in to Entra ID; with [provider] kind = \"{}\" sign in with the password", provider.name));
         }
         Ok(match (browser, device_code, password) {
             (true, _, _) => Some(InteractiveMethod::Browser),
             (_, true, _) => Some(InteractiveMethod::DeviceCode),
             (_, _, true) => None,
-            _ if ldap => None,
+            _ if password_only => None,
             _ => InteractiveMethod::configured(config),
         })
     }
 
     /// The method `[entra] sign_in` names; `None` for the password grant (and for LDAP).
     pub fn configured(config: &Config) -> Option<InteractiveMethod> {
-        if config.provider.kind != ProviderKind::Entra {
-            return None;
-        }
-        match config.entra.sign_in {
+        let sign_in = crate::providers::registration(config.provider.kind).sign_in?;
+        match sign_in(config) {
             SignInMethod::Browser => Some(InteractiveMethod::Browser),
             SignInMethod::DeviceCode => Some(InteractiveMethod::DeviceCode),
             SignInMethod::Password => None,
@@ -307,6 +306,7 @@ fn openable(link: &str) -> Option<Url> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::system::config::ProviderKind;
 
     fn config(kind: ProviderKind, method: SignInMethod) -> Config {
         let mut config = Config::default();

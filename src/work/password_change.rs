@@ -23,7 +23,7 @@ use crate::rules::expiry::{evaluate, Balloon, Finding, PasswordState, Status, Ur
 use crate::screen::desktop::Desktop;
 use crate::screen::dialog::change::ChangeRequest;
 use crate::screen::dialog::PromptError;
-use crate::system::config::{ChangeMode, Config, PortalConfig, ProviderKind};
+use crate::system::config::Config;
 use crate::system::credentials::{CredentialCache, KeyringError, Secret};
 use crate::system::portal;
 use crate::system::state::StateFile;
@@ -60,14 +60,11 @@ impl Route {
 /// the last status (used when trusted, see [`portal::choose`]).
 pub fn route(config: &Config, offered_portal: Option<&str>) -> Route {
     let portal = || Route::Portal(portal::choose(config, offered_portal));
-    if config.provider.kind != ProviderKind::Ldap {
-        return portal();
-    }
-    match config.ldap.change {
-        Some(ChangeMode::Here) => Route::Here,
-        Some(ChangeMode::Portal) => portal(),
-        None if config.portal.url == PortalConfig::default().url => Route::Here,
-        None => portal(),
+    let provider = crate::providers::registration(config.provider.kind);
+    if (provider.changes_password_here)(config) {
+        Route::Here
+    } else {
+        portal()
     }
 }
 
