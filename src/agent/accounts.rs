@@ -207,7 +207,7 @@ async fn sign_in_interactively<P: IdentityProvider, D: Desktop, C: Clock>(
 
 /// For a directory account, the person's login name on this machine is a sensible guess.
 fn local_login_name<P, D, C>(routine: &Routine<P, D, C>) -> Option<String> {
-    if routine.config.provider.kind != crate::system::config::ProviderKind::Ldap {
+    if !crate::providers::registration(routine.config.provider.kind).login_name_is_account {
         return None;
     }
     ["USER", "USERNAME", "LOGNAME"]

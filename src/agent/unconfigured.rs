@@ -58,7 +58,7 @@ pub fn readiness(explicit: Option<&Path>) -> Readiness {
             }
         }
     };
-    let missing = config.missing();
+    let missing = crate::providers::missing(&config);
     if !missing.is_empty() {
         return Readiness::NotReady {
             needs: config::describe_missing(&missing),

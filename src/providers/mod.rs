@@ -6,6 +6,7 @@
 //! endpoint accepted the password as the user's (success or expired), which is the only case in
 //! which it may be cached.
 
+pub mod capabilities;
 pub mod entra;
 pub(crate) mod http;
 pub use http::install_tls_crypto;
@@ -14,8 +15,9 @@ pub mod ldap;
 use std::future::Future;
 
 use crate::rules::expiry::{Finding, SignInReason};
-use crate::system::config::{Config, ProviderKind};
+use crate::system::config::{Config, Missing, ProviderKind, SignInMethod};
 use crate::system::credentials::Secret;
+use capabilities::{ChangesPasswordHere, InteractiveSignIn};
 
 /// The result of one authentication attempt that reached the endpoint.
 #[derive(Debug)]
@@ -113,15 +115,15 @@ pub trait IdentityProvider: Send + Sync + 'static {
     /// Whether this provider hands out refresh tokens worth keeping.
     fn uses_refresh_tokens(&self) -> bool;
 
-    /// The Entra ID provider, for the browser and device code sign-ins
-    /// ([`crate::work::entra_sign_in`]); `None` for every other kind (and for fakes).
-    fn as_entra(&self) -> Option<&entra::EntraProvider> {
+    /// Signing a person in on the endpoint's own page (browser, device code), for
+    /// [`crate::work::entra_sign_in`]; `None` when the provider cannot (and for fakes).
+    fn interactive_sign_in(&self) -> Option<&dyn InteractiveSignIn> {
         None
     }
 
-    /// The LDAP provider, for changing the password ([`crate::work::password_change`]); `None` for
-    /// every other kind (and for fakes).
-    fn as_ldap(&self) -> Option<&ldap::LdapProvider> {
+    /// Changing the password in the directory itself, for [`crate::work::password_change`];
+    /// `None` when the provider cannot (and for fakes).
+    fn changes_password_here(&self) -> Option<&dyn ChangesPasswordHere> {
         None
     }
 
@@ -143,11 +145,58 @@ pub enum Provider {
 impl Provider {
     /// Builds the provider the configuration names.
     pub fn from_config(config: &Config) -> Result<Provider, ProviderError> {
-        Ok(match config.provider.kind {
-            ProviderKind::Entra => Provider::Entra(entra::EntraProvider::new(config)?),
-            ProviderKind::Ldap => Provider::Ldap(ldap::LdapProvider::new(config)?),
-        })
+        (registration(config.provider.kind).build)(config)
     }
+}
+
+/// What the rest of the program knows about one kind of provider before one is built: the
+/// meaning of its configuration table, what it can do, how it is built. Each provider folder
+/// defines its own; [`REGISTERED`] lists them.
+pub struct Registration {
+    /// The `[provider] kind` it answers to.
+    pub kind: ProviderKind,
+    /// That kind's name in the configuration (`kind = "entra"`), also the name of its table.
+    pub name: &'static str,
+    /// Builds it from the configuration.
+    pub build: fn(&Config) -> Result<Provider, ProviderError>,
+    /// The values it cannot work without that no layer sets (empty: set up).
+    pub missing: fn(&Config) -> Vec<Missing>,
+    /// Every value of its table that can be missing, with the words for a person.
+    pub words: &'static [Missing],
+    /// How "Sign in" signs in, for providers with an interactive sign-in
+    /// ([`IdentityProvider::interactive_sign_in`]); `None`: always with the password.
+    pub sign_in: Option<fn(&Config) -> SignInMethod>,
+    /// Whether the person changes the password in this program's dialog (else on the portal).
+    pub changes_password_here: fn(&Config) -> bool,
+    /// Whether its accounts are directory logins, so this computer's login name is a good guess.
+    pub login_name_is_account: bool,
+}
+
+/// Every provider, one line each.
+pub const REGISTERED: &[&Registration] = &[&entra::REGISTRATION, &ldap::REGISTRATION];
+
+/// The registration of `kind`.
+pub fn registration(kind: ProviderKind) -> &'static Registration {
+    REGISTERED
+        .iter()
+        .find(|r| r.kind == kind)
+        .expect("every ProviderKind is registered")
+}
+
+/// The values the configured provider needs that no layer sets (empty: set up).
+pub fn missing(config: &Config) -> Vec<Missing> {
+    (registration(config.provider.kind).missing)(config)
+}
+
+/// The words for the configuration value `key` ("entra.client_id"), whichever provider's it is;
+/// a generic line for keys without their own.
+pub fn words_for(key: &str) -> Missing {
+    REGISTERED
+        .iter()
+        .flat_map(|r| r.words)
+        .find(|m| m.key == key)
+        .copied()
+        .unwrap_or(Missing::GENERIC)
 }
 
 impl IdentityProvider for Provider {
@@ -173,14 +222,14 @@ impl IdentityProvider for Provider {
         }
     }
 
-    fn as_entra(&self) -> Option<&entra::EntraProvider> {
+    fn interactive_sign_in(&self) -> Option<&dyn InteractiveSignIn> {
         match self {
             Provider::Entra(p) => Some(p),
             Provider::Ldap(_) => None,
         }
     }
 
-    fn as_ldap(&self) -> Option<&ldap::LdapProvider> {
+    fn changes_password_here(&self) -> Option<&dyn ChangesPasswordHere> {
         match self {
             Provider::Ldap(p) => Some(p),
             Provider::Entra(_) => None,
@@ -196,5 +245,61 @@ impl IdentityProvider for Provider {
             Provider::Entra(p) => p.clock_offset_secs(),
             Provider::Ldap(_) => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::system::config::describe_missing;
+    use std::path::Path;
+
+    fn config(text: &str) -> Config {
+        let mut config = Config::default();
+        config.apply_text(Path::new("/etc/sa.toml"), text).unwrap();
+        config
+    }
+
+    #[test]
+    fn every_kind_is_registered_once() {
+        for kind in [ProviderKind::Entra, ProviderKind::Ldap] {
+            assert_eq!(REGISTERED.iter().filter(|r| r.kind == kind).count(), 1);
+        }
+    }
+
+    #[test]
+    fn entra_needs_the_client_id_only() {
+        let missing = missing(&config(""));
+        assert_eq!(missing.len(), 1);
+        assert_eq!(missing[0].key, "entra.client_id");
+        assert!(missing_of("[entra]\nclient_id = \"x\"\n").is_empty());
+    }
+
+    fn missing_of(text: &str) -> Vec<Missing> {
+        missing(&config(text))
+    }
+
+    #[test]
+    fn ldap_needs_server_base_and_bind() {
+        let missing = missing_of("[provider]\nkind = \"ldap\"\n");
+        let keys: Vec<&str> = missing.iter().map(|m| m.key).collect();
+        assert_eq!(keys, ["ldap.url", "ldap.base", "ldap.bind"]);
+        assert_eq!(
+            describe_missing(&missing),
+            "the directory server, the directory's base DN and how accounts are named in the directory"
+        );
+    }
+
+    #[test]
+    fn words_are_found_for_every_provider_s_keys() {
+        assert_eq!(
+            words_for("entra.tenant").who,
+            crate::system::config::TENANT_WHO
+        );
+        assert_eq!(
+            words_for("ldap.bind").what,
+            "how accounts are named in the directory"
+        );
+        assert_eq!(words_for("prompt.pinentry"), Missing::GENERIC);
     }
 }

@@ -30,7 +30,7 @@ use url::Url;
 use crate::providers::{Provider, ProviderError};
 use crate::system::config::{
     check_ldap_url, check_tenant, is_dns_name, system_config_path, user_config_path, Config,
-    LdapFlavor, Missing, Origin, ProviderKind,
+    LdapFlavor, Origin, ProviderKind,
 };
 use ask::Ask;
 use discovery::Discovered;
@@ -418,7 +418,7 @@ async fn entra(
                 "Your organisation's Entra tenant (its id or domain)",
                 None,
                 "--tenant",
-                Missing::of("entra.tenant").who,
+                crate::providers::words_for("entra.tenant").who,
             )?),
         }
     };
@@ -443,7 +443,7 @@ async fn entra(
             "The application (client) id",
             None,
             "--client-id",
-            Missing::of("entra.client_id").who,
+            crate::providers::words_for("entra.client_id").who,
         )?)
     };
     if let Some(id) = &client_id {
@@ -509,7 +509,7 @@ async fn ldap(
                 "The directory's base DN",
                 default.as_deref(),
                 "--base-dn",
-                Missing::of("ldap.base").who,
+                crate::providers::words_for("ldap.base").who,
             )?
         }
     };
@@ -522,7 +522,7 @@ async fn ldap(
                 "How accounts are named ({username} stands for the account)",
                 Some(&default),
                 "--bind",
-                Missing::of("ldap.bind").who,
+                crate::providers::words_for("ldap.bind").who,
             )?
         }
     };
@@ -616,7 +616,7 @@ async fn ldap_url(
         "The directory server, ldaps://host or ldap://host",
         None,
         "--ldap-url",
-        Missing::of("ldap.url").who,
+        crate::providers::words_for("ldap.url").who,
     )?;
     let url = Url::parse(&typed)
         .map_err(|_| SetupError::Invalid(format!("`{typed}` is not an LDAP URL")))?;

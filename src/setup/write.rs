@@ -7,7 +7,6 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::Plan;
-use crate::system::config::ProviderKind;
 
 /// Why the file was not written.
 #[derive(Debug, thiserror::Error)]
@@ -52,10 +51,7 @@ pub fn render(plan: &Plan, today: &str) -> String {
             plan.notes.get("account.username"),
         )],
     );
-    let kind = match plan.kind {
-        ProviderKind::Entra => "entra",
-        ProviderKind::Ldap => "ldap",
-    };
+    let kind = crate::providers::registration(plan.kind).name;
     table(
         "provider",
         &[("kind", quoted(kind), plan.notes.get("provider.kind"))],
@@ -135,6 +131,7 @@ pub fn write(path: &Path, text: &str, replace: bool) -> Result<(), WriteError> {
 mod tests {
     use super::*;
     use crate::setup::{EntraPlan, LdapPlan};
+    use crate::system::config::ProviderKind;
     use crate::system::config::{Config, LdapFlavor};
 
     fn entra_plan() -> Plan {
@@ -166,7 +163,7 @@ mod tests {
             config.entra.client_id.as_deref(),
             Some("11111111-2222-3333-4444-555555555555")
         );
-        assert!(config.missing().is_empty());
+        assert!(crate::providers::missing(&config).is_empty());
     }
 
     #[test]
@@ -185,7 +182,7 @@ mod tests {
         config.apply_text(Path::new("/u.toml"), &text).unwrap();
         config.validate().unwrap();
         assert_eq!(config.ldap.flavor, LdapFlavor::Openldap);
-        assert!(config.missing().is_empty(), "{text}");
+        assert!(crate::providers::missing(&config).is_empty(), "{text}");
     }
 
     #[test]

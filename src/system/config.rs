@@ -503,6 +503,10 @@ pub fn check_ldap_url(url: &Url) -> Result<(), String> {
     }
 }
 
+/// Who knows the Entra tenant: said when it is missing (`providers::entra::settings`) and when
+/// it is not one ([`check_tenant`]).
+pub const TENANT_WHO: &str = "ask your IT desk for the Entra tenant (its id or domain)";
+
 /// Tenant names that are not a tenant but a class of accounts.
 pub const TENANT_ALIASES: [&str; 3] = ["organizations", "common", "consumers"];
 
@@ -524,7 +528,7 @@ pub fn check_tenant(tenant: &str) -> Result<(), String> {
          4b1f0c51-7a3e-4d2b-9c5e-0e1d2c3b4a59, or a verified domain such as contoso.onmicrosoft.com \
          ({}, or run `{SETUP_COMMAND}`)",
         crate::rules::untrusted::clean(tenant, 80),
-        Missing::of("entra.tenant").who
+        TENANT_WHO
     ))
 }
 

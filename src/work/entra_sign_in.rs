@@ -2,7 +2,7 @@
 //! code, for tenants where the password grant cannot work (MFA, passwordless, federation).
 //!
 //! [`sign_in_interactively`] is the one entry point for every front end (the `sign-in` command,
-//! the tray's "Sign in…", `demo --browser`): it runs the flow of `providers::entra`, checks which
+//! the tray's "Sign in…", `demo --browser`): it runs the provider's [`InteractiveSignIn`] flow, checks which
 //! account signed in against the one expected, and keeps the refresh token (never a password) in
 //! the keyring through [`account::keep_refresh_token_only`]. What the person must see (the
 //! browser failing to open, the device code) goes through the front end's [`Interaction`].
@@ -11,14 +11,14 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::providers::entra::browser::BrowserAttempt;
-use crate::providers::entra::device_code::DeviceCodePrompt;
-use crate::providers::entra::{EntraProvider, InteractiveError, IssuedTokens};
+use crate::providers::capabilities::{
+    DeviceCodePrompt, InteractiveError, InteractiveSignIn, IssuedTokens,
+};
 use crate::providers::{IdentityProvider, ProviderError};
 use crate::rules::expiry::{Balloon, Finding, Urgency};
 use crate::screen::balloon::{self, Notifier};
 use crate::screen::desktop::Desktop;
-use crate::system::config::{Config, ProviderKind, SignInMethod};
+use crate::system::config::{Config, SignInMethod};
 use crate::system::credentials::{CredentialCache, KeyringError};
 use crate::system::state::BalloonOutcome;
 use crate::work::account;
@@ -42,25 +42,24 @@ impl InteractiveMethod {
         device_code: bool,
         password: bool,
     ) -> Result<Option<InteractiveMethod>, String> {
-        let ldap = config.provider.kind == ProviderKind::Ldap;
-        if ldap && (browser || device_code) {
-            return Err("--browser and --device-code sign in to Entra ID; with [provider] kind = \"ldap\" sign in with the password".into());
+        let provider = crate::providers::registration(config.provider.kind);
+        let password_only = provider.sign_in.is_none();
+        if password_only && (browser || device_code) {
+            return Err(format!("--browser and --device-code sign in to Entra ID; with [provider] kind = \"{}\" sign in with the password", provider.name));
         }
         Ok(match (browser, device_code, password) {
             (true, _, _) => Some(InteractiveMethod::Browser),
             (_, true, _) => Some(InteractiveMethod::DeviceCode),
             (_, _, true) => None,
-            _ if ldap => None,
+            _ if password_only => None,
             _ => InteractiveMethod::configured(config),
         })
     }
 
     /// The method `[entra] sign_in` names; `None` for the password grant (and for LDAP).
     pub fn configured(config: &Config) -> Option<InteractiveMethod> {
-        if config.provider.kind != ProviderKind::Entra {
-            return None;
-        }
-        match config.entra.sign_in {
+        let sign_in = crate::providers::registration(config.provider.kind).sign_in?;
+        match sign_in(config) {
             SignInMethod::Browser => Some(InteractiveMethod::Browser),
             SignInMethod::DeviceCode => Some(InteractiveMethod::DeviceCode),
             SignInMethod::Password => None,
@@ -122,7 +121,7 @@ pub async fn sign_in_interactively<P: IdentityProvider>(
     account: AccountHint<'_>,
     ui: &dyn Interaction,
 ) -> Result<(String, Finding), SignInError> {
-    let Some(entra) = provider.as_entra() else {
+    let Some(interactive) = provider.interactive_sign_in() else {
         return Err(SignInError::NotEntra);
     };
     // Fail before the person does anything if the keyring cannot keep the result.
@@ -131,10 +130,10 @@ pub async fn sign_in_interactively<P: IdentityProvider>(
     let issued = match method {
         InteractiveMethod::Browser => {
             let timeout = Duration::from_secs(config.entra.browser_timeout_secs);
-            with_browser(entra, hint, timeout, ui).await?
+            with_browser(interactive, hint, timeout, ui).await?
         }
         InteractiveMethod::DeviceCode => {
-            let flow = entra.start_device_code().await?;
+            let flow = interactive.start_device_code().await?;
             ui.device_code(flow.prompt());
             flow.finish().await?
         }
@@ -148,17 +147,17 @@ pub async fn sign_in_interactively<P: IdentityProvider>(
             });
         }
     }
-    keep(entra, cache, issued).await
+    keep(interactive, cache, issued).await
 }
 
 /// The browser sign-in: the listener first, then the browser, then the wait.
 async fn with_browser(
-    entra: &EntraProvider,
+    interactive: &dyn InteractiveSignIn,
     hint: Option<&str>,
     timeout: Duration,
     ui: &dyn Interaction,
 ) -> Result<IssuedTokens, InteractiveError> {
-    let attempt = BrowserAttempt::start(entra, hint).await?;
+    let attempt = interactive.start_browser(hint).await?;
     ui.browser_opening(timeout);
     if let Err(e) = open_in_browser(attempt.url()).await {
         tracing::warn!(error = %e, "could not open the browser");
@@ -169,12 +168,12 @@ async fn with_browser(
 
 /// Learns the facts and keeps the refresh token (and no password).
 async fn keep(
-    entra: &EntraProvider,
+    interactive: &dyn InteractiveSignIn,
     cache: &CredentialCache,
     issued: IssuedTokens,
 ) -> Result<(String, Finding), SignInError> {
     let account = issued.account().to_string();
-    let attempt = match entra.accept(issued).await {
+    let attempt = match interactive.accept(issued).await {
         Ok(attempt) => attempt,
         Err(ProviderError::AcceptedWithoutFacts {
             refresh_token,
@@ -310,6 +309,7 @@ fn openable(link: &str) -> Option<Url> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::system::config::ProviderKind;
 
     fn config(kind: ProviderKind, method: SignInMethod) -> Config {
         let mut config = Config::default();

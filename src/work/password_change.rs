@@ -17,13 +17,13 @@ use std::time::Duration;
 
 use chrono::{Local, TimeZone, Utc};
 
-use crate::providers::ldap::change::{ChangeError, ChangedVia};
+use crate::providers::capabilities::{ChangeError, ChangedVia};
 use crate::providers::{IdentityProvider, ProviderError};
 use crate::rules::expiry::{evaluate, Balloon, Finding, PasswordState, Status, Urgency};
 use crate::screen::desktop::Desktop;
 use crate::screen::dialog::change::ChangeRequest;
 use crate::screen::dialog::PromptError;
-use crate::system::config::{ChangeMode, Config, PortalConfig, ProviderKind};
+use crate::system::config::Config;
 use crate::system::credentials::{CredentialCache, KeyringError, Secret};
 use crate::system::portal;
 use crate::system::state::{SavedState, StateFile};
@@ -60,14 +60,11 @@ impl Route {
 /// the last status (used when trusted, see [`portal::choose`]).
 pub fn route(config: &Config, offered_portal: Option<&str>) -> Route {
     let portal = || Route::Portal(portal::choose(config, offered_portal));
-    if config.provider.kind != ProviderKind::Ldap {
-        return portal();
-    }
-    match config.ldap.change {
-        Some(ChangeMode::Here) => Route::Here,
-        Some(ChangeMode::Portal) => portal(),
-        None if config.portal.url == PortalConfig::default().url => Route::Here,
-        None => portal(),
+    let provider = crate::providers::registration(config.provider.kind);
+    if (provider.changes_password_here)(config) {
+        Route::Here
+    } else {
+        portal()
     }
 }
 
@@ -262,7 +259,7 @@ pub async fn change(
     current: &Secret,
     new: &Secret,
 ) -> Result<Changed, ChangeFailure> {
-    let Some(ldap) = provider.as_ldap() else {
+    let Some(directory) = provider.changes_password_here() else {
         return Err(ChangeFailure::UsePortal(portal::choose(
             config,
             state_file.load().offered_portal_url(),
@@ -275,7 +272,7 @@ pub async fn change(
     })
     .await
     .map_err(ChangeFailure::Keyring)?;
-    let via = match ldap.change_password(account, current, new).await {
+    let via = match directory.change_password(account, current, new).await {
         Ok(via) => via,
         Err(ChangeError::Unconfirmed { endpoint, detail }) => {
             confirm(provider, account, new, format!("{endpoint}: {detail}")).await?

@@ -223,7 +223,7 @@ impl Commands {
         }
         let saved = self.state_file.load();
         let account = self.account(None, &saved);
-        let missing = self.config.missing();
+        let missing = signin_assistant::providers::missing(&self.config);
         if !missing.is_empty() {
             let needs = signin_assistant::system::config::describe_missing(&missing);
             let report = report::not_set_up(&self.config, account.as_deref(), &needs);

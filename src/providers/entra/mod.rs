@@ -3,9 +3,11 @@
 //! the password's deadline from the token's optional claims or from Microsoft Graph.
 
 pub mod browser;
+mod capabilities;
 pub mod device_code;
 pub(crate) mod graph;
 pub mod loopback;
+pub mod settings;
 pub(crate) mod token;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -60,7 +62,7 @@ impl EntraProvider {
             .clone()
             .filter(|c| !c.trim().is_empty())
             .ok_or_else(|| {
-                config.missing_error("entra.client_id", "signing in to Entra ID needs it")
+                config.missing_error(&settings::CLIENT_ID, "signing in to Entra ID needs it")
             })?;
         let token_url = token_url(&config.entra.authority, tenant)
             .map_err(|m| config.error_at("entra.tenant", m))?;
@@ -349,6 +351,22 @@ impl EntraProvider {
         parse_json(GRAPH_ENDPOINT, body.as_slice()).map(GraphAnswer::Ok)
     }
 }
+
+/// Entra ID in the provider registry.
+pub const REGISTRATION: crate::providers::Registration = crate::providers::Registration {
+    kind: crate::system::config::ProviderKind::Entra,
+    name: "entra",
+    build: |config| {
+        Ok(crate::providers::Provider::Entra(EntraProvider::new(
+            config,
+        )?))
+    },
+    missing: settings::missing,
+    words: settings::WORDS,
+    sign_in: Some(settings::sign_in),
+    changes_password_here: |_| false,
+    login_name_is_account: false,
+};
 
 /// Tenant used when `[entra] tenant` is unset: any work or school account.
 const DEFAULT_TENANT: &str = "organizations";

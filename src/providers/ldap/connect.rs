@@ -41,7 +41,7 @@ impl Endpoint {
     pub fn from_config(config: &Config) -> Result<Endpoint, ConfigError> {
         let ldap = &config.ldap;
         let url = ldap.url.clone().ok_or_else(|| {
-            config.missing_error("ldap.url", "[provider] kind = \"ldap\" needs it")
+            config.missing_error(&super::settings::URL, "[provider] kind = \"ldap\" needs it")
         })?;
         check_ldap_url(&url).map_err(|m| config.error_at("ldap.url", m))?;
         let tls_wanted = match (url.scheme(), ldap.starttls) {

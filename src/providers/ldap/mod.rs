@@ -10,11 +10,13 @@
 //! that a panic inside ldap3 on a hostile answer becomes a [`ProviderError`], never a crash.
 
 pub mod active_directory;
+mod capabilities;
 pub mod change;
 pub mod connect;
 pub mod kpasswd;
 pub mod openldap;
 pub mod ppolicy;
+pub mod settings;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -44,6 +46,18 @@ const MAX_ENTRIES: usize = 16;
 /// most, however the server spreads its answers.
 const ATTEMPT_TIMEOUTS: u32 = 3;
 
+/// LDAP directories (Active Directory, OpenLDAP) in the provider registry.
+pub const REGISTRATION: crate::providers::Registration = crate::providers::Registration {
+    kind: crate::system::config::ProviderKind::Ldap,
+    name: "ldap",
+    build: |config| Ok(crate::providers::Provider::Ldap(LdapProvider::new(config)?)),
+    missing: settings::missing,
+    words: settings::WORDS,
+    sign_in: None,
+    changes_password_here: settings::changes_password_here,
+    login_name_is_account: true,
+};
+
 /// The LDAP provider; cheap to clone into the task that does the network work.
 #[derive(Clone)]
 pub struct LdapProvider {
@@ -64,12 +78,12 @@ impl LdapProvider {
     /// Checks the `[ldap]` settings (URL, transport security, bind template, base, CA file).
     pub fn new(config: &Config) -> Result<LdapProvider, ProviderError> {
         let endpoint = Endpoint::from_config(config)?;
-        let required = |key: &str, value: &Option<String>| match value.as_deref().map(str::trim) {
+        let required = |words, value: &Option<String>| match value.as_deref().map(str::trim) {
             Some(v) if !v.is_empty() => Ok(v.to_string()),
-            _ => Err(config.missing_error(key, "[provider] kind = \"ldap\" needs it")),
+            _ => Err(config.missing_error(words, "[provider] kind = \"ldap\" needs it")),
         };
-        let bind = required("ldap.bind", &config.ldap.bind)?;
-        let base = required("ldap.base", &config.ldap.base)?;
+        let bind = required(&settings::BIND, &config.ldap.bind)?;
+        let base = required(&settings::BASE, &config.ldap.base)?;
         Ok(LdapProvider {
             inner: Arc::new(Inner {
                 endpoint,

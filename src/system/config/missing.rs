@@ -3,12 +3,13 @@
 //! them (`signin-assistant setup`).
 //!
 //! A fresh installation has none of them. The agent then waits in a "not set up" state instead
-//! of stopping ([`Config::missing`] says what it waits for), and every command that needs one
+//! of stopping (`providers::missing` says what it waits for: each provider knows what its
+//! table needs), and every command that needs one
 //! names it in a single error ([`Config::missing_error`]).
 
 use std::path::PathBuf;
 
-use super::{Config, ConfigError, ProviderKind};
+use super::{Config, ConfigError};
 
 /// The command that writes the missing values.
 pub const SETUP_COMMAND: &str = "signin-assistant setup";
@@ -24,48 +25,13 @@ pub struct Missing {
     pub who: &'static str,
 }
 
-/// Every value that can be missing, with its words.
-const KNOWN: [Missing; 5] = [
-    Missing {
-        key: "entra.client_id",
-        what: "the Entra application (client) id",
-        who: "ask your IT desk for the application (client) id they registered for Sign-in Assistant",
-    },
-    Missing {
-        key: "entra.tenant",
-        what: "the Entra tenant",
-        who: "ask your IT desk for the Entra tenant (its id or domain)",
-    },
-    Missing {
-        key: "ldap.url",
-        what: "the directory server",
-        who: "ask your IT desk for the directory server (ldaps://host)",
-    },
-    Missing {
-        key: "ldap.base",
-        what: "the directory's base DN",
-        who: "ask your IT desk for the directory's base DN (e.g. dc=example,dc=com)",
-    },
-    Missing {
-        key: "ldap.bind",
-        what: "how accounts are named in the directory",
-        who: "ask your IT desk how accounts are named in the directory (e.g. uid={username},ou=people,dc=example,dc=com)",
-    },
-];
-
 impl Missing {
-    /// The words for `key` (a generic line for keys without their own).
-    pub fn of(key: &str) -> Missing {
-        KNOWN
-            .iter()
-            .find(|m| m.key == key)
-            .copied()
-            .unwrap_or(Missing {
-                key: "configuration",
-                what: "a required value",
-                who: "ask your IT desk",
-            })
-    }
+    /// The words for a required value without words of its own.
+    pub const GENERIC: Missing = Missing {
+        key: "configuration",
+        what: "a required value",
+        who: "ask your IT desk",
+    };
 }
 
 /// "the Entra application (client) id and the Entra tenant".
@@ -79,33 +45,11 @@ pub fn describe(missing: &[Missing]) -> String {
 }
 
 impl Config {
-    /// The values the configured provider needs that no file sets (empty: set up).
-    pub fn missing(&self) -> Vec<Missing> {
-        let unset = |v: Option<&str>| v.is_none_or(|v| v.trim().is_empty());
-        let keys: Vec<&str> = match self.provider.kind {
-            ProviderKind::Entra => [("entra.client_id", unset(self.entra.client_id.as_deref()))]
-                .into_iter()
-                .filter(|(_, missing)| *missing)
-                .map(|(key, _)| key)
-                .collect(),
-            ProviderKind::Ldap => [
-                ("ldap.url", self.ldap.url.is_none()),
-                ("ldap.base", unset(self.ldap.base.as_deref())),
-                ("ldap.bind", unset(self.ldap.bind.as_deref())),
-            ]
-            .into_iter()
-            .filter(|(_, missing)| *missing)
-            .map(|(key, _)| key)
-            .collect(),
-        };
-        keys.into_iter().map(Missing::of).collect()
-    }
-
     /// The error for a required `key` that is not set: located in the file it belongs in (the
     /// user's, or `--config`'s) at its table's line when the file has that table, with who
     /// usually knows the value and the command that writes it.
-    pub fn missing_error(&self, key: &str, requirement: &str) -> ConfigError {
-        let missing = Missing::of(key);
+    pub fn missing_error(&self, missing: &Missing, requirement: &str) -> ConfigError {
+        let key = missing.key;
         let file = self.file_for_user_values();
         let table = key.split('.').next().unwrap_or_default();
         let line = std::fs::read_to_string(&file).ok().and_then(|text| {
@@ -137,32 +81,6 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
-
-    fn config(text: &str) -> Config {
-        let mut config = Config::default();
-        config.apply_text(Path::new("/etc/sa.toml"), text).unwrap();
-        config
-    }
-
-    #[test]
-    fn entra_needs_the_client_id_only() {
-        let missing = config("").missing();
-        assert_eq!(missing.len(), 1);
-        assert_eq!(missing[0].key, "entra.client_id");
-        assert!(config("[entra]\nclient_id = \"x\"\n").missing().is_empty());
-    }
-
-    #[test]
-    fn ldap_needs_server_base_and_bind() {
-        let c = config("[provider]\nkind = \"ldap\"\n");
-        let keys: Vec<&str> = c.missing().iter().map(|m| m.key).collect();
-        assert_eq!(keys, ["ldap.url", "ldap.base", "ldap.bind"]);
-        assert_eq!(
-            describe(&c.missing()),
-            "the directory server, the directory's base DN and how accounts are named in the directory"
-        );
-    }
 
     #[test]
     fn the_error_names_the_user_file_the_table_line_and_who_knows() {
@@ -175,7 +93,12 @@ mod tests {
         .unwrap();
         let mut c = Config::from_files(std::slice::from_ref(&file)).unwrap();
         c.user_file = Some(file.clone());
-        let e = c.missing_error("entra.client_id", "Entra ID needs it");
+        let client_id = Missing {
+            key: "entra.client_id",
+            what: "the Entra application (client) id",
+            who: "ask your IT desk for the application (client) id",
+        };
+        let e = c.missing_error(&client_id, "Entra ID needs it");
         assert_eq!(e.file, file);
         assert_eq!(e.line, Some(4));
         assert_eq!(e.key.as_deref(), Some("entra.client_id"));
