@@ -8,12 +8,12 @@
 
 use chrono::Utc;
 
+use emulator::{Emulator, Scenario, DEFAULT_ONE_TIME_CODE};
 use signin_assistant::agent::Agent;
 use signin_assistant::clock::SystemClock;
 use signin_assistant::config::Config;
 use signin_assistant::credentials::{CredentialCache, Secret};
 use signin_assistant::desktop::{Patience, RealDesktop};
-use signin_assistant::emulator::{Emulator, Scenario, DEFAULT_ONE_TIME_CODE};
 use signin_assistant::front::{self, AgentChannels};
 use signin_assistant::interactive::{self, AccountHint, InteractiveMethod};
 use signin_assistant::provider::Provider;

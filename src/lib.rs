@@ -44,7 +44,6 @@ pub mod control;
 pub mod credentials;
 pub mod desktop;
 pub mod doctor;
-pub mod emulator;
 pub mod events;
 pub mod front;
 #[doc(hidden)]

@@ -12,10 +12,17 @@
 //! checks, and the device code endpoints with their entry page; a person (or a browser driven by
 //! a test) signs in on those pages.
 //!
+//! A crate of its own (package `signin-assistant-emulator`, library `emulator`) in the
+//! signin-assistant workspace: the binary's `demo` command and the tests use it, and it knows
+//! nothing of the signin-assistant library. Its protocol tests, written as a client following
+//! Microsoft's documentation would be, are signin-assistant's `tests/emulator_http/`;
+//! `examples/emulator.rs` serves it on its own.
+//!
 //! Module map: `scenario` (what the tenant looks like), `token` (token endpoint), `aadsts` (its
-//! error bodies), `discovery` (the OpenID Connect discovery document), `authorize` (authorize endpoint, sign-in steps, code redemption), `device`
-//! (device code flow), `pages` (the HTML), `graph` (Graph resources), `jwt` (token encoding). The
-//! emulator never records passwords, codes or tokens: see [`RecordedRequest`].
+//! error bodies), `discovery` (the OpenID Connect discovery document), `authorize` (authorize
+//! endpoint, sign-in steps, code redemption), `device` (device code flow), `pages` (the HTML),
+//! `graph` (Graph resources), `jwt` (token encoding), `faults` (faults below HTTP). The emulator
+//! never records passwords, codes or tokens: see [`RecordedRequest`].
 
 mod aadsts;
 mod authorize;
@@ -27,11 +34,6 @@ mod jwt;
 mod pages;
 mod scenario;
 mod token;
-
-#[cfg(test)]
-mod interactive_tests;
-#[cfg(test)]
-mod tests;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
