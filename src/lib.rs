@@ -46,6 +46,7 @@ pub mod desktop;
 pub mod doctor;
 pub mod events;
 pub mod front;
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hardening;
