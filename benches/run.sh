@@ -41,7 +41,10 @@ if [ -z "${SIGNIN_BENCH_INSIDE:-}" ]; then
   if [ "$smoke" = 1 ]; then
     cargo build --locked --quiet --bins --examples
   else
-    cargo build --locked --quiet --release --bin signin-assistant --example emulator --example fleet
+    # Two builds: examples turn on the dev-dependencies' features (the emulator's fault
+    # injection, the fuzzing entry points), which the measured binary must not have.
+    cargo build --locked --quiet --release --bin signin-assistant
+    cargo build --locked --quiet --release --example emulator --example fleet
   fi
   echo "## The fleet (benches/fleet)"
   echo

@@ -7,7 +7,9 @@
 //! `tests/fuzz_corpus.rs` calls them with every file kept under `fuzz/corpus/`, so what the
 //! fuzzers once found stays fixed in ordinary `cargo test` runs.
 //!
-//! Not part of the product's interface: hidden from the documentation.
+//! Not part of the product's interface: hidden from the documentation, and built only with the
+//! cargo feature `fuzzing` (fuzz/Cargo.toml and the tests turn it on; the shipped binary has none
+//! of it).
 
 use chrono::{DateTime, TimeZone, Utc};
 

@@ -72,9 +72,7 @@ pub mod agent;
 // Setting up and diagnosing.
 pub mod setup;
 
-// The loopback identity endpoint of the demo and the tests.
-pub mod emulator;
-
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 

@@ -10,7 +10,7 @@ mod support;
 use std::time::Duration;
 
 use chrono::{Duration as Days, NaiveTime, Utc};
-use signin_assistant::emulator::Scenario;
+use emulator::Scenario;
 use support::entra::EntraFixture;
 use support::SessionBuilder;
 

@@ -7,8 +7,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use emulator::{Misbehaviour, Scenario, DEFAULT_PASSWORD_CHANGE_URL};
 use serde_json::Value;
-use signin_assistant::emulator::{Misbehaviour, Scenario, DEFAULT_PASSWORD_CHANGE_URL};
 use support::entra::EntraFixture;
 use support::SessionBuilder;
 

@@ -10,7 +10,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 
-use signin_assistant::emulator::Scenario;
+use emulator::Scenario;
 use support::entra::EntraFixture;
 use support::{require, Keyring, Session, SessionBuilder, BIN};
 

@@ -12,7 +12,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use signin_assistant::emulator::{Misbehaviour, Scenario};
+use emulator::{Misbehaviour, Scenario};
 use support::entra::EntraFixture;
 use support::{json_of, stderr};
 

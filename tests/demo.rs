@@ -59,7 +59,7 @@ fn demo_refuses_a_config_file() {
 
 #[test]
 fn demo_signs_in_with_the_browser_on_its_own_page() {
-    use signin_assistant::emulator::{Scenario, DEFAULT_ONE_TIME_CODE};
+    use emulator::{Scenario, DEFAULT_ONE_TIME_CODE};
     use support::interactive::{Person, ScriptedBrowser};
     let s = Session::start(Keyring::Unlocked);
     let child = s

@@ -9,8 +9,8 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
+use emulator::Scenario;
 use serde_json::Value;
-use signin_assistant::emulator::Scenario;
 use support::entra::EntraFixture;
 use support::slapd::Slapd;
 use support::{json_of, Keyring, Session, SessionBuilder, KEYRING_PASSWORD};

@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use signin_assistant::emulator::{DomainPolicy, Misbehaviour, Scenario, SignInBehaviour, Throttle};
+use emulator::{DomainPolicy, Misbehaviour, Scenario, SignInBehaviour, Throttle};
 use support::entra::EntraFixture;
 use support::stderr;
 

@@ -7,7 +7,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use signin_assistant::emulator::Scenario;
+use emulator::Scenario;
 use support::entra::EntraFixture;
 use support::webdriver::Chromium;
 

@@ -7,7 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use signin_assistant::emulator::{Scenario, SignInBehaviour};
+use emulator::{Scenario, SignInBehaviour};
 use support::entra::EntraFixture;
 use support::interactive::{device_code_message, query, Person, ScriptedBrowser};
 

@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use emulator::{Misbehaviour, Scenario, Throttle};
 use serde_json::Value;
-use signin_assistant::emulator::{Misbehaviour, Scenario, Throttle};
 use support::entra::EntraFixture;
 use support::{fake_ldap, json_of, slapd, Keyring, Session};
 

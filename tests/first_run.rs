@@ -10,7 +10,7 @@ mod support;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 
-use signin_assistant::emulator::Scenario;
+use emulator::Scenario;
 use support::dnsmasq::Dnsmasq;
 use support::entra::EntraFixture;
 use support::slapd::Slapd;

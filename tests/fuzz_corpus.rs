@@ -1,6 +1,8 @@
 //! Replays the fuzzers' kept corpora (`fuzz/corpus/<target>/`) through the same entry points the
 //! fuzz targets call, so every input a fuzzer once found interesting (and every crash it found,
-//! once fixed) is checked by an ordinary `cargo test`, without a nightly compiler.
+//! once fixed) is checked by an ordinary `cargo test`, without a nightly compiler. (The entry
+//! points exist with the cargo feature `fuzzing`; the package's dev-dependency on itself turns it
+//! on for every test.)
 
 use std::path::Path;
 

@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use signin_assistant::emulator::{Misbehaviour, Scenario};
+use emulator::{Misbehaviour, Scenario};
 use support::entra::EntraFixture;
 use support::SessionBuilder;
 

@@ -5,7 +5,7 @@
 
 mod support;
 
-use signin_assistant::emulator::Scenario;
+use emulator::Scenario;
 use support::entra::EntraFixture;
 
 const CANARY: &str = "Canary-Pa55word-7f3e9b";

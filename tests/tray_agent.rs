@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use signin_assistant::emulator::Scenario;
+use emulator::Scenario;
 use support::entra::EntraFixture;
 use support::pinentry::FakePinentry;
 use support::{Session, SessionBuilder};

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::Output;
 
-use signin_assistant::emulator::{Emulator, Scenario};
+use emulator::{Emulator, Scenario};
 
 use super::{Keyring, Session};
 

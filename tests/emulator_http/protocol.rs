@@ -1,4 +1,5 @@
-//! The emulator exercised over real HTTP, as a client written against Microsoft's docs would.
+//! The token endpoint and Graph of the emulator over real HTTP, as a client written against
+//! Microsoft's docs would use them.
 
 use std::time::Duration;
 
@@ -6,7 +7,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
 
-use super::*;
+use emulator::{
+    decode_jwt_payload, DomainPolicy, Emulator, Misbehaviour, Scenario, SignInBehaviour, Throttle,
+    DEFAULT_PASSWORD_CHANGE_URL,
+};
 
 const SCOPE: &str = "https://graph.microsoft.com/User.Read offline_access openid profile";
 
@@ -18,7 +22,7 @@ struct Harness {
 
 /// A plain client (TLS crypto installed first, as reqwest needs).
 fn client() -> Client {
-    crate::providers::install_tls_crypto();
+    signin_assistant::providers::install_tls_crypto();
     Client::new()
 }
 
@@ -651,7 +655,7 @@ async fn misbehaviours() {
     h.emulator.set_scenario(
         Scenario::default().with_misbehaviour(Misbehaviour::Delay(Duration::from_millis(500))),
     );
-    crate::providers::install_tls_crypto();
+    signin_assistant::providers::install_tls_crypto();
     let client = Client::builder()
         .timeout(Duration::from_millis(100))
         .build()

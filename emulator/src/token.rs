@@ -16,11 +16,13 @@ use serde_json::{json, Map, Value};
 use url::Url;
 
 use super::aadsts::AadError;
+#[cfg(feature = "faults")]
+use super::faults;
 use super::jwt;
-use super::scenario::{Misbehaviour, Scenario, SignInBehaviour};
+use super::scenario::{Scenario, SignInBehaviour};
 use super::{
-    authorize, device, json_response, redirect_response, tenant_known, text_response,
-    with_retry_after, HttpResponse, RefreshGrant, RefreshStatus, Shared, State,
+    authorize, device, json_response, tenant_known, with_retry_after, HttpResponse, RefreshGrant,
+    RefreshStatus, Shared, State,
 };
 
 /// The device code poll's grant type (RFC 8628 3.4).
@@ -56,17 +58,9 @@ pub(super) async fn handle(
     if let Some(response) = throttled(shared, &scenario, &correlation_id) {
         return (response, None);
     }
-    match &scenario.misbehaviour {
-        Some(Misbehaviour::HtmlError) => {
-            return (html_error(StatusCode::INTERNAL_SERVER_ERROR), None)
-        }
-        Some(Misbehaviour::HtmlStatus(status)) => {
-            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY);
-            return (html_error(status), None);
-        }
-        Some(Misbehaviour::Redirect(location)) => return (redirect_response(location), None),
-        Some(Misbehaviour::HostileErrorText) => return (hostile_error(), None),
-        _ => {}
+    #[cfg(feature = "faults")]
+    if let Some(response) = faults::token_endpoint(&scenario) {
+        return (response, None);
     }
     if !tenant_known(&scenario, tenant) {
         return (fail(AadError::tenant_not_found(tenant)), None);
@@ -90,22 +84,20 @@ pub(super) async fn handle(
         other => Err(AadError::unsupported_grant_type(other)),
     });
     let response = match outcome {
-        Ok(grant) => match scenario.misbehaviour {
-            Some(Misbehaviour::TokenWrongTypes) => json_response(
-                StatusCode::OK,
-                &json!({"token_type": "Bearer", "access_token": 12345, "refresh_token": ["x"], "expires_in": "soon"}),
-            ),
-            Some(Misbehaviour::TokenMissingFields) => {
-                json_response(StatusCode::OK, &json!({"token_type": "Bearer"}))
-            }
-            _ => {
-                let body = issue_tokens(&mut shared.lock(), &scenario, &grant, &shared.base_url);
-                json_response(StatusCode::OK, &body)
-            }
-        },
+        Ok(grant) => granted(shared, &scenario, &grant),
         Err(error) => fail(error),
     };
     (response, recorded_grant)
+}
+
+/// The 200 with the tokens a successful grant issues.
+fn granted(shared: &Shared, scenario: &Scenario, grant: &Grant) -> HttpResponse {
+    #[cfg(feature = "faults")]
+    if let Some(response) = faults::token_body(scenario) {
+        return response;
+    }
+    let body = issue_tokens(&mut shared.lock(), scenario, grant, &shared.base_url);
+    json_response(StatusCode::OK, &body)
 }
 
 /// Checks `client_id` and the absence of a client secret.
@@ -376,29 +368,6 @@ fn throttled(shared: &Shared, scenario: &Scenario, correlation_id: &str) -> Opti
         error.response(correlation_id),
         throttle.retry_after_secs,
     ))
-}
-
-/// A 400 whose `error` text would rewrite a terminal: escape sequences (window title, clear
-/// screen, colour), CR/LF, a right-to-left override, and 100 KB of padding.
-fn hostile_error() -> HttpResponse {
-    let error = format!(
-        "\u{1b}]0;pwned\u{7}\u{1b}[2J\u{1b}[31minvalid_request\r\nFAKE: your password is fine\u{202e}{}",
-        "A".repeat(100_000)
-    );
-    json_response(
-        StatusCode::BAD_REQUEST,
-        &json!({"error": error, "error_description": "\u{1b}[8mhidden", "error_codes": []}),
-    )
-}
-
-fn html_error(status: StatusCode) -> HttpResponse {
-    text_response(
-        status,
-        "text/html; charset=utf-8",
-        "<!DOCTYPE html>\n<html><head><title>Sign in to your account</title></head>\
-         <body><h1>Sorry, but we're having trouble signing you in.</h1>\
-         <p>AADSTS90033: A transient error has occurred. Please try again.</p></body></html>\n",
-    )
 }
 
 /// Entra echoes a well-formed `client-request-id` as the correlation id.

@@ -12,26 +12,34 @@
 //! checks, and the device code endpoints with their entry page; a person (or a browser driven by
 //! a test) signs in on those pages.
 //!
+//! A crate of its own (package `signin-assistant-emulator`, library `emulator`) in the
+//! signin-assistant workspace: the binary's `demo` command and the tests use it, and it knows
+//! nothing of the signin-assistant library. Its protocol tests, written as a client following
+//! Microsoft's documentation would be, are signin-assistant's `tests/emulator_http/`;
+//! `examples/emulator.rs` serves it on its own.
+//!
 //! Module map: `scenario` (what the tenant looks like), `token` (token endpoint), `aadsts` (its
-//! error bodies), `discovery` (the OpenID Connect discovery document), `authorize` (authorize endpoint, sign-in steps, code redemption), `device`
-//! (device code flow), `pages` (the HTML), `graph` (Graph resources), `jwt` (token encoding). The
-//! emulator never records passwords, codes or tokens: see [`RecordedRequest`].
+//! error bodies), `discovery` (the OpenID Connect discovery document), `authorize` (authorize
+//! endpoint, sign-in steps, code redemption), `device` (device code flow), `pages` (the HTML),
+//! `graph` (Graph resources), `jwt` (token encoding). The emulator never records passwords, codes
+//! or tokens: see [`RecordedRequest`].
+//!
+//! Cargo feature `faults` (off by default): fault injection for the client's robustness tests,
+//! `Misbehaviour` in `Scenario::misbehaviour` (module `faults`: timeouts, HTML error pages,
+//! redirects, bodies of the wrong shape, a hostile error text, broken connections). The tests
+//! turn it on; the shipped binary, whose `demo` only needs a well-behaved tenant, does not.
 
 mod aadsts;
 mod authorize;
 mod device;
 mod discovery;
+#[cfg(feature = "faults")]
 mod faults;
 mod graph;
 mod jwt;
 mod pages;
 mod scenario;
 mod token;
-
-#[cfg(test)]
-mod interactive_tests;
-#[cfg(test)]
-mod tests;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -51,10 +59,12 @@ use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 use url::Url;
 
+#[cfg(feature = "faults")]
+pub use faults::Misbehaviour;
 pub use jwt::decode_payload as decode_jwt_payload;
 pub use scenario::{
-    DeviceCodeSettings, DomainPolicy, Misbehaviour, PasswordClaims, Scenario, SignInBehaviour,
-    Throttle, DEFAULT_ONE_TIME_CODE, DEFAULT_PASSWORD_CHANGE_URL,
+    DeviceCodeSettings, DomainPolicy, PasswordClaims, Scenario, SignInBehaviour, Throttle,
+    DEFAULT_ONE_TIME_CODE, DEFAULT_PASSWORD_CHANGE_URL,
 };
 
 /// A running emulator. Dropping it stops the server; [`Emulator::shutdown`] also waits for it.
@@ -297,16 +307,11 @@ async fn accept_loop(
 }
 
 async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
-    let raw_fault = shared
-        .lock()
-        .scenario
-        .misbehaviour
-        .clone()
-        .filter(Misbehaviour::is_raw);
-    if let Some(fault) = raw_fault {
-        faults::serve(stream, &fault).await;
+    #[cfg(feature = "faults")]
+    let Some(stream) = faults::serve_raw(stream, &shared).await
+    else {
         return;
-    }
+    };
     let service = service_fn(move |request| handle(request, Arc::clone(&shared)));
     if let Err(error) = http1::Builder::new()
         .serve_connection(TokioIo::new(stream), service)
@@ -322,13 +327,8 @@ async fn handle(
 ) -> Result<HttpResponse, Infallible> {
     let method = request.method().to_string();
     let path = redacted_path(request.uri().path(), request.uri().query());
-    let delay = match shared.lock().scenario.misbehaviour {
-        Some(Misbehaviour::Delay(delay)) => Some(delay),
-        _ => None,
-    };
-    if let Some(delay) = delay {
-        tokio::time::sleep(delay).await;
-    }
+    #[cfg(feature = "faults")]
+    faults::delay(&shared).await;
     // A handler bug must show up as a 500 in the test that hit it, not as a dropped connection.
     let routed = {
         let shared = Arc::clone(&shared);
@@ -459,17 +459,6 @@ pub(crate) fn text_response(
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    response
-}
-
-/// `307 Temporary Redirect` to `location`.
-pub(crate) fn redirect_response(location: &str) -> HttpResponse {
-    let mut response = text_response(StatusCode::TEMPORARY_REDIRECT, "text/plain", "Moved");
-    if let Ok(value) = HeaderValue::from_str(location) {
-        response
-            .headers_mut()
-            .insert(hyper::header::LOCATION, value);
-    }
     response
 }
 

@@ -354,8 +354,20 @@ fn is_registered(scenario: &Scenario, uri: &Url) -> bool {
             registered.scheme() == uri.scheme()
                 && registered.host() == uri.host()
                 && path(&registered) == path(uri)
-                && (registered.port() == uri.port() || crate::system::config::is_loopback(uri))
+                && (registered.port() == uri.port() || is_loopback(uri))
         })
+}
+
+/// Whether `url` names this computer: a loopback address or `localhost` (RFC 8252 7.3).
+fn is_loopback(url: &Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
+    }
 }
 
 /// A 302 to the redirect URI with `params` added to its query.

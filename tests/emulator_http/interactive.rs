@@ -10,7 +10,7 @@ use reqwest::{Client, StatusCode};
 use serde_json::Value;
 use url::Url;
 
-use super::*;
+use emulator::{Emulator, Scenario, SignInBehaviour};
 
 const SCOPE: &str = "openid profile offline_access User.Read";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -25,7 +25,7 @@ struct Browser {
 
 impl Browser {
     async fn start(scenario: Scenario) -> Browser {
-        crate::providers::install_tls_crypto();
+        signin_assistant::providers::install_tls_crypto();
         Browser {
             emulator: Emulator::start(scenario.clone()).await.unwrap(),
             client: Client::builder()

@@ -12,8 +12,10 @@ use hyper::header::{HeaderValue, AUTHORIZATION, WWW_AUTHENTICATE};
 use hyper::{Method, Request, StatusCode};
 use serde_json::{json, Map, Value};
 
+#[cfg(feature = "faults")]
+use super::faults;
 use super::jwt;
-use super::scenario::{DomainPolicy, Misbehaviour, Scenario, SignInBehaviour};
+use super::scenario::{DomainPolicy, Scenario, SignInBehaviour};
 use super::{json_response, percent_decode, text_response, with_retry_after, HttpResponse, Shared};
 
 /// Graph's content type for OData entities.
@@ -62,8 +64,9 @@ pub(super) fn handle(request: &Request<Incoming>, rest: &[&str], shared: &Shared
     if let Some(response) = throttled(shared, &scenario, &ids) {
         return response;
     }
-    if let Some(Misbehaviour::Redirect(location)) = &scenario.misbehaviour {
-        return super::redirect_response(location);
+    #[cfg(feature = "faults")]
+    if let Some(response) = faults::graph_endpoint(&scenario) {
+        return response;
     }
     if let Err(message) = authorize(request, shared) {
         let mut response = ids.error(
@@ -125,19 +128,11 @@ fn me(scenario: &Scenario, query: Option<&str>, base: &str, ids: &RequestIds) ->
         let value = user_property(scenario, &name);
         body.insert(name, value);
     }
-    if scenario.misbehaviour == Some(Misbehaviour::GraphWrongTypes) {
-        body.insert("lastPasswordChangeDateTime".into(), json!(12));
-        body.insert("passwordPolicies".into(), json!(true));
-        body.insert("userPrincipalName".into(), json!(["adele"]));
-    }
+    #[cfg(feature = "faults")]
+    faults::spoil_user(scenario, &mut body);
     let text = Value::Object(body).to_string();
-    if scenario.misbehaviour == Some(Misbehaviour::MalformedJson) {
-        let mut cut = text.len() / 2;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        return text_response(StatusCode::OK, ODATA_JSON, &text[..cut]);
-    }
+    #[cfg(feature = "faults")]
+    let text = faults::user_text(scenario, text);
     text_response(StatusCode::OK, ODATA_JSON, &text)
 }
 
@@ -187,13 +182,10 @@ fn user_property(scenario: &Scenario, name: &str) -> Value {
         "surname" => json!(words.nth(1)),
         "businessPhones" => json!([]),
         "accountEnabled" => json!(scenario.sign_in != SignInBehaviour::Disabled),
-        "lastPasswordChangeDateTime" => match scenario.misbehaviour {
-            Some(Misbehaviour::BadDate) => json!("not-a-date"),
-            _ => json!(scenario
-                .last_password_change
-                .format("%Y-%m-%dT%H:%M:%SZ")
-                .to_string()),
-        },
+        "lastPasswordChangeDateTime" => json!(scenario
+            .last_password_change
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()),
         "passwordPolicies" => json!(scenario.password_policies),
         "onPremisesSyncEnabled" => json!(scenario.on_premises_sync_enabled),
         _ => Value::Null,

@@ -6,8 +6,6 @@
 //! are throttled"). The constructors cover the common situations; the `with_*` builders adjust one
 //! aspect at a time.
 
-use std::time::Duration;
-
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 
 /// The change-password page Entra names in `password_change_url` and in the `pwd_url` claim.
@@ -47,8 +45,9 @@ pub struct Scenario {
     pub password_change_url: String,
     /// How many requests are throttled before normal service.
     pub throttle: Throttle,
-    /// A deliberate protocol fault, for client robustness tests.
-    pub misbehaviour: Option<Misbehaviour>,
+    /// A deliberate protocol fault, for client robustness tests (cargo feature `faults`).
+    #[cfg(feature = "faults")]
+    pub misbehaviour: Option<super::Misbehaviour>,
     /// The one-time code of an account with multi-factor authentication: the sign-in page asks
     /// for it after the password. An account whose password grant answers
     /// [`SignInBehaviour::MfaRequired`] is asked for it too ([`DEFAULT_ONE_TIME_CODE`] when `None`).
@@ -168,50 +167,6 @@ impl Default for Throttle {
     }
 }
 
-/// A deliberate fault, so clients can be tested against what real networks and servers do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Misbehaviour {
-    /// Graph `/me` answers 200 with truncated JSON.
-    MalformedJson,
-    /// The token endpoint answers 500 with an HTML page.
-    HtmlError,
-    /// Every response is delayed by this long (client timeout tests).
-    Delay(Duration),
-    /// Graph `lastPasswordChangeDateTime` is `"not-a-date"`.
-    BadDate,
-    /// The token endpoint answers this status (500, 502, 503, …) with an HTML page, as a proxy
-    /// or load balancer in front of it does.
-    HtmlStatus(u16),
-    /// The token endpoint answers 200 with valid JSON of the wrong types (`access_token` a
-    /// number, `refresh_token` an array).
-    TokenWrongTypes,
-    /// The token endpoint answers 200 with valid JSON that lacks `access_token`.
-    TokenMissingFields,
-    /// Graph `/me` answers 200 with valid JSON of the wrong types.
-    GraphWrongTypes,
-    /// The token endpoint's error text carries terminal escape sequences, control characters
-    /// and a bidi override, and is very long.
-    HostileErrorText,
-    /// The token endpoint and Graph answer `307 Temporary Redirect` to this URL.
-    Redirect(String),
-    /// Connections are accepted and never answered (not even read).
-    Silent,
-    /// The answer announces 4096 bytes of JSON, sends a few and closes the connection.
-    CutOff,
-    /// The answer streams this many bytes of JSON whitespace, chunked, no length announced.
-    HugeBody(usize),
-}
-
-impl Misbehaviour {
-    /// Whether the fault is below HTTP (the connection itself misbehaves).
-    pub(crate) fn is_raw(&self) -> bool {
-        matches!(
-            self,
-            Misbehaviour::Silent | Misbehaviour::CutOff | Misbehaviour::HugeBody(_)
-        )
-    }
-}
-
 impl Default for Scenario {
     /// Adele at Contoso, cloud-only account, password changed 30 days ago, default domain policy
     /// (90 days, warn 14 days before), no password claims, no throttling.
@@ -232,6 +187,7 @@ impl Default for Scenario {
             claims: None,
             password_change_url: DEFAULT_PASSWORD_CHANGE_URL.to_owned(),
             throttle: Throttle::default(),
+            #[cfg(feature = "faults")]
             misbehaviour: None,
             one_time_code: None,
             redirect_uris: vec!["http://localhost".to_owned()],
@@ -343,7 +299,9 @@ impl Scenario {
         self
     }
 
-    pub fn with_misbehaviour(mut self, misbehaviour: Misbehaviour) -> Scenario {
+    /// Misbehaves with `misbehaviour` (cargo feature `faults`).
+    #[cfg(feature = "faults")]
+    pub fn with_misbehaviour(mut self, misbehaviour: super::Misbehaviour) -> Scenario {
         self.misbehaviour = Some(misbehaviour);
         self
     }

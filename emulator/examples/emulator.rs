@@ -5,7 +5,7 @@
 //! `graph`; then the tenant, client id, account and its password, one `key=value` a line. Ctrl-C
 //! stops it.
 
-use signin_assistant::emulator::{Emulator, Scenario};
+use emulator::{Emulator, Scenario};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {

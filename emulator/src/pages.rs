@@ -8,7 +8,6 @@ use hyper::header::{HeaderValue, CACHE_CONTROL};
 use hyper::StatusCode;
 
 use super::{text_response, HttpResponse};
-use crate::providers::entra::loopback::html_escape;
 
 /// Where the sign-in forms post.
 pub(super) const LOGIN_PATH: &str = "/login";
@@ -143,4 +142,20 @@ fn error_paragraph(error: Option<&str>) -> String {
     error.map_or_else(String::new, |e| {
         format!("<p id=\"error\" class=\"error\">{}</p>", html_escape(e))
     })
+}
+
+/// Escapes text for HTML element content and attribute values.
+fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
