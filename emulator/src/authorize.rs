@@ -18,8 +18,8 @@ use hyper::{Request, StatusCode};
 use url::Url;
 
 use super::aadsts::AadError;
+use super::form::{field, read_form, scope_allowed, Grant};
 use super::scenario::{Scenario, SignInBehaviour};
-use super::token::{field, read_form, scope_allowed, Grant};
 use super::{device, jwt, pages, tenant_known, text_response, HttpResponse, Shared};
 
 /// How long an issued code may wait for its redemption.
@@ -135,8 +135,28 @@ pub(super) fn start(request: &Request<Incoming>, tenant: &str, shared: &Shared) 
     )
 }
 
+/// `POST /devicelogin`: the person entered a user code; its device grant's sign-in starts on the
+/// pages.
+pub(super) async fn enter_code(request: Request<Incoming>, shared: &Shared) -> HttpResponse {
+    let Ok(form) = read_form(request).await else {
+        return pages::device_code_entry(Some("The form could not be read."));
+    };
+    let typed: String = field(&form, "user_code")
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_uppercase();
+    match device::pending_device_code(shared, &typed) {
+        Some(device_code) => start_device_flow(shared, device_code),
+        None => {
+            pages::device_code_entry(Some("That code didn't work. Check the code and try again."))
+        }
+    }
+}
+
 /// Starts a flow on the pages for an entered device code; returns its sign-in page.
-pub(super) fn start_device_flow(shared: &Shared, device_code: String) -> HttpResponse {
+fn start_device_flow(shared: &Shared, device_code: String) -> HttpResponse {
     let flow = Flow {
         kind: FlowKind::Device { device_code },
         stage: Stage::Credentials,

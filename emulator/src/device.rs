@@ -16,9 +16,9 @@ use hyper::{Method, Request, StatusCode};
 use serde_json::json;
 
 use super::aadsts::AadError;
+use super::form::{field, read_form, scope_allowed, Grant};
 use super::scenario::Scenario;
-use super::token::{field, read_form, scope_allowed, Grant};
-use super::{authorize, json_response, jwt, pages, tenant_known, HttpResponse, Shared};
+use super::{json_response, jwt, pages, tenant_known, HttpResponse, Shared};
 
 /// A device code waiting for, or decided by, the person.
 #[derive(Debug, Clone)]
@@ -122,35 +122,18 @@ pub(super) fn entry_page() -> HttpResponse {
     pages::device_code_entry(None)
 }
 
-/// `POST /devicelogin`: the person entered a user code.
-pub(super) async fn enter_code(request: Request<Incoming>, shared: &Shared) -> HttpResponse {
-    let Ok(form) = read_form(request).await else {
-        return pages::device_code_entry(Some("The form could not be read."));
-    };
-    let typed: String = field(&form, "user_code")
-        .unwrap_or_default()
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect::<String>()
-        .to_ascii_uppercase();
-    let device_code = {
-        let state = shared.lock();
-        state
-            .device_grants
-            .iter()
-            .find(|(_, g)| {
-                g.user_code == typed
-                    && g.status == DeviceStatus::Pending
-                    && Instant::now() < g.expires_at
-            })
-            .map(|(device_code, _)| device_code.clone())
-    };
-    match device_code {
-        Some(device_code) => authorize::start_device_flow(shared, device_code),
-        None => {
-            pages::device_code_entry(Some("That code didn't work. Check the code and try again."))
-        }
-    }
+/// The device code of the pending, unexpired grant whose user code the person typed.
+pub(super) fn pending_device_code(shared: &Shared, typed: &str) -> Option<String> {
+    let state = shared.lock();
+    state
+        .device_grants
+        .iter()
+        .find(|(_, g)| {
+            g.user_code == typed
+                && g.status == DeviceStatus::Pending
+                && Instant::now() < g.expires_at
+        })
+        .map(|(device_code, _)| device_code.clone())
 }
 
 /// The person approved (`Some(mfa)`) or declined (`None`) on the pages.

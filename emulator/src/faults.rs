@@ -16,42 +16,9 @@ use serde_json::{json, Map, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::misbehaviour::Misbehaviour;
 use super::scenario::Scenario;
 use super::{json_response, text_response, HttpResponse, Shared};
-
-/// A deliberate fault, so clients can be tested against what real networks and servers do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Misbehaviour {
-    /// Graph `/me` answers 200 with truncated JSON.
-    MalformedJson,
-    /// The token endpoint answers 500 with an HTML page.
-    HtmlError,
-    /// Every response is delayed by this long (client timeout tests).
-    Delay(Duration),
-    /// Graph `lastPasswordChangeDateTime` is `"not-a-date"`.
-    BadDate,
-    /// The token endpoint answers this status (500, 502, 503, …) with an HTML page, as a proxy
-    /// or load balancer in front of it does.
-    HtmlStatus(u16),
-    /// The token endpoint answers 200 with valid JSON of the wrong types (`access_token` a
-    /// number, `refresh_token` an array).
-    TokenWrongTypes,
-    /// The token endpoint answers 200 with valid JSON that lacks `access_token`.
-    TokenMissingFields,
-    /// Graph `/me` answers 200 with valid JSON of the wrong types.
-    GraphWrongTypes,
-    /// The token endpoint's error text carries terminal escape sequences, control characters
-    /// and a bidi override, and is very long.
-    HostileErrorText,
-    /// The token endpoint and Graph answer `307 Temporary Redirect` to this URL.
-    Redirect(String),
-    /// Connections are accepted and never answered (not even read).
-    Silent,
-    /// The answer announces 4096 bytes of JSON, sends a few and closes the connection.
-    CutOff,
-    /// The answer streams this many bytes of JSON whitespace, chunked, no length announced.
-    HugeBody(usize),
-}
 
 impl Misbehaviour {
     /// Whether the fault is below HTTP (the connection itself misbehaves).

@@ -35,8 +35,11 @@ mod device;
 mod discovery;
 #[cfg(feature = "faults")]
 mod faults;
+mod form;
 mod graph;
 mod jwt;
+#[cfg(feature = "faults")]
+mod misbehaviour;
 mod pages;
 mod scenario;
 mod token;
@@ -59,9 +62,9 @@ use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 use url::Url;
 
-#[cfg(feature = "faults")]
-pub use faults::Misbehaviour;
 pub use jwt::decode_payload as decode_jwt_payload;
+#[cfg(feature = "faults")]
+pub use misbehaviour::Misbehaviour;
 pub use scenario::{
     DeviceCodeSettings, DomainPolicy, PasswordClaims, Scenario, SignInBehaviour, Throttle,
     DEFAULT_ONE_TIME_CODE, DEFAULT_PASSWORD_CHANGE_URL,
@@ -380,7 +383,7 @@ async fn route(request: Request<Incoming>, shared: &Shared) -> (HttpResponse, Op
             (authorize::login(request, shared).await, None)
         }
         ["devicelogin"] if method == hyper::Method::POST => {
-            (device::enter_code(request, shared).await, None)
+            (authorize::enter_code(request, shared).await, None)
         }
         ["devicelogin"] => (device::entry_page(), None),
         ["v1.0", rest @ ..] => (graph::handle(&request, rest, shared), None),

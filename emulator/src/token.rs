@@ -8,9 +8,7 @@
 //! check bearer tokens and refresh tokens can be revoked.
 
 use chrono::{SubsecRound, TimeDelta, Utc};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper::header::CONTENT_TYPE;
 use hyper::{Method, Request, StatusCode};
 use serde_json::{json, Map, Value};
 use url::Url;
@@ -18,6 +16,7 @@ use url::Url;
 use super::aadsts::AadError;
 #[cfg(feature = "faults")]
 use super::faults;
+use super::form::{field, read_form, resource_scopes, scope_allowed, Grant};
 use super::jwt;
 use super::scenario::{Scenario, SignInBehaviour};
 use super::{
@@ -28,22 +27,10 @@ use super::{
 /// The device code poll's grant type (RFC 8628 3.4).
 const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
-/// What a successful grant issues tokens for.
-pub(super) struct Grant {
-    /// The scope the grant was asked (or authorized) with.
-    pub(super) scope: String,
-    /// Multi-factor authentication was done (the `amr` claim says `mfa`).
-    pub(super) mfa: bool,
-}
-
 /// Microsoft Graph's application id: the audience of Graph access tokens.
 pub(crate) const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 /// Access token lifetime in seconds, as `expires_in` and `exp - iat`.
 pub(crate) const ACCESS_TOKEN_LIFETIME: i64 = 3599;
-/// Larger bodies are refused rather than buffered.
-const MAX_BODY_BYTES: usize = 64 * 1024;
-/// Scopes that ask for the ID token and refresh token rather than for Graph permissions.
-const OIDC_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
 
 /// Handles one token request; returns the response and the request's `grant_type`, if any.
 pub(super) async fn handle(
@@ -119,13 +106,6 @@ fn required_scope(form: &[(String, String)]) -> Result<String, AadError> {
         return Err(AadError::invalid_scope(scope));
     }
     Ok(scope.to_owned())
-}
-
-/// Whether `scope` asks for `User.Read` (or `.default`), which every request of this app must.
-pub(super) fn scope_allowed(scope: &str) -> bool {
-    resource_scopes(scope)
-        .iter()
-        .any(|s| s.eq_ignore_ascii_case("User.Read") || *s == ".default")
 }
 
 fn password_grant(
@@ -287,19 +267,6 @@ fn subject(scenario: &Scenario) -> String {
     format!("sub-{}", scenario.user_id.replace('-', ""))
 }
 
-/// Graph permissions asked for, without the `https://graph.microsoft.com/` prefix.
-fn resource_scopes(scope: &str) -> Vec<&str> {
-    const GRAPH: &str = "https://graph.microsoft.com/";
-    scope
-        .split_whitespace()
-        .map(|s| match s.get(..GRAPH.len()) {
-            Some(prefix) if prefix.eq_ignore_ascii_case(GRAPH) => &s[GRAPH.len()..],
-            _ => s,
-        })
-        .filter(|s| !OIDC_SCOPES.iter().any(|o| o.eq_ignore_ascii_case(s)))
-        .collect()
-}
-
 /// The `scope` of the response and the `scp` claim: the Graph permissions (`.default` means the
 /// consented `User.Read`) followed by `profile openid email`, as Entra answers.
 fn granted_scopes(scope: &str) -> String {
@@ -318,38 +285,6 @@ fn has_scope(scope: &str, wanted: &str) -> bool {
     scope
         .split_whitespace()
         .any(|s| s.eq_ignore_ascii_case(wanted))
-}
-
-/// The first non-empty value of a form field (Entra treats empty parameters as missing).
-pub(super) fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    form.iter()
-        .find(|(key, value)| key == name && !value.is_empty())
-        .map(|(_, value)| value.as_str())
-}
-
-/// Reads an `application/x-www-form-urlencoded` body. Entra does not parse other content types,
-/// so it finds no `grant_type` in them: that is the error given.
-pub(super) async fn read_form(
-    request: Request<Incoming>,
-) -> Result<Vec<(String, String)>, AadError> {
-    let is_form = request
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .is_some_and(|mime| {
-            mime.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    if !is_form {
-        return Err(AadError::missing("grant_type"));
-    }
-    let body = Limited::new(request.into_body(), MAX_BODY_BYTES)
-        .collect()
-        .await
-        .map_err(|_| AadError::malformed_body())?
-        .to_bytes();
-    serde_urlencoded::from_bytes(&body).map_err(|_| AadError::malformed_body())
 }
 
 /// Counts and refuses the first `throttle.token` requests.

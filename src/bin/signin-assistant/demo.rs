@@ -8,6 +8,7 @@
 
 use chrono::Utc;
 
+use emulator::{Emulator, Scenario, DEFAULT_ONE_TIME_CODE};
 use signin_assistant::agent::front::{self, AgentChannels};
 use signin_assistant::agent::Agent;
 use signin_assistant::providers::Provider;
@@ -19,7 +20,6 @@ use signin_assistant::system::state::{BalloonOutcome, StateFile};
 use signin_assistant::work::entra_sign_in::{self, AccountHint, InteractiveMethod};
 use signin_assistant::work::routine::Routine;
 use signin_assistant::{report, work::account};
-use emulator::{Emulator, Scenario, DEFAULT_ONE_TIME_CODE};
 
 use crate::real::RealRoutine;
 
