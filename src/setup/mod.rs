@@ -490,7 +490,9 @@ async fn ldap(
     let (url, url_note) = ldap_url(options, base, kind, domain, &mut found, ask).await?;
     let (starttls, ca_file) = directory::transport(&url, options.ca_file.clone());
     println!("Reading what {url} says about itself…");
-    let dse = match directory::root_dse(&url, starttls, ca_file.clone(), LOOKUP_TIMEOUT).await {
+    // The administrator's certificate authority counts too (it is not repeated in the file).
+    let trusted = ca_file.clone().or_else(|| base.ldap.ca_file.clone());
+    let dse = match directory::root_dse(&url, starttls, trusted, LOOKUP_TIMEOUT).await {
         Ok(dse) => dse,
         Err(e) => {
             println!("  not readable ({e})");
