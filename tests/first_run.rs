@@ -2,7 +2,8 @@
 //! any configuration stays up and says "not set up" (tray, `status --json`) and starts once a
 //! configuration is written; `setup` turns a work e-mail address into a configuration with
 //! which `check` works, against the Entra emulator's discovery document, a throwaway slapd's
-//! root DSE, and SRV records served by dnsmasq on loopback; configuration errors are printed
+//! root DSE, and SRV records served by dnsmasq on loopback (a domain controller that DNS alone
+//! names is never written without proof); configuration errors are printed
 //! once, with the file, the line and the key.
 
 mod support;
@@ -427,50 +428,84 @@ fn setup_reads_the_base_from_the_root_dse_of_openldap() {
     assert_eq!(json_of(&out)["state"], "ok", "{}", stdout(&out));
 }
 
+/// `setup --yes` for alice@example.com with dnsmasq answering `srv` (dnsmasq's `--srv-host`);
+/// `extra` flags are added.
+fn setup_with_dns(s: &Session, srv: &str, extra: &[&str]) -> Output {
+    let dns = Dnsmasq::start(srv);
+    // No Entra tenant answers for example.com here.
+    write_system_config(
+        s,
+        "[entra]\nauthority = \"http://127.0.0.1:1\"\ntimeout_secs = 2\n",
+    );
+    let server = format!("127.0.0.1:{}", dns.port);
+    let mut args = vec![
+        "setup",
+        "--email",
+        "alice@example.com",
+        "--dns-server",
+        &server,
+        "--yes",
+        "--no-autostart",
+    ];
+    args.extend_from_slice(extra);
+    run(s, &args)
+}
+
 #[test]
-fn setup_finds_the_domain_controllers_in_dns() {
+fn setup_yes_never_writes_a_domain_controller_that_only_dns_names() {
     let slapd = Slapd::start();
     slapd.add_user("alice", "alice-pass-1", None);
     let port = slapd.ldap_url().rsplit(':').next().unwrap().to_string();
-    // The directory's SRV record names this machine (the test slapd) as the domain controller.
-    let dns = Dnsmasq::start(&format!(
-        "_ldap._tcp.dc._msdcs.example.com,localhost,{port},0,100"
-    ));
     let s = Session::start(Keyring::Unlocked);
-    // No Entra tenant answers for example.com here.
-    write_system_config(
+
+    // An answer for example.com that names a host of another domain (here the test slapd,
+    // which answers): dropped, so no domain controller is found and nothing is written.
+    let out = setup_with_dns(
         &s,
-        "[entra]\nauthority = \"http://127.0.0.1:1\"\ntimeout_secs = 2\n",
+        &format!("_ldap._tcp.dc._msdcs.example.com,localhost,{port},0,100"),
+        &[],
     );
-    let out = run(
+    let (said, err) = (stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(2), "{said}\n{err}");
+    assert!(!user_config(&s).exists(), "{said}\n{err}");
+    assert!(!said.contains("domain controller localhost"), "{said}");
+
+    // A host under example.com, found only in DNS and proven by nothing: `--yes` does not
+    // adopt it, and says what to give instead.
+    let out = setup_with_dns(
         &s,
-        &[
-            "setup",
-            "--email",
-            "alice@example.com",
-            "--dns-server",
-            &format!("127.0.0.1:{}", dns.port),
-            "--yes",
-            "--no-autostart",
-        ],
+        &format!("_ldap._tcp.dc._msdcs.example.com,dc1.example.com,{port},0,100"),
+        &["--base-dn", "dc=example,dc=com", "--no-test"],
     );
-    let said = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{said}\n{}", stderr(&out));
+    let (said, err) = (stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(2), "{said}\n{err}");
+    assert!(!user_config(&s).exists(), "{said}\n{err}");
     assert!(
-        said.contains("Active Directory: domain example.com, domain controller localhost"),
-        "{said}"
+        err.contains("dc1.example.com") && err.contains("--ldap-url") && err.contains("--ca-file"),
+        "{err}"
     );
-    let written = std::fs::read_to_string(user_config(&s)).unwrap();
-    assert!(
-        written.contains(&format!("url = \"ldap://localhost:{port}\"")),
-        "{written}"
-    );
-    assert!(
-        written.contains("_ldap._tcp.dc._msdcs.example.com"),
-        "{written}"
-    );
-    let out = s.run(&["sign-in", "--password-stdin"], "alice-pass-1\n");
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let out = s.run(&["check", "--json", "--no-notify"], "");
-    assert_eq!(json_of(&out)["state"], "ok", "{}", stdout(&out));
+}
+
+#[test]
+fn a_domain_controller_is_proven_only_by_a_certificate_from_the_ca_file() {
+    use signin_assistant::setup::directory::prove;
+    let slapd = Slapd::start();
+    let url = url::Url::parse(&slapd.ldap_url()).unwrap();
+    let other = tempfile::tempdir().unwrap();
+    support::slapd::make_certificates(other.path());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let timeout = std::time::Duration::from_secs(5);
+    // StartTLS with a certificate from the administrator's CA: proven.
+    runtime
+        .block_on(prove(&url, &slapd.ca_file, timeout))
+        .unwrap();
+    // Another authority, or one only the system trusts: not proven.
+    let err = runtime
+        .block_on(prove(&url, &other.path().join("ca.pem"), timeout))
+        .unwrap_err();
+    assert!(!err.is_empty());
+    let err = runtime
+        .block_on(prove(&url, &other.path().join("missing.pem"), timeout))
+        .unwrap_err();
+    assert!(err.contains("missing.pem"), "{err}");
 }

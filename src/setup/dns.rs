@@ -1,11 +1,21 @@
 //! One DNS question, asked directly: the SRV records (RFC 2782) that name a domain's Active
 //! Directory domain controllers, `_ldap._tcp.dc._msdcs.<domain>`.
 //!
-//! The standard library resolves names to addresses only, and a full resolver crate would bring
-//! a dozen crates for this one query; so this is a minimal client (RFC 1035): one query over UDP
+//! The standard library resolves names to addresses only, and a full resolver crate costs more
+//! than this one query is worth: hickory-resolver 0.25 (tokio, system-config) adds 20 crates and
+//! about 0.8 MB to the stripped release binary (measured: 434,328 → 1,261,680 bytes for a probe
+//! with the project's release profile), which would put the binary over its 8 MiB budget
+//! (BENCHMARKS.md), and it would not spare the checks that matter here (targets inside the
+//! domain, proof of the controller). So this is a minimal client (RFC 1035): one query over UDP
 //! with an EDNS0 buffer of 1232 bytes, TCP when the answer is truncated, to the name servers of
 //! `/etc/resolv.conf` (or the one given). Answers come from the network: every length and
 //! offset is checked, and compressed names follow at most a few pointers.
+//!
+//! An answer is not believed because it arrived: its id (from the system's secure random
+//! source) must be the query's, its question the name asked, each record's owner that name
+//! (case-insensitive, compressed or not), and a target must be the domain or a host under it.
+//! Anything else is dropped and logged. Even then a DNS answer is not a domain controller:
+//! `setup` proves it or asks (see `super::ldap_url`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -48,15 +58,19 @@ pub enum DnsError {
     Malformed { server: SocketAddr, detail: String },
     #[error("the DNS server {server} answered with error code {rcode}")]
     Refused { server: SocketAddr, rcode: u8 },
+    #[error("the system's secure random number generator failed")]
+    NoRandom,
 }
 
 /// The domain controllers of `domain`, best first (lowest priority, then highest weight);
-/// empty when the domain has none. `server`: ask this one instead of the system's.
+/// empty when the domain has none. Only hosts at or under `domain` are kept. `server`: ask
+/// this one instead of the system's.
 pub async fn domain_controllers(
     domain: &str,
     server: Option<SocketAddr>,
 ) -> Result<Vec<Srv>, DnsError> {
-    let mut records = srv(&format!("_ldap._tcp.dc._msdcs.{domain}"), server).await?;
+    let records = srv(&format!("_ldap._tcp.dc._msdcs.{domain}"), server).await?;
+    let mut records = within(records, domain);
     records.sort_by(|a, b| a.priority.cmp(&b.priority).then(b.weight.cmp(&a.weight)));
     Ok(records)
 }
@@ -99,7 +113,7 @@ fn name_servers(text: &str) -> Vec<SocketAddr> {
 }
 
 async fn ask(name: &str, server: SocketAddr) -> Result<Vec<Srv>, DnsError> {
-    let id = fastrand::u16(..);
+    let id = query_id()?;
     let query = query(id, name)?;
     let no_answer = |detail: String| DnsError::NoAnswer { server, detail };
     let bind: SocketAddr = if server.is_ipv4() {
@@ -129,14 +143,19 @@ async fn ask(name: &str, server: SocketAddr) -> Result<Vec<Srv>, DnsError> {
             break buffer[..len].to_vec();
         }
     };
-    match parse(&answer, id) {
-        Err(Parsed::Truncated) => ask_over_tcp(&query, id, server).await,
+    match parse(&answer, id, name) {
+        Err(Parsed::Truncated) => ask_over_tcp(&query, id, name, server).await,
         other => other.map_err(|e| e.into_error(server)),
     }
 }
 
 /// The same query over TCP (RFC 7766), for an answer too big for UDP.
-async fn ask_over_tcp(query: &[u8], id: u16, server: SocketAddr) -> Result<Vec<Srv>, DnsError> {
+async fn ask_over_tcp(
+    query: &[u8],
+    id: u16,
+    name: &str,
+    server: SocketAddr,
+) -> Result<Vec<Srv>, DnsError> {
     let no_answer = |detail: String| DnsError::NoAnswer { server, detail };
     let exchange = async {
         let mut stream = TcpStream::connect(server).await?;
@@ -153,7 +172,17 @@ async fn ask_over_tcp(query: &[u8], id: u16, server: SocketAddr) -> Result<Vec<S
         .await
         .map_err(|_| no_answer(format!("nothing within {} s over TCP", TIMEOUT.as_secs())))?
         .map_err(|e| no_answer(e.to_string()))?;
-    parse(&answer, id).map_err(|e| e.into_error(server))
+    parse(&answer, id, name).map_err(|e| e.into_error(server))
+}
+
+/// A query id nobody off the path can guess (a guessed id lets a forged answer in).
+fn query_id() -> Result<u16, DnsError> {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 2];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| DnsError::NoRandom)?;
+    Ok(u16::from_be_bytes(bytes))
 }
 
 /// A standard query for the SRV records of `name`, recursion desired, with an EDNS0 OPT record.
@@ -211,8 +240,10 @@ impl Parsed {
     }
 }
 
-/// The SRV records in an answer to query `id`; NXDOMAIN is no records.
-fn parse(message: &[u8], id: u16) -> Result<Vec<Srv>, Parsed> {
+/// The SRV records in an answer to query `id` for `name`; NXDOMAIN is no records. The answer
+/// must repeat the question; records owned by another name are ignored.
+fn parse(message: &[u8], id: u16, name: &str) -> Result<Vec<Srv>, Parsed> {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
     let mut reader = Reader { message, at: 0 };
     if reader.u16()? != id {
         return Err(Parsed::Malformed("an answer to another question"));
@@ -233,13 +264,18 @@ fn parse(message: &[u8], id: u16) -> Result<Vec<Srv>, Parsed> {
     let answers = reader.u16()?;
     reader.u16()?; // authority
     reader.u16()?; // additional
-    for _ in 0..questions {
-        reader.name()?;
-        reader.skip(4)?;
+    if questions != 1 {
+        return Err(Parsed::Malformed(
+            "an answer that does not repeat the question",
+        ));
+    }
+    let (asked, kind, class) = (reader.name()?, reader.u16()?, reader.u16()?);
+    if asked != name || kind != TYPE_SRV || class != CLASS_IN {
+        return Err(Parsed::Malformed("an answer to another question"));
     }
     let mut records = Vec::new();
     for _ in 0..answers {
-        reader.name()?;
+        let owner = reader.name()?;
         let kind = reader.u16()?;
         let class = reader.u16()?;
         reader.skip(4)?; // TTL
@@ -251,7 +287,9 @@ fn parse(message: &[u8], id: u16) -> Result<Vec<Srv>, Parsed> {
         if end > message.len() {
             return Err(Parsed::Malformed("a record runs past the end"));
         }
-        if kind == TYPE_SRV && class == CLASS_IN {
+        if owner != name {
+            tracing::warn!(%owner, asked = %name, "ignored a DNS record about another name");
+        } else if kind == TYPE_SRV && class == CLASS_IN {
             let priority = reader.u16()?;
             let weight = reader.u16()?;
             let port = reader.u16()?;
@@ -272,6 +310,29 @@ fn parse(message: &[u8], id: u16) -> Result<Vec<Srv>, Parsed> {
         reader.at = end;
     }
     Ok(records)
+}
+
+/// The records whose target is `domain` or a host under it. Any other target is dropped and
+/// logged: whoever answers DNS could otherwise name their own server, with a certificate
+/// valid for its own name, and receive the password.
+fn within(records: Vec<Srv>, domain: &str) -> Vec<Srv> {
+    let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+    let under = format!(".{domain}");
+    records
+        .into_iter()
+        .filter(|record| {
+            let host = record.target.to_ascii_lowercase();
+            let inside = host == domain || host.ends_with(&under);
+            if !inside {
+                tracing::warn!(
+                    host = %record.target,
+                    %domain,
+                    "ignored a domain controller outside the domain"
+                );
+            }
+            inside
+        })
+        .collect()
 }
 
 /// Reads a DNS message with bounds checks.
@@ -358,10 +419,18 @@ impl Reader<'_> {
 mod tests {
     use super::*;
 
-    /// An answer to `query(7, "_ldap._tcp.dc._msdcs.example.com")` with two SRV records, the
-    /// second target compressed against the first.
+    /// The name asked for the domain controllers of example.com.
+    const NAME: &str = "_ldap._tcp.dc._msdcs.example.com";
+
+    /// An answer to `query(7, NAME)` with two SRV records, the second target compressed against
+    /// the first.
     fn answer(flags: u16) -> Vec<u8> {
-        let mut m = query(7, "_ldap._tcp.dc._msdcs.example.com").unwrap();
+        answer_to(flags, NAME)
+    }
+
+    /// The same answer with `question` as its question (the records' owners point at it).
+    fn answer_to(flags: u16, question: &str) -> Vec<u8> {
+        let mut m = query(7, question).unwrap();
         // Drop the OPT record (11 bytes) and fix the counts: 1 question, 2 answers, 0 additional.
         m.truncate(m.len() - 11);
         m[2..4].copy_from_slice(&flags.to_be_bytes());
@@ -397,7 +466,7 @@ mod tests {
 
     #[test]
     fn reads_srv_records_with_compressed_names() {
-        let records = parse(&answer(0x8180), 7).unwrap();
+        let records = parse(&answer(0x8180), 7, NAME).unwrap();
         assert_eq!(
             records,
             vec![
@@ -419,24 +488,24 @@ mod tests {
 
     #[test]
     fn nxdomain_is_no_records_and_errors_are_named() {
-        assert_eq!(parse(&answer(0x8183), 7).unwrap(), vec![]);
-        assert_eq!(parse(&answer(0x8182), 7), Err(Parsed::Rcode(2)));
-        assert_eq!(parse(&answer(0x8380), 7), Err(Parsed::Truncated));
-        assert!(parse(&answer(0x8180), 8).is_err());
-        assert!(parse(&answer(0x0100), 7).is_err());
+        assert_eq!(parse(&answer(0x8183), 7, NAME).unwrap(), vec![]);
+        assert_eq!(parse(&answer(0x8182), 7, NAME), Err(Parsed::Rcode(2)));
+        assert_eq!(parse(&answer(0x8380), 7, NAME), Err(Parsed::Truncated));
+        assert!(parse(&answer(0x8180), 8, NAME).is_err());
+        assert!(parse(&answer(0x0100), 7, NAME).is_err());
     }
 
     #[test]
     fn every_cut_and_every_byte_flip_is_an_error_or_an_answer_never_a_panic() {
         let good = answer(0x8180);
         for len in 0..good.len() {
-            let _ = parse(&good[..len], 7);
+            let _ = parse(&good[..len], 7, NAME);
         }
         for i in 0..good.len() {
             for value in [0x00, 0x3f, 0xc0, 0xff] {
                 let mut bad = good.clone();
                 bad[i] = value;
-                let _ = parse(&bad, 7);
+                let _ = parse(&bad, 7, NAME);
             }
         }
     }
@@ -447,7 +516,7 @@ mod tests {
         // Point the first answer's name at itself.
         let at = m.iter().position(|&b| b == 0xc0).unwrap();
         m[at + 1] = at as u8;
-        assert!(parse(&m, 7).is_err());
+        assert!(parse(&m, 7, NAME).is_err());
     }
 
     #[test]
@@ -468,5 +537,103 @@ mod tests {
         assert!(query(1, "a..b").is_err());
         assert!(query(1, &"a".repeat(64)).is_err());
         assert!(query(1, "exämple.com").is_err());
+    }
+
+    /// A name in wire format, uncompressed.
+    fn wire(name: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        for label in name.split('.') {
+            out.push(label.len() as u8);
+            out.extend_from_slice(label.as_bytes());
+        }
+        out.push(0);
+        out
+    }
+
+    #[test]
+    fn an_answer_to_another_question_is_refused() {
+        let other = answer_to(0x8180, "_ldap._tcp.dc._msdcs.attacker.example");
+        assert!(
+            parse(&other, 7, NAME).is_err(),
+            "{:?}",
+            parse(&other, 7, NAME)
+        );
+        // No question at all is no proof of what was answered either.
+        let mut none = answer(0x8180)[..12].to_vec();
+        none[4..6].copy_from_slice(&0u16.to_be_bytes());
+        none[6..8].copy_from_slice(&1u16.to_be_bytes());
+        none.extend_from_slice(&wire(NAME));
+        none.extend_from_slice(&TYPE_SRV.to_be_bytes());
+        none.extend_from_slice(&CLASS_IN.to_be_bytes());
+        none.extend_from_slice(&600u32.to_be_bytes());
+        let target = wire("dc1.example.com");
+        none.extend_from_slice(&((6 + target.len()) as u16).to_be_bytes());
+        for v in [0u16, 100, 389] {
+            none.extend_from_slice(&v.to_be_bytes());
+        }
+        none.extend_from_slice(&target);
+        assert!(
+            parse(&none, 7, NAME).is_err(),
+            "{:?}",
+            parse(&none, 7, NAME)
+        );
+    }
+
+    #[test]
+    fn records_owned_by_another_name_are_ignored() {
+        // The first record's owner is written out as another name instead of pointing at the
+        // question; the second still points at the question.
+        let mut m = answer(0x8180);
+        let first_owner = m.iter().position(|&b| b == 0xc0).unwrap();
+        m.splice(
+            first_owner..first_owner + 2,
+            wire("_ldap._tcp.dc._msdcs.attacker.example"),
+        );
+        // The second target's pointer moved with the splice: point it at "example.com" again.
+        let shift = wire("_ldap._tcp.dc._msdcs.attacker.example").len() - 2;
+        let len = m.len();
+        let old = u16::from_be_bytes([m[len - 2], m[len - 1]]) as usize & 0x3fff;
+        m[len - 2..].copy_from_slice(&((0xc000 | (old + shift)) as u16).to_be_bytes());
+        let records = parse(&m, 7, NAME).unwrap();
+        let targets: Vec<&str> = records.iter().map(|r| r.target.as_str()).collect();
+        assert_eq!(targets, vec!["dc2.example.com"]);
+    }
+
+    #[test]
+    fn names_match_whatever_their_case() {
+        let upper = answer_to(0x8180, &NAME.to_ascii_uppercase());
+        assert_eq!(parse(&upper, 7, NAME).unwrap().len(), 2);
+        assert_eq!(
+            parse(&answer(0x8180), 7, "_LDAP._tcp.DC._msdcs.Example.COM.")
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn targets_outside_the_domain_are_dropped() {
+        let srv = |target: &str| Srv {
+            priority: 0,
+            weight: 0,
+            port: 389,
+            target: target.into(),
+        };
+        let records = vec![
+            srv("dc1.corp.example.com"),
+            srv("dc.attacker.example"),
+            srv("example.com"),
+            srv("evilexample.com"),
+            srv("example.com.attacker.example"),
+            srv("DC2.Example.Com"),
+        ];
+        let kept: Vec<String> = within(records, "Example.com")
+            .into_iter()
+            .map(|r| r.target)
+            .collect();
+        assert_eq!(
+            kept,
+            vec!["dc1.corp.example.com", "example.com", "DC2.Example.Com"]
+        );
     }
 }

@@ -6,6 +6,10 @@
 //!   system file has it.
 //! - Active Directory: the domain controllers from DNS SRV records ([`dns`]) of the e-mail's
 //!   domain or the machine's realm, the base DN from the server's root DSE ([`directory`]).
+//!   DNS can be forged, so a domain controller it names is used only when proven (its
+//!   certificate chains to the `ca_file` given or set by the administrator) or confirmed by
+//!   the person; `--yes` never adopts an unproven one, and when Entra ID is found too it is
+//!   the default.
 //! - OpenLDAP: the server the person types, the base DN from its root DSE.
 //!
 //! The result is tested like `doctor` tests the endpoint, written with comments ([`write`](mod@write)),
@@ -79,6 +83,12 @@ pub enum SetupError {
     Invalid(String),
     #[error("{0}")]
     Io(String),
+    #[error("{host} is named in DNS as a domain controller of {domain}, but {why}, and DNS answers can be forged; nothing was written. Give the directory server your IT desk names with --ldap-url, or your organisation's certificate authority with --ca-file so that the one found can be proven, or run the setup on a terminal to confirm it")]
+    Unproven {
+        host: String,
+        domain: String,
+        why: String,
+    },
     #[error("cancelled; nothing was written")]
     Cancelled,
     #[error("the test of the new configuration found a problem (above); nothing was written. Correct it, or write it anyway with --no-test")]
@@ -246,7 +256,7 @@ pub async fn plan(options: &Options, base: &Config, ask: &dyn Ask) -> Result<Pla
     match kind {
         Kind::Entra => entra(options, base, email, &domain, found, ask).await,
         Kind::ActiveDirectory | Kind::Openldap => {
-            ldap(options, kind, email, &domain, found, ask).await
+            ldap(options, base, kind, email, &domain, found, ask).await
         }
     }
 }
@@ -321,7 +331,7 @@ async fn kind(
     }
     if let Some((ad_domain, dcs)) = &found.controllers {
         println!(
-            "  Active Directory: domain {ad_domain}, domain controller {}",
+            "  Active Directory: domain {ad_domain}, domain controller {} (named in DNS, not yet proven)",
             dcs[0].target
         );
     }
@@ -337,24 +347,7 @@ async fn kind(
             found.kind_note = Some("Found: Active Directory domain controllers in DNS.".into());
             Ok(Kind::ActiveDirectory)
         }
-        (true, true) => {
-            // Passwords synced to Entra usually expire in AD: that is where to ask.
-            let chosen = ask.choose(
-                "Both an Active Directory domain and a Microsoft Entra ID tenant were found. Which one tells when your password expires?",
-                &[
-                    "Active Directory (your password is set on-premises and synced)",
-                    "Microsoft Entra ID (cloud-only accounts)",
-                ],
-                0,
-                "--kind",
-            )?;
-            found.kind_note = Some("Both AD and Entra ID were found; chosen during setup.".into());
-            Ok(if chosen == 0 {
-                Kind::ActiveDirectory
-            } else {
-                Kind::Entra
-            })
-        }
+        (true, true) => Ok(both_found(found, ask)?),
         (false, false) => {
             if matches!(found.tenant, Some(Discovered::PersonalAccounts)) {
                 return Err(SetupError::Invalid(format!(
@@ -377,6 +370,33 @@ async fn kind(
             Ok([Kind::Entra, Kind::ActiveDirectory, Kind::Openldap][chosen])
         }
     }
+}
+
+/// Both an Entra ID tenant and AD domain controllers were found. The default is Entra ID:
+/// Microsoft named its tenant over HTTPS, while the domain controllers were named by DNS,
+/// which anyone on the path can forge; the person may still choose AD (where passwords synced
+/// to Entra usually expire), whose controller is then proven or confirmed in `ldap_url`.
+fn both_found(found: &mut Found, ask: &dyn Ask) -> Result<Kind, SetupError> {
+    let chosen = ask.choose(
+        "Both a Microsoft Entra ID tenant and an Active Directory domain were found. Which one tells when your password expires? \
+         The default is Microsoft Entra ID: Microsoft confirmed its tenant over HTTPS, while the domain controllers were only named by DNS, which can be forged.",
+        &[
+            "Microsoft Entra ID (cloud accounts; the default)",
+            "Active Directory (your password is set on-premises and synced)",
+        ],
+        0,
+        "--kind",
+    )?;
+    found.kind_note = Some(if ask.interactive() {
+        "Both AD and Entra ID were found; chosen during setup.".into()
+    } else {
+        "Both AD (named in DNS) and Entra ID were found; Entra ID is the default, as DNS alone proves no domain controller (--kind ad to choose AD).".into()
+    });
+    Ok(if chosen == 0 {
+        Kind::Entra
+    } else {
+        Kind::ActiveDirectory
+    })
 }
 
 async fn entra(
@@ -460,16 +480,19 @@ async fn entra(
 
 async fn ldap(
     options: &Options,
+    base: &Config,
     kind: Kind,
     email: String,
     domain: &str,
     mut found: Found,
     ask: &dyn Ask,
 ) -> Result<Plan, SetupError> {
-    let (url, url_note) = ldap_url(options, kind, domain, &mut found, ask).await?;
+    let (url, url_note) = ldap_url(options, base, kind, domain, &mut found, ask).await?;
     let (starttls, ca_file) = directory::transport(&url, options.ca_file.clone());
     println!("Reading what {url} says about itself…");
-    let dse = match directory::root_dse(&url, starttls, ca_file.clone(), LOOKUP_TIMEOUT).await {
+    // The administrator's certificate authority counts too (it is not repeated in the file).
+    let trusted = ca_file.clone().or_else(|| base.ldap.ca_file.clone());
+    let dse = match directory::root_dse(&url, starttls, trusted, LOOKUP_TIMEOUT).await {
         Ok(dse) => dse,
         Err(e) => {
             println!("  not readable ({e})");
@@ -576,9 +599,11 @@ async fn ldap(
     Ok(plan)
 }
 
-/// The directory server: given, found in DNS (AD), or asked; with a note for the file.
+/// The directory server: given, found in DNS (AD) and proven or confirmed, or asked; with a
+/// note for the file.
 async fn ldap_url(
     options: &Options,
+    base: &Config,
     kind: Kind,
     domain: &str,
     found: &mut Found,
@@ -597,18 +622,9 @@ async fn ldap_url(
                 directory::find_domain_controllers(&domains, options.dns_server).await;
         }
         if let Some((ad_domain, dcs)) = &found.controllers {
-            if let Some(url) = dcs.iter().find_map(directory::url_of) {
-                let others: Vec<&str> = dcs.iter().skip(1).map(|d| d.target.as_str()).collect();
-                let mut note = format!(
-                    "Found: the domain controllers of {ad_domain} in DNS (_ldap._tcp.dc._msdcs.{ad_domain})."
-                );
-                if !others.is_empty() {
-                    note.push_str(&format!(
-                        "\nOther domain controllers: {}.",
-                        others.join(", ")
-                    ));
-                }
-                return Ok((url, note));
+            let ca_file = options.ca_file.as_deref().or(base.ldap.ca_file.as_deref());
+            if let Some(adopted) = dns_controller(ca_file, ad_domain, dcs, ask).await? {
+                return Ok(adopted);
             }
         }
     }
@@ -622,6 +638,74 @@ async fn ldap_url(
         .map_err(|_| SetupError::Invalid(format!("`{typed}` is not an LDAP URL")))?;
     check_ldap_url(&url).map_err(SetupError::Invalid)?;
     Ok((url, "Given during setup.".into()))
+}
+
+/// How many of the domain controllers DNS named are tried for a proof.
+const PROOF_TRIES: usize = 3;
+
+/// A domain controller DNS named, with the words for the file, when it is proven (its
+/// certificate chains to `ca_file`) or the person confirms it; `None` when the person says no
+/// (the server is then asked for). Without a person to ask, an unproven one is an error.
+async fn dns_controller(
+    ca_file: Option<&Path>,
+    domain: &str,
+    dcs: &[dns::Srv],
+    ask: &dyn Ask,
+) -> Result<Option<(Url, String)>, SetupError> {
+    let candidates: Vec<(Url, &dns::Srv)> = dcs
+        .iter()
+        .filter_map(|dc| Some((directory::url_of(dc)?, dc)))
+        .take(PROOF_TRIES)
+        .collect();
+    let asked = format!("_ldap._tcp.dc._msdcs.{domain}");
+    if let Some(ca_file) = ca_file {
+        for (url, dc) in &candidates {
+            println!(
+                "Checking that {} holds a certificate from {}…",
+                dc.target,
+                ca_file.display()
+            );
+            match directory::prove(url, ca_file, LOOKUP_TIMEOUT).await {
+                Ok(()) => {
+                    let note = format!(
+                        "Found: a domain controller of {domain} in DNS ({asked}), proven by its certificate, which chains to {}.",
+                        ca_file.display()
+                    );
+                    return Ok(Some((url.clone(), note)));
+                }
+                Err(e) => println!("  not proven: {e}"),
+            }
+        }
+    }
+    let Some((url, dc)) = candidates.first() else {
+        return Ok(None);
+    };
+    let why = match ca_file {
+        Some(ca_file) => format!(
+            "its certificate could not be shown to chain to {}",
+            ca_file.display()
+        ),
+        None => "no certificate authority was given to prove it with".to_string(),
+    };
+    if !ask.interactive() {
+        return Err(SetupError::Unproven {
+            host: dc.target.clone(),
+            domain: domain.to_string(),
+            why,
+        });
+    }
+    let question = format!(
+        "DNS names {host} as a domain controller of {domain}, but {why}, and DNS answers can be forged. \
+         Is {host} your organisation's domain controller? Your password will be sent to it.",
+        host = dc.target
+    );
+    if !ask.yes_no(&question, false)? {
+        return Ok(None);
+    }
+    let note = format!(
+        "Named in DNS ({asked}) and not proven by a certificate; confirmed by you during setup."
+    );
+    Ok(Some((url.clone(), note)))
 }
 
 /// Tests the configuration like `doctor` tests the endpoint; prints each line and returns
@@ -648,4 +732,123 @@ async fn test(config: &Config, ask: &dyn Ask) -> Result<bool, SetupError> {
         return ask.yes_no("Write the configuration anyway?", false);
     }
     Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A person who answers every yes/no question with `yes` (or nobody, with `--yes`).
+    struct Person {
+        interactive: bool,
+        yes: bool,
+    }
+
+    impl Ask for Person {
+        fn line(
+            &self,
+            _: &str,
+            _: Option<&str>,
+            _: &'static str,
+            _: &str,
+        ) -> Result<String, SetupError> {
+            Err(SetupError::Cancelled)
+        }
+        fn yes_no(&self, _: &str, default: bool) -> Result<bool, SetupError> {
+            Ok(if self.interactive { self.yes } else { default })
+        }
+        fn choose(
+            &self,
+            _: &str,
+            _: &[&str],
+            default: usize,
+            _: &'static str,
+        ) -> Result<usize, SetupError> {
+            Ok(default)
+        }
+        fn interactive(&self) -> bool {
+            self.interactive
+        }
+    }
+
+    fn named_in_dns() -> Vec<dns::Srv> {
+        vec![dns::Srv {
+            priority: 0,
+            weight: 100,
+            // Nothing listens there: a proof cannot succeed.
+            port: 1,
+            target: "dc1.example.com".into(),
+        }]
+    }
+
+    fn run<T>(future: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    #[test]
+    fn without_a_person_an_unproven_domain_controller_is_an_error_that_says_what_to_give() {
+        let nobody = Person {
+            interactive: false,
+            yes: true,
+        };
+        let missing_ca = Path::new("/nonexistent/ca.pem");
+        for ca_file in [None, Some(missing_ca)] {
+            let result = run(dns_controller(
+                ca_file,
+                "example.com",
+                &named_in_dns(),
+                &nobody,
+            ));
+            let Err(e @ SetupError::Unproven { .. }) = result else {
+                panic!("{ca_file:?}: {result:?}");
+            };
+            let said = e.to_string();
+            assert!(
+                said.contains("dc1.example.com")
+                    && said.contains("--ldap-url")
+                    && said.contains("--ca-file"),
+                "{said}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_domain_controller_the_person_confirms_is_not_written_as_found() {
+        let yes = Person {
+            interactive: true,
+            yes: true,
+        };
+        let (url, note) = run(dns_controller(None, "example.com", &named_in_dns(), &yes))
+            .unwrap()
+            .unwrap();
+        assert_eq!(url.as_str(), "ldap://dc1.example.com:1");
+        assert!(
+            note.contains("confirmed by you") && !note.contains("Found"),
+            "{note}"
+        );
+        let no = Person {
+            interactive: true,
+            yes: false,
+        };
+        assert!(
+            run(dns_controller(None, "example.com", &named_in_dns(), &no))
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn when_both_are_found_the_default_is_entra_id() {
+        let mut found = Found::default();
+        let nobody = Person {
+            interactive: false,
+            yes: true,
+        };
+        assert_eq!(both_found(&mut found, &nobody).unwrap(), Kind::Entra);
+        assert!(found.kind_note.unwrap().contains("Entra ID is the default"));
+    }
 }
