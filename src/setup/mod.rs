@@ -22,6 +22,8 @@ pub mod directory;
 pub mod discovery;
 pub mod dns;
 pub mod doctor;
+mod entra;
+mod ldap;
 pub mod write;
 
 use std::collections::BTreeMap;
@@ -33,8 +35,7 @@ use url::Url;
 
 use crate::providers::{Provider, ProviderError};
 use crate::system::config::{
-    check_ldap_url, check_tenant, is_dns_name, system_config_path, user_config_path, Config,
-    LdapFlavor, Origin, ProviderKind,
+    is_dns_name, system_config_path, user_config_path, Config, LdapFlavor, Origin, ProviderKind,
 };
 use ask::Ask;
 use discovery::Discovered;
@@ -254,9 +255,9 @@ pub async fn plan(options: &Options, base: &Config, ask: &dyn Ask) -> Result<Pla
     let mut found = Found::default();
     let kind = kind(options, base, &domain, &mut found, ask).await?;
     match kind {
-        Kind::Entra => entra(options, base, email, &domain, found, ask).await,
+        Kind::Entra => entra::questions(options, base, email, &domain, found, ask).await,
         Kind::ActiveDirectory | Kind::Openldap => {
-            ldap(options, base, kind, email, &domain, found, ask).await
+            ldap::questions(options, base, kind, email, &domain, found, ask).await
         }
     }
 }
@@ -399,315 +400,6 @@ fn both_found(found: &mut Found, ask: &dyn Ask) -> Result<Kind, SetupError> {
     })
 }
 
-async fn entra(
-    options: &Options,
-    base: &Config,
-    email: String,
-    domain: &str,
-    mut found: Found,
-    ask: &dyn Ask,
-) -> Result<Plan, SetupError> {
-    let mut plan = Plan::new(email, ProviderKind::Entra);
-    plan.note(
-        "account.username",
-        "Your work account (its UPN); `sign-in --user NAME` signs in another.",
-    );
-    if let Some(note) = found.kind_note.take() {
-        plan.note("provider.kind", note);
-    }
-    let tenant = if let Some(tenant) = &options.tenant {
-        plan.note("entra.tenant", "Given with --tenant.");
-        Some(tenant.clone())
-    } else if base.entra.tenant.is_some() {
-        None
-    } else {
-        if found.tenant.is_none() {
-            found.tenant = discovery::entra_tenant(&base.entra.authority, domain, LOOKUP_TIMEOUT)
-                .await
-                .ok();
-        }
-        match found.tenant {
-            Some(Discovered::Tenant { id }) => {
-                plan.note(
-                    "entra.tenant",
-                    format!("Found: the OpenID Connect discovery document of {domain} names this tenant."),
-                );
-                Some(id)
-            }
-            _ => Some(ask.line(
-                "Your organisation's Entra tenant (its id or domain)",
-                None,
-                "--tenant",
-                crate::providers::words_for("entra.tenant").who,
-            )?),
-        }
-    };
-    if let Some(tenant) = &tenant {
-        check_tenant(tenant).map_err(SetupError::Invalid)?;
-    }
-    let client_id = if let Some(id) = &options.client_id {
-        plan.note(
-            "entra.client_id",
-            "Given with --client-id: the application your IT desk registered.",
-        );
-        Some(id.clone())
-    } else if base.entra.client_id.is_some() {
-        println!("Application (client) id: set by your administrator.");
-        None
-    } else {
-        plan.note(
-            "entra.client_id",
-            "The application your IT desk registered for Sign-in Assistant.",
-        );
-        Some(ask.line(
-            "The application (client) id",
-            None,
-            "--client-id",
-            crate::providers::words_for("entra.client_id").who,
-        )?)
-    };
-    if let Some(id) = &client_id {
-        if id.is_empty() || id.contains(char::is_whitespace) || id.len() > 100 {
-            return Err(SetupError::Invalid(format!(
-                "`{}` is not an application (client) id",
-                crate::rules::untrusted::clean(id, 100)
-            )));
-        }
-    }
-    plan.entra = Some(EntraPlan { tenant, client_id });
-    Ok(plan)
-}
-
-async fn ldap(
-    options: &Options,
-    base: &Config,
-    kind: Kind,
-    email: String,
-    domain: &str,
-    mut found: Found,
-    ask: &dyn Ask,
-) -> Result<Plan, SetupError> {
-    let (url, url_note) = ldap_url(options, base, kind, domain, &mut found, ask).await?;
-    let (starttls, ca_file) = directory::transport(&url, options.ca_file.clone());
-    println!("Reading what {url} says about itself…");
-    // The administrator's certificate authority counts too (it is not repeated in the file).
-    let trusted = ca_file.clone().or_else(|| base.ldap.ca_file.clone());
-    let dse = match directory::root_dse(&url, starttls, trusted, LOOKUP_TIMEOUT).await {
-        Ok(dse) => dse,
-        Err(e) => {
-            println!("  not readable ({e})");
-            directory::RootDse::default()
-        }
-    };
-    // Unless `--kind` said otherwise, the server says what it is.
-    let kind = match (options.kind, dse.flavor) {
-        (None, Some(LdapFlavor::ActiveDirectory)) => Kind::ActiveDirectory,
-        (None, Some(_)) => Kind::Openldap,
-        _ => kind,
-    };
-    let flavor = match kind {
-        Kind::ActiveDirectory => LdapFlavor::ActiveDirectory,
-        _ => dse.flavor.unwrap_or(LdapFlavor::Openldap),
-    };
-    let ad = flavor == LdapFlavor::ActiveDirectory;
-    let mut plan = Plan::new(String::new(), ProviderKind::Ldap);
-    if let Some(note) = found.kind_note.take() {
-        plan.note("provider.kind", note);
-    }
-    plan.note("ldap.url", url_note);
-    let base = match (&options.base_dn, dse.base()) {
-        (Some(base), _) => {
-            plan.note("ldap.base", "Given with --base-dn.");
-            base.clone()
-        }
-        (None, Some(base)) if !ask.interactive() || ad => {
-            plan.note("ldap.base", "Found: the server's root DSE.");
-            base
-        }
-        (None, found_base) => {
-            let contexts = dse.account_contexts();
-            let default = found_base.or_else(|| contexts.first().cloned());
-            plan.note("ldap.base", "Where the accounts are.");
-            ask.line(
-                "The directory's base DN",
-                default.as_deref(),
-                "--base-dn",
-                crate::providers::words_for("ldap.base").who,
-            )?
-        }
-    };
-    let bind = match &options.bind {
-        Some(bind) => bind.clone(),
-        None if ad => "{username}".to_string(),
-        None => {
-            let default = format!("uid={{username}},ou=people,{base}");
-            ask.line(
-                "How accounts are named ({username} stands for the account)",
-                Some(&default),
-                "--bind",
-                crate::providers::words_for("ldap.bind").who,
-            )?
-        }
-    };
-    if !bind.contains("{username}") {
-        return Err(SetupError::Invalid(
-            "the bind template must contain {username}".into(),
-        ));
-    }
-    plan.note(
-        "ldap.bind",
-        if ad {
-            "Active Directory: you sign in with your UPN."
-        } else {
-            "{username} stands for the account."
-        },
-    );
-    let account = match &options.user {
-        Some(user) => user.clone(),
-        None if ad => email,
-        None => {
-            let local = email.split('@').next().unwrap_or_default().to_string();
-            ask.line(
-                "Your user name in the directory",
-                Some(&local),
-                "--user",
-                "usually the part of your e-mail address before the @",
-            )?
-        }
-    };
-    plan.account = account;
-    plan.note(
-        "account.username",
-        "Your account; `sign-in --user NAME` signs in another.",
-    );
-    plan.note(
-        "ldap.flavor",
-        match (dse.flavor, ad) {
-            (Some(_), true) => "Found: the server says it is Active Directory.",
-            (Some(_), false) => "Found: the server says it is OpenLDAP.",
-            (None, _) => "Chosen during setup.",
-        },
-    );
-    plan.ldap = Some(LdapPlan {
-        url,
-        starttls,
-        ca_file,
-        base,
-        bind,
-        flavor,
-    });
-    Ok(plan)
-}
-
-/// The directory server: given, found in DNS (AD) and proven or confirmed, or asked; with a
-/// note for the file.
-async fn ldap_url(
-    options: &Options,
-    base: &Config,
-    kind: Kind,
-    domain: &str,
-    found: &mut Found,
-    ask: &dyn Ask,
-) -> Result<(Url, String), SetupError> {
-    if let Some(url) = &options.ldap_url {
-        check_ldap_url(url).map_err(SetupError::Invalid)?;
-        return Ok((url.clone(), "Given with --ldap-url.".into()));
-    }
-    if kind == Kind::ActiveDirectory {
-        if found.controllers.is_none() {
-            let mut domains = vec![domain.to_string()];
-            domains.extend(directory::machine_domains());
-            domains.dedup();
-            found.controllers =
-                directory::find_domain_controllers(&domains, options.dns_server).await;
-        }
-        if let Some((ad_domain, dcs)) = &found.controllers {
-            let ca_file = options.ca_file.as_deref().or(base.ldap.ca_file.as_deref());
-            if let Some(adopted) = dns_controller(ca_file, ad_domain, dcs, ask).await? {
-                return Ok(adopted);
-            }
-        }
-    }
-    let typed = ask.line(
-        "The directory server, ldaps://host or ldap://host",
-        None,
-        "--ldap-url",
-        crate::providers::words_for("ldap.url").who,
-    )?;
-    let url = Url::parse(&typed)
-        .map_err(|_| SetupError::Invalid(format!("`{typed}` is not an LDAP URL")))?;
-    check_ldap_url(&url).map_err(SetupError::Invalid)?;
-    Ok((url, "Given during setup.".into()))
-}
-
-/// How many of the domain controllers DNS named are tried for a proof.
-const PROOF_TRIES: usize = 3;
-
-/// A domain controller DNS named, with the words for the file, when it is proven (its
-/// certificate chains to `ca_file`) or the person confirms it; `None` when the person says no
-/// (the server is then asked for). Without a person to ask, an unproven one is an error.
-async fn dns_controller(
-    ca_file: Option<&Path>,
-    domain: &str,
-    dcs: &[dns::Srv],
-    ask: &dyn Ask,
-) -> Result<Option<(Url, String)>, SetupError> {
-    let candidates: Vec<(Url, &dns::Srv)> = dcs
-        .iter()
-        .filter_map(|dc| Some((directory::url_of(dc)?, dc)))
-        .take(PROOF_TRIES)
-        .collect();
-    let asked = format!("_ldap._tcp.dc._msdcs.{domain}");
-    if let Some(ca_file) = ca_file {
-        for (url, dc) in &candidates {
-            println!(
-                "Checking that {} holds a certificate from {}…",
-                dc.target,
-                ca_file.display()
-            );
-            match directory::prove(url, ca_file, LOOKUP_TIMEOUT).await {
-                Ok(()) => {
-                    let note = format!(
-                        "Found: a domain controller of {domain} in DNS ({asked}), proven by its certificate, which chains to {}.",
-                        ca_file.display()
-                    );
-                    return Ok(Some((url.clone(), note)));
-                }
-                Err(e) => println!("  not proven: {e}"),
-            }
-        }
-    }
-    let Some((url, dc)) = candidates.first() else {
-        return Ok(None);
-    };
-    let why = match ca_file {
-        Some(ca_file) => format!(
-            "its certificate could not be shown to chain to {}",
-            ca_file.display()
-        ),
-        None => "no certificate authority was given to prove it with".to_string(),
-    };
-    if !ask.interactive() {
-        return Err(SetupError::Unproven {
-            host: dc.target.clone(),
-            domain: domain.to_string(),
-            why,
-        });
-    }
-    let question = format!(
-        "DNS names {host} as a domain controller of {domain}, but {why}, and DNS answers can be forged. \
-         Is {host} your organisation's domain controller? Your password will be sent to it.",
-        host = dc.target
-    );
-    if !ask.yes_no(&question, false)? {
-        return Ok(None);
-    }
-    let note = format!(
-        "Named in DNS ({asked}) and not proven by a certificate; confirmed by you during setup."
-    );
-    Ok(Some((url.clone(), note)))
-}
-
 /// Tests the configuration like `doctor` tests the endpoint; prints each line and returns
 /// whether it may be written (problems: only when the person says so).
 fn test_items(items: &[doctor::Item]) -> bool {
@@ -736,6 +428,7 @@ async fn test(config: &Config, ask: &dyn Ask) -> Result<bool, SetupError> {
 
 #[cfg(test)]
 mod tests {
+    use super::ldap::dns_controller;
     use super::*;
 
     /// A person who answers every yes/no question with `yes` (or nobody, with `--yes`).
