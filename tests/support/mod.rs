@@ -430,8 +430,18 @@ impl Session {
             .unwrap_or_default()
     }
 
-    /// `secret-tool lookup service S username U` in this session.
+    /// The secret kept under service S and username U in this session, without the line that
+    /// binds it to an endpoint (see [`Session::keyring_raw`] for the whole value).
     pub fn keyring_lookup(&self, service: &str, account: &str) -> Option<String> {
+        let raw = self.keyring_raw(service, account)?;
+        Some(match raw.strip_prefix("signin-assistant/1\n") {
+            Some(bound) => bound.split_once('\n').map_or(bound, |(_, s)| s).to_string(),
+            None => raw,
+        })
+    }
+
+    /// `secret-tool lookup service S username U` in this session: the value as stored.
+    pub fn keyring_raw(&self, service: &str, account: &str) -> Option<String> {
         let out = self.output(
             "secret-tool",
             &["lookup", "service", service, "username", account],
