@@ -37,6 +37,13 @@ impl EndpointIdentity {
     }
 }
 
+impl EndpointIdentity {
+    /// The identity as it is stored (tests that keep a secret for an endpoint by hand).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Debug for EndpointIdentity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "EndpointIdentity({:?})", self.0)
