@@ -93,6 +93,9 @@ fn check_against(f: &EntraFixture, base: &str, extra: &str) -> (Output, Duration
             client = f.scenario.client_id,
         ),
     );
+    // The fault is the endpoint's, not a change of endpoint: keep the password for this one.
+    f.session
+        .keep_for_endpoint_of(&config, &f.scenario.username);
     let config = config.to_str().unwrap().to_string();
     timed(|| {
         f.session
@@ -363,14 +366,18 @@ impl LdapFixture {
         fixture
     }
 
+    /// The config naming `transport`; a kept password is kept for its endpoint (the faults
+    /// are the endpoint's, not a change of endpoint).
     fn write_config(&self, transport: &str) -> PathBuf {
-        self.session.write_config(
+        let config = self.session.write_config(
             "ldap.toml",
             &format!(
                 "[account]\nusername = \"{LDAP_USER}\"\n[provider]\nkind = \"ldap\"\n[ldap]\n{transport}\
                  bind = \"{{username}}\"\nbase = \"dc=corp,dc=example\"\nflavor = \"active-directory\"\ntimeout_secs = 2\n"
             ),
-        )
+        );
+        self.session.keep_for_endpoint_of(&config, LDAP_USER);
+        config
     }
 
     fn check_with(&self, config: &Path) -> (Output, Duration) {

@@ -556,3 +556,93 @@ fn the_agents_warning_clicked_changes_the_password_in_the_dialog() {
     agent.terminate(std::time::Duration::from_secs(5));
     assert_fresh(&check_json(&session, &cfg));
 }
+
+// ----- a kept password and a changed server -------------------------------------------------
+
+/// Signed in at slapd (A), the configuration then names another directory server (B: a scripted
+/// listener on loopback that notes every request and accepts any bind): the check sends B
+/// nothing (no simple bind with the password in clear), forgets the password and asks for a
+/// sign-in.
+#[test]
+fn a_password_kept_for_one_directory_is_never_sent_to_another() {
+    let s = changing_population(&["mover"]);
+    let session = Session::start(Keyring::Unlocked);
+    let cfg = change_config(&session, &s, "");
+    let password = old_password("mover");
+    let out = session.run(
+        &[
+            "--config",
+            &cfg,
+            "sign-in",
+            "--user",
+            "mover",
+            "--password-stdin",
+        ],
+        &format!("{password}\n"),
+    );
+    exited(&out, 0, &s);
+    assert_eq!(
+        session.keyring_lookup(SERVICE, "mover"),
+        Some(password.clone())
+    );
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Vec<u8>>::new()));
+    let port = runtime.block_on(support::fake_ldap::serve({
+        let seen = seen.clone();
+        move |req: &support::fake_ldap::Request| {
+            seen.lock().unwrap().push(req.raw.clone());
+            match req.op {
+                0x60 => support::fake_ldap::message(
+                    &req.id,
+                    support::fake_ldap::result(0x61, 0, ""),
+                    None,
+                ),
+                0x63 => support::fake_ldap::message(
+                    &req.id,
+                    support::fake_ldap::result(0x65, 0, ""),
+                    None,
+                ),
+                _ => Vec::new(),
+            }
+        }
+    }));
+    let b = session.write_config(
+        "config-b.toml",
+        &format!(
+            "[provider]\nkind = \"ldap\"\n\n[ldap]\nurl = \"ldap://127.0.0.1:{port}\"\n\
+             bind = \"{}\"\nbase = \"{}\"\nflavor = \"openldap\"\ntimeout_secs = 5\n",
+            slapd::BIND_TEMPLATE,
+            slapd::SUFFIX
+        ),
+    );
+    let out = session.run(
+        &[
+            "--config",
+            b.to_str().unwrap(),
+            "check",
+            "--json",
+            "--no-notify",
+        ],
+        "",
+    );
+    let seen = seen.lock().unwrap().clone();
+    let with_password = seen
+        .iter()
+        .filter(|raw| {
+            raw.windows(password.len())
+                .any(|w| w == password.as_bytes())
+        })
+        .count();
+    assert_eq!(with_password, 0, "B received the password: {}", said(&out));
+    assert!(seen.is_empty(), "B was asked {} times", seen.len());
+    assert_eq!(out.status.code(), Some(1), "{}", said(&out));
+    let json = json_of(&out);
+    assert_eq!(json["state"], "sign_in_required", "{json}");
+    let reason = json["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("the configured sign-in server changed"),
+        "{json}"
+    );
+    assert_eq!(session.keyring_lookup(SERVICE, "mover"), None, "forgotten");
+}

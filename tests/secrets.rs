@@ -1,11 +1,11 @@
 //! Secrets stay secret: against a real Secret Service, the password is cached only when the
 //! endpoint accepted it, nothing is left after sign-out, and a canary password (and the refresh
 //! token) appear in no file under HOME (the log files included) and in no output, even with the
-//! most verbose logging.
+//! most verbose logging. A kept secret goes only to the endpoint that accepted it.
 
 mod support;
 
-use emulator::Scenario;
+use emulator::{Emulator, Scenario};
 use support::entra::EntraFixture;
 
 const CANARY: &str = "Canary-Pa55word-7f3e9b";
@@ -169,4 +169,64 @@ fn locked_keyring_is_explained_not_a_panic() {
         "{json}"
     );
     assert_eq!(json["state"], "ok", "the last known status is kept: {json}");
+}
+
+/// Signed in at endpoint A, the configuration then names endpoint B (a second emulator, same
+/// tenant and account): the check sends B nothing, forgets both secrets and asks for a sign-in.
+#[test]
+fn a_secret_kept_for_one_endpoint_is_never_sent_to_another() {
+    let f = EntraFixture::start(
+        Scenario::expires_in_days(30).with_credentials("adele@contoso.com", CANARY),
+    );
+    f.must_sign_in();
+    let raw = f
+        .session
+        .keyring_raw("signin-assistant", &f.scenario.username)
+        .expect("the password is kept");
+    assert!(
+        raw.contains(
+            f.emulator
+                .base_url()
+                .origin()
+                .ascii_serialization()
+                .as_str()
+        ),
+        "bound to A"
+    );
+    assert!(f.cached_refresh_token().is_some());
+
+    let b = f
+        .runtime()
+        .block_on(Emulator::start(f.scenario.clone()))
+        .expect("start the second emulator");
+    let text = std::fs::read_to_string(&f.config).unwrap();
+    let a_base = f.emulator.base_url().to_string();
+    let moved = text.replace(&a_base, b.base_url().as_str());
+    assert_ne!(moved, text);
+    let config_b = f.session.write_config("config-b.toml", &moved);
+    let out = f.session.run(
+        &[
+            "--config",
+            config_b.to_str().unwrap(),
+            "check",
+            "--json",
+            "--no-notify",
+        ],
+        "",
+    );
+    let json = support::json_of(&out);
+    assert_eq!(b.requests().len(), 0, "B was sent: {:?}", b.requests());
+    assert_eq!(out.status.code(), Some(1), "{json}");
+    assert_eq!(json["state"], "sign_in_required", "{json}");
+    assert!(
+        json["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("the configured sign-in server changed"),
+        "{json}"
+    );
+    assert_eq!(f.cached_password(), None, "the password is forgotten");
+    assert_eq!(f.cached_refresh_token(), None, "the token is forgotten");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains(CANARY) && !String::from_utf8_lossy(&out.stdout).contains(CANARY));
 }

@@ -77,7 +77,9 @@ impl Harness {
         let endpoint = FakeEndpoint::on(clock.clone());
         let dir = tempfile::tempdir().unwrap();
         if signed_in {
-            cache.store_password(ACCOUNT, &Secret::new("pw")).unwrap();
+            cache
+                .store_password(ACCOUNT, &endpoint.endpoint(), &Secret::new("pw"))
+                .unwrap();
         }
         let state_file = StateFile::at(dir.path().join("state.json"));
         let routine = Routine {
@@ -273,7 +275,7 @@ async fn a_sign_in_from_the_tray_counts_as_the_days_balloon() {
     assert_eq!(record.title, "Signed in");
     assert_eq!(record.date, at(24, 9, 0).date_naive());
     assert_eq!(record.outcome, Some(BalloonOutcome::TimedOut));
-    assert!(h.cache.password(ACCOUNT).unwrap().is_some());
+    assert!(h.cache.has_password(ACCOUNT).unwrap());
     // The regular check later that day brings no second balloon.
     h.endpoint.answer(Ok(expires_in(10)));
     pass(5 * 3600).await;
@@ -359,7 +361,7 @@ async fn sign_out_during_a_check_leaves_nothing_in_the_keyring() {
     assert_eq!(h.endpoint.calls(), 1, "a check is in flight");
     h.send(Command::SignOut);
     pass(1).await;
-    assert!(h.cache.password(ACCOUNT).unwrap().is_none());
+    assert!(!h.cache.has_password(ACCOUNT).unwrap());
     assert!(!h.view().signed_in);
     // The account is forgotten with its credentials.
     assert_eq!(h.view().state, PasswordState::Unknown);
@@ -431,7 +433,9 @@ async fn the_command_line_talks_to_the_running_agent() {
     let status = h.ask(Request::Status).await;
     assert_eq!(status.report.unwrap().state, PasswordState::SignInRequired);
     // `sign-in` on the command line stored the password itself and tells the agent.
-    h.cache.store_password("bob", &Secret::new("pw")).unwrap();
+    h.cache
+        .store_password("bob", &h.endpoint.endpoint(), &Secret::new("pw"))
+        .unwrap();
     let answer = h
         .ask(Request::SignedIn {
             account: "bob".into(),
@@ -461,7 +465,7 @@ async fn the_command_line_talks_to_the_running_agent() {
     // `sign-out` removes the credentials and forgets the account.
     let answer = h.ask(Request::SignOut).await;
     assert_eq!(answer.report.unwrap().account, None);
-    assert!(h.cache.password("bob").unwrap().is_none());
+    assert!(!h.cache.has_password("bob").unwrap());
     let answer = h.ask(Request::Quit).await;
     assert!(answer.ok);
     h.has_ended("quit over the control channel stops the agent")

@@ -16,7 +16,7 @@ use std::future::Future;
 
 use crate::rules::expiry::{Finding, SignInReason};
 use crate::system::config::{Config, Missing, ProviderKind, SignInMethod};
-use crate::system::credentials::Secret;
+use crate::system::credentials::{EndpointIdentity, Secret};
 use capabilities::{ChangesPasswordHere, InteractiveSignIn};
 
 /// The result of one authentication attempt that reached the endpoint.
@@ -114,6 +114,10 @@ pub trait IdentityProvider: Send + Sync + 'static {
 
     /// Whether this provider hands out refresh tokens worth keeping.
     fn uses_refresh_tokens(&self) -> bool;
+
+    /// The endpoint that receives the credentials, as the configuration names it: a kept
+    /// secret is sent only to the endpoint that accepted it.
+    fn endpoint(&self) -> EndpointIdentity;
 
     /// Signing a person in on the endpoint's own page (browser, device code), for
     /// [`crate::work::entra_sign_in`]; `None` when the provider cannot (and for fakes).
@@ -238,6 +242,13 @@ impl IdentityProvider for Provider {
 
     fn uses_refresh_tokens(&self) -> bool {
         matches!(self, Provider::Entra(_))
+    }
+
+    fn endpoint(&self) -> EndpointIdentity {
+        match self {
+            Provider::Entra(p) => p.endpoint(),
+            Provider::Ldap(p) => p.endpoint(),
+        }
     }
 
     fn clock_offset_secs(&self) -> Option<i64> {

@@ -121,6 +121,9 @@ pub enum SignInReason {
     /// The refresh token was refused (password changed, sessions revoked, expired) and no
     /// password is kept to fall back on.
     SessionEnded,
+    /// The kept credentials were accepted by another sign-in server than the configured one
+    /// (or kept by an older version that did not record which): they were forgotten unsent.
+    EndpointChanged,
 }
 
 impl SignInReason {
@@ -146,6 +149,9 @@ impl SignInReason {
             }
             SignInReason::SessionEnded => {
                 "your password was changed or your session ended; sign in again"
+            }
+            SignInReason::EndpointChanged => {
+                "the configured sign-in server changed; sign in again"
             }
         }
     }

@@ -2,7 +2,9 @@
 //! tokens out of logs, files and error messages.
 //!
 //! Entries: service `signin-assistant` / user = account holds the password; service
-//! `signin-assistant.refresh-token` / same user holds the Entra refresh token. The store is the
+//! `signin-assistant.refresh-token` / same user holds the Entra refresh token. Each value is
+//! bound to the endpoint that accepted it ([`bound`]): read for another endpoint, it is
+//! [`Kept::Elsewhere`] and never handed out. The store is the
 //! Secret Service on Linux and BSD, the Credential Manager on Windows and the Keychain on macOS;
 //! the demo uses its own service names, or an in-memory store when no keyring is reachable.
 
@@ -14,7 +16,10 @@ use zeroize::Zeroizing;
 
 use crate::rules::untrusted::clean_or;
 
+mod bound;
 mod calls;
+
+pub use bound::{EndpointIdentity, Kept};
 
 /// A store that hangs on demand, for tests of a stuck keyring elsewhere in the crate.
 #[cfg(test)]
@@ -215,8 +220,13 @@ impl CredentialCache {
         format!("{}{REFRESH_SUFFIX}", self.service)
     }
 
-    pub fn password(&self, account: &str) -> Result<Option<Secret>, KeyringError> {
-        self.get(&self.service.clone(), account)
+    /// The password kept for the account, if `endpoint` accepted it.
+    pub fn password(
+        &self,
+        account: &str,
+        endpoint: &EndpointIdentity,
+    ) -> Result<Kept, KeyringError> {
+        self.get(&self.service.clone(), account, endpoint)
     }
 
     /// Whether a password is kept for the account, without reading it: the Secret Service is
@@ -227,8 +237,14 @@ impl CredentialCache {
         self.exists(&self.service.clone(), account)
     }
 
-    pub fn store_password(&self, account: &str, password: &Secret) -> Result<(), KeyringError> {
-        self.set(&self.service.clone(), account, password)
+    /// Keeps `password` as the one `endpoint` accepted.
+    pub fn store_password(
+        &self,
+        account: &str,
+        endpoint: &EndpointIdentity,
+        password: &Secret,
+    ) -> Result<(), KeyringError> {
+        self.set(&self.service.clone(), account, endpoint, password)
     }
 
     /// Whether a refresh token is kept for the account, without reading it.
@@ -236,12 +252,23 @@ impl CredentialCache {
         self.exists(&self.refresh_service(), account)
     }
 
-    pub fn refresh_token(&self, account: &str) -> Result<Option<Secret>, KeyringError> {
-        self.get(&self.refresh_service(), account)
+    /// The refresh token kept for the account, if `endpoint` issued it.
+    pub fn refresh_token(
+        &self,
+        account: &str,
+        endpoint: &EndpointIdentity,
+    ) -> Result<Kept, KeyringError> {
+        self.get(&self.refresh_service(), account, endpoint)
     }
 
-    pub fn store_refresh_token(&self, account: &str, token: &Secret) -> Result<(), KeyringError> {
-        self.set(&self.refresh_service(), account, token)
+    /// Keeps `token` as one `endpoint` issued.
+    pub fn store_refresh_token(
+        &self,
+        account: &str,
+        endpoint: &EndpointIdentity,
+        token: &Secret,
+    ) -> Result<(), KeyringError> {
+        self.set(&self.refresh_service(), account, endpoint, token)
     }
 
     pub fn forget_password(&self, account: &str) -> Result<(), KeyringError> {
@@ -278,20 +305,30 @@ impl CredentialCache {
         })
     }
 
-    fn get(&self, service: &str, account: &str) -> Result<Option<Secret>, KeyringError> {
+    fn get(
+        &self,
+        service: &str,
+        account: &str,
+        endpoint: &EndpointIdentity,
+    ) -> Result<Kept, KeyringError> {
         self.still_wanted()?;
         self.on_entry(service, account, |entry| match entry.get_password() {
-            Ok(value) => Ok(Some(Secret::new(value))),
-            Err(keyring_core::Error::NoEntry) => Ok(None),
+            Ok(value) => Ok(bound::open(Zeroizing::new(value), endpoint)),
+            Err(keyring_core::Error::NoEntry) => Ok(Kept::Nothing),
             Err(e) => Err(e),
         })
     }
 
-    fn set(&self, service: &str, account: &str, secret: &Secret) -> Result<(), KeyringError> {
+    fn set(
+        &self,
+        service: &str,
+        account: &str,
+        endpoint: &EndpointIdentity,
+        secret: &Secret,
+    ) -> Result<(), KeyringError> {
         self.still_wanted()?;
-        self.on_entry(service, account, |entry| {
-            entry.set_password(secret.expose())
-        })
+        let sealed = bound::seal(endpoint, secret);
+        self.on_entry(service, account, |entry| entry.set_password(&sealed))
     }
 
     fn delete(&self, service: &str, account: &str) -> Result<(), KeyringError> {
@@ -424,7 +461,9 @@ mod tests {
         let store = std::sync::Arc::new(calls::tests::TestStore::default());
         let cache = calls::tests::cache_on(&store);
         assert!(!cache.has_password("adele").unwrap());
-        cache.store_password("adele", &Secret::new("pw")).unwrap();
+        cache
+            .store_password("adele", &here(), &Secret::new("pw"))
+            .unwrap();
         assert!(cache.has_password("adele").unwrap());
         cache.probe().unwrap();
         assert_eq!(
@@ -433,19 +472,56 @@ mod tests {
         );
         let memory = CredentialCache::in_memory("t");
         assert!(!memory.has_password("a").unwrap());
-        memory.store_password("a", &Secret::new("pw")).unwrap();
+        memory
+            .store_password("a", &here(), &Secret::new("pw"))
+            .unwrap();
         assert!(memory.has_password("a").unwrap());
+    }
+
+    fn here() -> EndpointIdentity {
+        EndpointIdentity::new("entra https://login.example tenant=a")
     }
 
     #[test]
     fn memory_store_keeps_password_and_token_apart() {
         let cache = CredentialCache::in_memory("t");
-        cache.store_password("a", &Secret::new("pw")).unwrap();
-        cache.store_refresh_token("a", &Secret::new("rt")).unwrap();
-        assert_eq!(cache.password("a").unwrap().unwrap().expose(), "pw");
-        assert_eq!(cache.refresh_token("a").unwrap().unwrap().expose(), "rt");
+        cache
+            .store_password("a", &here(), &Secret::new("pw"))
+            .unwrap();
+        cache
+            .store_refresh_token("a", &here(), &Secret::new("rt"))
+            .unwrap();
+        assert_eq!(
+            cache.password("a", &here()).unwrap(),
+            Kept::Here(Secret::new("pw"))
+        );
+        assert_eq!(
+            cache.refresh_token("a", &here()).unwrap(),
+            Kept::Here(Secret::new("rt"))
+        );
         cache.forget("a").unwrap();
-        assert!(cache.password("a").unwrap().is_none());
-        assert!(cache.refresh_token("a").unwrap().is_none());
+        assert_eq!(cache.password("a", &here()).unwrap(), Kept::Nothing);
+        assert_eq!(cache.refresh_token("a", &here()).unwrap(), Kept::Nothing);
+    }
+
+    #[test]
+    fn a_secret_kept_for_one_endpoint_is_not_handed_out_for_another() {
+        let store: Arc<CredentialStore> = keyring_core::mock::Store::new().unwrap();
+        let cache = CredentialCache::with_store(store.clone(), "t");
+        let other = EndpointIdentity::new("entra https://login.example tenant=b");
+        cache
+            .store_password("a", &here(), &Secret::new("pw"))
+            .unwrap();
+        cache
+            .store_refresh_token("a", &here(), &Secret::new("rt"))
+            .unwrap();
+        assert_eq!(cache.password("a", &other).unwrap(), Kept::Elsewhere);
+        assert_eq!(cache.refresh_token("a", &other).unwrap(), Kept::Elsewhere);
+        // An entry of an older version (the bare secret) belongs to no endpoint.
+        Entry::new_in_store(&store, "t", "old")
+            .unwrap()
+            .set_password("pw")
+            .unwrap();
+        assert_eq!(cache.password("old", &here()).unwrap(), Kept::Elsewhere);
     }
 }

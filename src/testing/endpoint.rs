@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use crate::providers::{Attempt, IdentityProvider, ProviderError, RefreshOutcome};
 use crate::rules::expiry::Finding;
 use crate::system::clock::Clock;
-use crate::system::credentials::Secret;
+use crate::system::credentials::{EndpointIdentity, Secret};
 use crate::testing::clock::FakeClock;
 
 /// An endpoint that answers from a script; an empty script means "hang forever".
@@ -20,6 +20,8 @@ pub struct FakeEndpoint {
     /// When it was asked, on `clock`.
     calls: Arc<Mutex<Vec<DateTime<Utc>>>>,
     clock: FakeClock,
+    /// The name of the server it plays (empty: the default one); tests move it.
+    server: Arc<Mutex<String>>,
 }
 
 impl FakeEndpoint {
@@ -54,6 +56,11 @@ impl FakeEndpoint {
         &self.clock
     }
 
+    /// From now on it plays another server (a changed configuration).
+    pub fn move_to(&self, server: &str) {
+        *self.server.lock().unwrap() = server.to_string();
+    }
+
     /// When it was asked, oldest first.
     pub fn call_times(&self) -> Vec<DateTime<Utc>> {
         self.calls.lock().unwrap().clone()
@@ -81,5 +88,9 @@ impl IdentityProvider for FakeEndpoint {
 
     fn uses_refresh_tokens(&self) -> bool {
         false
+    }
+
+    fn endpoint(&self) -> EndpointIdentity {
+        EndpointIdentity::new(format!("fake {}", self.server.lock().unwrap()))
     }
 }

@@ -15,15 +15,20 @@ pub use clock::FakeClock;
 pub use desktop::FakeDesktop;
 pub use endpoint::FakeEndpoint;
 
+use crate::providers::IdentityProvider;
 use crate::system::credentials::{CredentialCache, Secret};
 
 /// A keyring in memory (keyring-core's mock store) under the service `test`, holding
-/// `password` for `account` when one is given.
+/// `password` for `account` when one is given, as accepted by a default [`FakeEndpoint`].
 pub fn keyring_holding(account: &str, password: Option<&str>) -> CredentialCache {
     let cache = CredentialCache::in_memory("test");
     if let Some(password) = password {
         cache
-            .store_password(account, &Secret::new(password))
+            .store_password(
+                account,
+                &FakeEndpoint::default().endpoint(),
+                &Secret::new(password),
+            )
             .expect("the in-memory keyring takes a password");
     }
     cache

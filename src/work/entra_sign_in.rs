@@ -19,7 +19,7 @@ use crate::rules::expiry::{Balloon, Finding, Urgency};
 use crate::screen::balloon::{self, Notifier};
 use crate::screen::desktop::Desktop;
 use crate::system::config::{Config, SignInMethod};
-use crate::system::credentials::{CredentialCache, KeyringError};
+use crate::system::credentials::{CredentialCache, EndpointIdentity, KeyringError};
 use crate::system::state::BalloonOutcome;
 use crate::work::account;
 
@@ -147,7 +147,7 @@ pub async fn sign_in_interactively<P: IdentityProvider>(
             });
         }
     }
-    keep(interactive, cache, issued).await
+    keep(interactive, cache, provider.endpoint(), issued).await
 }
 
 /// The browser sign-in: the listener first, then the browser, then the wait.
@@ -170,6 +170,7 @@ async fn with_browser(
 async fn keep(
     interactive: &dyn InteractiveSignIn,
     cache: &CredentialCache,
+    endpoint: EndpointIdentity,
     issued: IssuedTokens,
 ) -> Result<(String, Finding), SignInError> {
     let account = issued.account().to_string();
@@ -180,13 +181,13 @@ async fn keep(
             source,
         }) => {
             let token = refresh_token.ok_or(SignInError::NoRefreshToken)?;
-            account::keep_refresh_token_only(cache, &account, &token).await?;
+            account::keep_refresh_token_only(cache, &account, endpoint, &token).await?;
             return Err(SignInError::AcceptedWithoutFacts { account, source });
         }
         Err(e) => return Err(e.into()),
     };
     let token = attempt.refresh_token.ok_or(SignInError::NoRefreshToken)?;
-    account::keep_refresh_token_only(cache, &account, &token).await?;
+    account::keep_refresh_token_only(cache, &account, endpoint, &token).await?;
     Ok((account, attempt.finding))
 }
 

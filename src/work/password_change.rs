@@ -24,7 +24,7 @@ use crate::screen::desktop::Desktop;
 use crate::screen::dialog::change::ChangeRequest;
 use crate::screen::dialog::PromptError;
 use crate::system::config::Config;
-use crate::system::credentials::{CredentialCache, KeyringError, Secret};
+use crate::system::credentials::{CredentialCache, EndpointIdentity, KeyringError, Secret};
 use crate::system::portal;
 use crate::system::state::{SavedState, StateFile};
 
@@ -268,7 +268,7 @@ pub async fn change(
     // The keyring must be able to take the new password before the directory gets it.
     keyring(cache, {
         let account = account.to_string();
-        move |c| c.password(&account).map(drop)
+        move |c| c.has_password(&account).map(drop)
     })
     .await
     .map_err(ChangeFailure::Keyring)?;
@@ -283,7 +283,7 @@ pub async fn change(
         ?via,
         "the directory has the new password; updating the keyring"
     );
-    keep_new(cache, account, new).await?;
+    keep_new(cache, account, provider.endpoint(), new).await?;
     let (status, recheck_error, saved) = recheck(config, provider, state_file, account, new).await;
     Ok(Changed {
         via,
@@ -313,11 +313,12 @@ async fn confirm(
 async fn keep_new(
     cache: &CredentialCache,
     account: &str,
+    endpoint: EndpointIdentity,
     new: &Secret,
 ) -> Result<(), ChangeFailure> {
     let stored = keyring(cache, {
         let (account, new) = (account.to_string(), new.clone());
-        move |c| c.store_password(&account, &new)
+        move |c| c.store_password(&account, &endpoint, &new)
     })
     .await;
     let Err(error) = stored else {

@@ -430,8 +430,59 @@ impl Session {
             .unwrap_or_default()
     }
 
-    /// `secret-tool lookup service S username U` in this session.
+    /// The secret kept under service S and username U in this session, without the line that
+    /// binds it to an endpoint (see [`Session::keyring_raw`] for the whole value).
     pub fn keyring_lookup(&self, service: &str, account: &str) -> Option<String> {
+        let raw = self.keyring_raw(service, account)?;
+        Some(match raw.strip_prefix("signin-assistant/1\n") {
+            Some(bound) => bound.split_once('\n').map_or(bound, |(_, s)| s).to_string(),
+            None => raw,
+        })
+    }
+
+    /// Keeps the secrets of `account` as if the endpoint `config` names had accepted them, for
+    /// the tests that sign in at a working endpoint and then check against a broken one at
+    /// another address (a kept secret is otherwise never sent there). Nothing happens when no
+    /// provider can be built from `config`.
+    pub fn keep_for_endpoint_of(&self, config: &Path, account: &str) {
+        use signin_assistant::providers::{IdentityProvider, Provider};
+        signin_assistant::providers::install_tls_crypto();
+        let Ok(config) =
+            signin_assistant::system::config::Config::from_files(&[config.to_path_buf()])
+        else {
+            return;
+        };
+        let Ok(provider) = Provider::from_config(&config) else {
+            return;
+        };
+        let endpoint = provider.endpoint();
+        for service in ["signin-assistant", "signin-assistant.refresh-token"] {
+            let Some(secret) = self.keyring_lookup(service, account) else {
+                continue;
+            };
+            let attributes = ["service", service, "username", account];
+            let clear = self.output("secret-tool", &[&["clear"][..], &attributes].concat());
+            assert!(clear.status.success(), "secret-tool clear");
+            let mut store = self
+                .command("secret-tool")
+                .args(["store", "--label=rebound"])
+                .args(attributes)
+                .stdin(Stdio::piped())
+                .spawn()
+                .expect("secret-tool");
+            let value = format!("signin-assistant/1\n{}\n{secret}", endpoint.as_str());
+            store
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(value.as_bytes())
+                .unwrap();
+            assert!(store.wait().unwrap().success(), "secret-tool store");
+        }
+    }
+
+    /// `secret-tool lookup service S username U` in this session: the value as stored.
+    pub fn keyring_raw(&self, service: &str, account: &str) -> Option<String> {
         let out = self.output(
             "secret-tool",
             &["lookup", "service", service, "username", account],

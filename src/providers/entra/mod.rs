@@ -22,7 +22,7 @@ use crate::providers::http::{self, HttpClient};
 use crate::providers::{Attempt, ProviderError, RefreshOutcome};
 use crate::rules::expiry::{Deadline, Facts, Finding, Source};
 use crate::system::config::Config;
-use crate::system::credentials::Secret;
+use crate::system::credentials::{EndpointIdentity, Secret};
 use token::{TokenErrorBody, TokenFailure, Tokens};
 
 const TOKEN_ENDPOINT: &str = "the Entra token endpoint";
@@ -35,6 +35,8 @@ pub struct EntraProvider {
     token_url: Url,
     graph: Url,
     client_id: String,
+    /// The token URL's origin and the tenant: where kept credentials may be sent.
+    endpoint: EndpointIdentity,
     /// The domain policy is unreadable (403/404): say so once, then use the configured policy.
     domain_policy_warned: AtomicBool,
 }
@@ -73,9 +75,11 @@ impl EntraProvider {
             Duration::from_secs(config.entra.timeout_secs),
             Duration::from_secs(config.entra.max_retry_after_secs),
         )?;
+        let endpoint = endpoint_identity(&token_url, tenant);
         Ok(EntraProvider {
             http,
             oauth_base,
+            endpoint,
             token_url,
             graph: with_dir(&config.entra.graph),
             client_id,
@@ -86,6 +90,11 @@ impl EntraProvider {
     /// How far this computer's clock was from the endpoint's at its last answer.
     pub fn clock_offset_secs(&self) -> Option<i64> {
         self.http.clock_offset_secs()
+    }
+
+    /// Where kept credentials may be sent: the token URL's origin and the tenant.
+    pub fn endpoint(&self) -> EndpointIdentity {
+        self.endpoint.clone()
     }
 
     /// The OAuth2 token endpoint this provider signs in at (`doctor` checks that it answers).
@@ -586,6 +595,17 @@ fn token_url(authority: &Url, tenant: &str) -> Result<Url, String> {
     Ok(url)
 }
 
+/// The identity of the endpoint that receives the password and refresh token: the token URL's
+/// origin (scheme, host, port) and the tenant, which names the directory (case does not matter
+/// in a GUID or a domain name).
+fn endpoint_identity(token_url: &Url, tenant: &str) -> EndpointIdentity {
+    EndpointIdentity::new(format!(
+        "entra {} tenant={}",
+        token_url.origin().ascii_serialization(),
+        tenant.to_ascii_lowercase()
+    ))
+}
+
 /// A base URL that `join` treats as a directory (keeps any path prefix, e.g. sovereign clouds).
 fn with_dir(base: &Url) -> Url {
     let mut url = base.clone();
@@ -619,6 +639,37 @@ mod tests {
         let blank = id_token(r#"{"aud":"app","preferred_username":""}"#);
         assert_eq!(id_token_account(&blank, "app"), None);
         assert_eq!(id_token_account("not-a-jwt", "app"), None);
+    }
+
+    #[test]
+    fn the_endpoint_is_the_token_url_origin_and_the_tenant() {
+        let at = |authority: &str, tenant: &str| {
+            let url = token_url(&Url::parse(authority).unwrap(), tenant).unwrap();
+            endpoint_identity(&url, tenant)
+        };
+        let home = at(
+            "https://login.microsoftonline.com",
+            "contoso.onmicrosoft.com",
+        );
+        assert_eq!(
+            home,
+            at(
+                "https://LOGIN.microsoftonline.com/",
+                "Contoso.onmicrosoft.com"
+            )
+        );
+        assert_ne!(
+            home,
+            at("https://login.microsoftonline.com", "fabrikam.com")
+        );
+        assert_ne!(
+            home,
+            at("https://login.partner.example", "contoso.onmicrosoft.com")
+        );
+        assert_ne!(
+            at("http://127.0.0.1:8001", "contoso.com"),
+            at("http://127.0.0.1:8002", "contoso.com")
+        );
     }
 
     #[test]

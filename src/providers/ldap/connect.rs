@@ -16,6 +16,7 @@ use url::Url;
 
 use crate::providers::ProviderError;
 use crate::system::config::{check_ldap_url, is_loopback, Config, ConfigError};
+use crate::system::credentials::EndpointIdentity;
 
 /// Where and how to connect; built once from the configuration.
 #[derive(Clone)]
@@ -100,6 +101,18 @@ impl Endpoint {
     /// A name for the server in messages.
     pub fn name(&self) -> String {
         self.url.as_str().trim_end_matches('/').to_string()
+    }
+
+    /// Where a kept password may be sent: scheme, host (its case does not matter) and port (the
+    /// scheme's default when the URL names none), and whether StartTLS protects it, so a change
+    /// of server or a downgrade to clear text never receives a password kept for another.
+    pub fn identity(&self) -> EndpointIdentity {
+        let scheme = self.url.scheme();
+        let default_port = if scheme == "ldaps" { 636 } else { 389 };
+        let host = self.url.host_str().unwrap_or_default().to_ascii_lowercase();
+        let port = self.url.port().unwrap_or(default_port);
+        let starttls = if self.starttls { " starttls" } else { "" };
+        EndpointIdentity::new(format!("ldap {scheme}://{host}:{port}{starttls}"))
     }
 
     /// Connects (TCP, then TLS or StartTLS) within the timeout and starts the connection driver.
@@ -208,6 +221,23 @@ mod tests {
             .apply_text(Path::new("/etc/sa.toml"), text)
             .expect("valid toml");
         Endpoint::from_config(&config)
+    }
+
+    #[test]
+    fn the_endpoint_is_scheme_host_and_port() {
+        let id = |text: &str| config(text).unwrap().identity();
+        let a = id("[ldap]\nurl = \"ldaps://DC1.example.com\"\n");
+        assert_eq!(a, id("[ldap]\nurl = \"ldaps://dc1.example.com:636/\"\n"));
+        assert_ne!(a, id("[ldap]\nurl = \"ldaps://dc2.example.com\"\n"));
+        assert_ne!(a, id("[ldap]\nurl = \"ldaps://dc1.example.com:3269\"\n"));
+        assert_ne!(
+            id("[ldap]\nurl = \"ldap://127.0.0.1:3890\"\n"),
+            id("[ldap]\nurl = \"ldap://127.0.0.1:3891\"\n")
+        );
+        assert_ne!(
+            id("[ldap]\nurl = \"ldap://dc1.example.com\"\nstarttls = true\n"),
+            id("[ldap]\nurl = \"ldap://dc1.example.com\"\nallow_insecure = true\n")
+        );
     }
 
     #[test]

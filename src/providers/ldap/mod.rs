@@ -33,7 +33,7 @@ use crate::providers::{Attempt, ProviderError};
 use crate::rules::expiry::{Deadline, Facts, Finding, SignInReason, Source};
 use crate::rules::untrusted::clean_or;
 use crate::system::config::{Config, LdapFlavor};
-use crate::system::credentials::Secret;
+use crate::system::credentials::{EndpointIdentity, Secret};
 
 /// LDAP result codes this module tells apart.
 const RC_SUCCESS: u32 = 0;
@@ -93,6 +93,11 @@ impl LdapProvider {
                 kerberos: kpasswd::Settings::from_config(config)?,
             }),
         })
+    }
+
+    /// Where kept passwords may be sent: the server's scheme, host and port.
+    pub fn endpoint(&self) -> EndpointIdentity {
+        self.inner.endpoint.identity()
     }
 
     /// One simple bind with the user's password, then the deadline if the bind did not give it.

@@ -2,7 +2,7 @@
 //! service name of its own, so the person's real entries are never touched.
 
 use super::Item;
-use crate::system::credentials::{CredentialCache, Secret};
+use crate::system::credentials::{CredentialCache, EndpointIdentity, Kept, Secret};
 
 /// The service name of the throwaway entry.
 pub const SERVICE: &str = "signin-assistant.doctor";
@@ -35,13 +35,14 @@ fn round_trip(cache: &CredentialCache) -> Result<(), Item> {
             "until this is fixed, signin-assistant cannot keep your password to check for you",
         )
     };
+    let endpoint = EndpointIdentity::new("doctor round trip");
     cache
-        .store_password(&account, &value)
+        .store_password(&account, &endpoint, &value)
         .map_err(|e| failed("writing an entry failed", e))?;
-    let read = cache.password(&account);
+    let read = cache.password(&account, &endpoint);
     let removed = cache.forget(&account);
     match read {
-        Ok(Some(back)) if back == value => {}
+        Ok(Kept::Here(back)) if back == value => {}
         Ok(_) => {
             return Err(Item::problem(
                 CHECK,

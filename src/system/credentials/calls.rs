@@ -132,7 +132,7 @@ pub(super) mod tests {
     use keyring_core::{Credential, Entry};
 
     use super::*;
-    use crate::system::credentials::Secret;
+    use crate::system::credentials::{EndpointIdentity, Kept, Secret};
 
     /// A store whose calls wait until it is opened (a hung Secret Service), and that records
     /// what was written and how often a secret was read.
@@ -246,6 +246,10 @@ pub(super) mod tests {
 
     const SHORT: Duration = Duration::from_millis(200);
 
+    fn here() -> EndpointIdentity {
+        EndpointIdentity::new("ldap ldaps://a.example:636")
+    }
+
     #[tokio::test]
     async fn a_stuck_keyring_fails_fast_and_its_late_call_does_no_more() {
         let store = Arc::new(TestStore::default());
@@ -255,8 +259,8 @@ pub(super) mod tests {
         let started = Instant::now();
         let first = cache
             .call_bounded(SHORT, |c| {
-                c.store_password("adele", &Secret::new("old"))?;
-                c.store_refresh_token("adele", &Secret::new("token"))
+                c.store_password("adele", &here(), &Secret::new("old"))?;
+                c.store_refresh_token("adele", &here(), &Secret::new("token"))
             })
             .await;
         assert!(
@@ -292,10 +296,14 @@ pub(super) mod tests {
             .unwrap();
         assert!(stored);
         let token = cache
-            .call_bounded(SHORT, |c| c.refresh_token("adele"))
+            .call_bounded(SHORT, |c| c.refresh_token("adele", &here()))
             .await
             .unwrap();
-        assert!(token.is_none(), "the abandoned second step did not run");
+        assert_eq!(
+            token,
+            Kept::Nothing,
+            "the abandoned second step did not run"
+        );
     }
 
     #[tokio::test]
@@ -303,13 +311,15 @@ pub(super) mod tests {
         let store = Arc::new(TestStore::default());
         let cache = cache_on(&store);
         cache
-            .call_bounded(SHORT, |c| c.store_password("a", &Secret::new("pw")))
+            .call_bounded(SHORT, |c| {
+                c.store_password("a", &here(), &Secret::new("pw"))
+            })
             .await
             .unwrap();
         let back = cache
-            .call_bounded(SHORT, |c| c.password("a"))
+            .call_bounded(SHORT, |c| c.password("a", &here()))
             .await
             .unwrap();
-        assert_eq!(back.unwrap().expose(), "pw");
+        assert_eq!(back, Kept::Here(Secret::new("pw")));
     }
 }
