@@ -260,7 +260,7 @@ fn every_kind_of_account_on_a_samba_domain_controller() {
 /// the base DN and the flavor from the root DSE; then sign-in and check work with what it wrote.
 fn setup_finds_the_domain_controller(dc: &Samba) {
     let dns = Dnsmasq::start(&format!(
-        "_ldap._tcp.dc._msdcs.{},127.0.0.1,{},0,100",
+        "_ldap._tcp.dc._msdcs.{},{DC_HOST},{},0,100",
         samba::REALM,
         samba::LDAP_PORT
     ));
@@ -270,7 +270,7 @@ fn setup_finds_the_domain_controller(dc: &Samba) {
         "etc/config.toml",
         "[entra]\nauthority = \"http://127.0.0.1:1\"\ntimeout_secs = 2\n",
     );
-    let mut command = session.command(support::BIN);
+    let mut command = on_the_domains_network(&session);
     command
         .args(["setup", "--email", &upn("fresh"), "--ca-file"])
         .arg(&dc.ca_file)
@@ -288,7 +288,7 @@ fn setup_finds_the_domain_controller(dc: &Samba) {
         std::fs::read_to_string(session.home().join(".config/signin-assistant/config.toml"))
             .unwrap();
     for line in [
-        "url = \"ldap://127.0.0.1\"",
+        "url = \"ldap://dc1.example.test\"",
         "starttls = true",
         "base = \"DC=example,DC=test\"",
         "bind = \"{username}\"",
@@ -297,13 +297,36 @@ fn setup_finds_the_domain_controller(dc: &Samba) {
     ] {
         assert!(written.contains(line), "{line}: {written}");
     }
-    let out = session.run(
-        &["sign-in", "--password-stdin"],
-        &format!("{}\n", password("fresh")),
-    );
+    let mut sign_in = on_the_domains_network(&session);
+    sign_in.args(["sign-in", "--password-stdin"]);
+    let out = support::run_to_end(sign_in, &format!("{}\n", password("fresh")));
     assert_eq!(out.status.code(), Some(0), "{}", said_of(&out));
-    let out = session.run(&["check", "--json", "--no-notify"], "");
+    let mut check = on_the_domains_network(&session);
+    check.args(["check", "--json", "--no-notify"]);
+    let out = support::run_to_end(check, "");
     assert_eq!(json_of(&out)["state"], "ok", "{}", said_of(&out));
+}
+
+/// The domain controller's name, under the domain as `setup` requires of what DNS names.
+const DC_HOST: &str = "dc1.example.test";
+
+/// The binary in a mount namespace of its own whose /etc/hosts names [`DC_HOST`] as this
+/// computer, as a domain-joined machine's resolver would (the test runs as root, as Samba needs;
+/// nothing outside the namespace sees the file).
+fn on_the_domains_network(session: &Session) -> std::process::Command {
+    let hosts = session.path("hosts");
+    std::fs::write(
+        &hosts,
+        format!("127.0.0.1 localhost\n127.0.0.1 {DC_HOST}\n"),
+    )
+    .expect("write the namespace's hosts file");
+    let mut command = session.command("unshare");
+    command
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg("mount --bind \"$0\" /etc/hosts && exec \"$@\"")
+        .arg(&hosts)
+        .arg(support::BIN);
+    command
 }
 
 fn said_of(out: &Output) -> String {

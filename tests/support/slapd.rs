@@ -310,7 +310,7 @@ pub fn make_certificates(d: &Path) {
     std::fs::write(
         d.join("server.ext"),
         "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n\
-         extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
+         extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost,DNS:dc1.example.test\n",
     )
     .unwrap();
     openssl(&[
