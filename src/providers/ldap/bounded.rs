@@ -5,8 +5,8 @@
 //! [`Limits::message`], whose constructed elements nest no deeper than [`Limits::depth`], and
 //! whose every element fits inside its container. The check reads tag and length headers only; it
 //! never builds a value, so it runs in constant stack and allocates nothing per element. A
-//! connection may also receive at most [`Limits::connection`] bytes in all, so an endless stream
-//! of small valid messages cannot fill memory either.
+//! connection may also receive at most [`Limits::connection`] bytes and [`Limits::messages`]
+//! messages in all, so an endless stream of small valid messages cannot fill memory or the log.
 //!
 //! Pure: bytes in, messages or a [`Violation`] out. The relay that applies it to a socket lives in
 //! [`super::relay`].
@@ -20,16 +20,19 @@ pub struct Limits {
     pub depth: usize,
     /// Most bytes one connection may receive.
     pub connection: u64,
+    /// Most messages one connection may receive (ldap3 logs each one it cannot place).
+    pub messages: u64,
 }
 
-/// The limits used for every LDAP connection. The agent reads a bind result, a root DSE and one
-/// user entry with a handful of attributes: a few KiB. Legitimate answers nest 5 deep
+/// The limits used for every LDAP connection. The agent reads a bind result, a root DSE and at
+/// most 16 entries with a handful of attributes: a few KiB in a few dozen messages. Legitimate answers nest 5 deep
 /// (LDAPMessage, SearchResultEntry, attribute list, attribute, value set); 32 leaves room for any
 /// extension while staying far below what overflows a parser's stack.
 pub const LIMITS: Limits = Limits {
     message: 1 << 20,
     depth: 32,
     connection: 16 << 20,
+    messages: 4096,
 };
 
 /// Why a server's bytes were refused; the text is one plain clause for a person.
@@ -43,6 +46,8 @@ pub enum Violation {
     TooDeep { limit: usize },
     #[error("it sent more than {limit} bytes on one connection")]
     TooMuch { limit: u64 },
+    #[error("it sent more than {limit} messages on one connection")]
+    TooMany { limit: u64 },
     #[error("its answer is not valid LDAP: {0}")]
     Malformed(&'static str),
     #[error("its answer is not valid LDAP: the connection ended in the middle of a message")]
@@ -154,6 +159,7 @@ pub struct Framer {
     limits: Limits,
     pending: Vec<u8>,
     received: u64,
+    messages: u64,
 }
 
 impl Framer {
@@ -162,6 +168,7 @@ impl Framer {
             limits,
             pending: Vec::new(),
             received: 0,
+            messages: 0,
         }
     }
 
@@ -202,6 +209,12 @@ impl Framer {
             return Ok(None);
         }
         check_message(&self.pending[..whole], self.limits.depth)?;
+        self.messages += 1;
+        if self.messages > self.limits.messages {
+            return Err(Violation::TooMany {
+                limit: self.limits.messages,
+            });
+        }
         let rest = self.pending.split_off(whole);
         Ok(Some(std::mem::replace(&mut self.pending, rest)))
     }
@@ -256,6 +269,7 @@ mod tests {
             message: 4096,
             depth: 8,
             connection: 1 << 20,
+            messages: u64::MAX,
         }
     }
 
@@ -371,6 +385,22 @@ mod tests {
         };
         assert_eq!(err, Violation::TooMuch { limit: 1 << 20 });
         assert_eq!(passed, limits.connection / one.len() as u64);
+    }
+
+    #[test]
+    fn an_endless_stream_stops_at_the_message_budget() {
+        let limits = Limits {
+            messages: 3,
+            ..LIMITS
+        };
+        let mut framer = Framer::new(limits);
+        for _ in 0..4 {
+            framer.push(&bind_ok()).unwrap();
+        }
+        for _ in 0..3 {
+            assert!(framer.next_message().unwrap().is_some());
+        }
+        assert_eq!(framer.next_message(), Err(Violation::TooMany { limit: 3 }));
     }
 
     #[test]
