@@ -2,7 +2,8 @@
 //! deeply nested SEQUENCE, a multi-GiB announced length, a message cut short, or an endless
 //! stream, in plain LDAP, in the StartTLS answer (before encryption) and after TLS. Each run must
 //! end with exit 1 and a plain reason, in bounded time, with the process's peak memory (VmHWM,
-//! read from /proc while it runs) below a bound. A run that grows past [`KILL_AT`] is killed so
+//! read from /proc while it runs) below a bound; `doctor`, which reads the root DSE without a
+//! bind, must likewise end with its report. A run that grows past [`KILL_AT`] is killed so
 //! the machine survives the old behaviour.
 
 mod support;
@@ -112,11 +113,16 @@ impl Fixture {
 
     /// `check` against the directory in `mode`, measured.
     fn check(&self, mode: Mode) -> Run {
+        self.run(mode, &["check", "--json", "--no-notify"])
+    }
+
+    /// The program with `args` against the directory in `mode`, measured.
+    fn run(&self, mode: Mode, args: &[&str]) -> Run {
         *self.mode.lock().unwrap() = mode;
         let mut command = self.session.command(BIN);
         command
             .args(["--config", self.config.to_str().unwrap()])
-            .args(["check", "--json", "--no-notify"])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -281,6 +287,44 @@ fn hostile_answers_after_starttls() {
 #[test]
 fn hostile_answers_over_ldaps() {
     family(Transport::Ldaps);
+}
+
+/// `doctor` reads the root DSE without a bind: whatever the server sends, it reports and ends
+/// (exit 1 here, as no notification server runs), in bounded time and memory.
+#[test]
+fn doctor_survives_hostile_answers() {
+    for transport in [Transport::Plain, Transport::BeforeStartTls] {
+        let f = Fixture::signed_in(transport);
+        for mode in [
+            Mode::DeepNesting,
+            Mode::HugeLength,
+            Mode::Truncated,
+            Mode::Endless,
+            Mode::Unsolicited,
+        ] {
+            let run = f.run(mode, &["doctor", "--json"]);
+            let what = format!("doctor {transport:?} {mode:?}");
+            eprintln!(
+                "{what}: exit {:?}, {} KiB peak, {:?}{}",
+                run.code,
+                run.peak_kib,
+                run.took,
+                if run.killed { ", killed" } else { "" }
+            );
+            if std::env::var_os("HOSTILE_LDAP_SURVEY").is_some() {
+                continue;
+            }
+            assert!(!run.killed, "{what}: killed at {} KiB", run.peak_kib);
+            assert!(matches!(run.code, Some(0 | 1)), "{what}: {}", run.output);
+            assert!(!run.output.contains("panicked"), "{what}: {}", run.output);
+            assert!(run.took < DEADLINE, "{what}: took {:?}", run.took);
+            assert!(
+                run.peak_kib < MEMORY_BOUND_KIB,
+                "{what}: {} KiB",
+                run.peak_kib
+            );
+        }
+    }
 }
 
 // ---- The directory ---------------------------------------------------------------------------
