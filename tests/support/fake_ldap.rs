@@ -113,7 +113,7 @@ where
 }
 
 /// One complete request from the front of `buf`, and its length.
-fn parse_request(buf: &[u8]) -> Option<(Request, usize)> {
+pub fn parse_request(buf: &[u8]) -> Option<(Request, usize)> {
     let (body_start, len) = header(buf)?;
     let end = body_start + len;
     if buf.len() < end {

@@ -1,20 +1,25 @@
 //! How the LDAP connection is made safe: which URLs are allowed (no cleartext passwords over the
 //! network), the TLS trust (system roots plus the configured `ca_file`), and timeouts on connect.
 //!
-//! The ldap3 connection driver runs in its own task: if ldap3 panics while decoding a hostile
-//! answer, that task ends, the pending operation fails, and the caller gets an error, not a crash.
+//! The connection itself is made by [`super::relay`], which puts the framing guard between the
+//! server and ldap3. The ldap3 connection driver runs in its own task: if ldap3 panics while
+//! decoding a hostile answer, that task ends, the pending operation fails, and the caller gets an
+//! error, not a crash.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ldap3::{Ldap, LdapConnAsync, LdapConnSettings};
+use ldap3::Ldap;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use rustls::{ClientConfig, RootCertStore};
 use url::Url;
 
+use super::bounded::Violation;
+use super::relay::{self, Driver, OpenError, Target};
 use crate::providers::ProviderError;
+use crate::rules::untrusted::clean_or;
 use crate::system::config::{check_ldap_url, is_loopback, Config, ConfigError};
 use crate::system::credentials::EndpointIdentity;
 
@@ -116,39 +121,47 @@ impl Endpoint {
     }
 
     /// Connects (TCP, then TLS or StartTLS) within the timeout and starts the connection driver.
-    pub async fn open(&self) -> Result<(Ldap, tokio::task::JoinHandle<()>), ProviderError> {
-        let mut settings = LdapConnSettings::new()
-            .set_conn_timeout(self.timeout)
-            .set_starttls(self.starttls);
-        if let Some(tls) = &self.tls {
-            settings = settings.set_config(tls.clone());
-        }
-        let connecting = LdapConnAsync::from_url_with_settings(settings, &self.url);
-        let (conn, ldap) = match tokio::time::timeout(self.timeout, connecting).await {
-            Err(_) => {
-                return Err(ProviderError::Timeout {
-                    endpoint: self.name(),
-                    secs: self.timeout.as_secs(),
-                })
-            }
-            Ok(Err(e)) => {
-                return Err(ProviderError::Unreachable {
-                    endpoint: self.name(),
-                    detail: crate::rules::untrusted::clean_or(
-                        &e.to_string(),
-                        "the connection failed",
-                    ),
-                })
-            }
-            Ok(Ok(pair)) => pair,
+    /// Every message the server sends passes the framing guard ([`super::bounded`]) first.
+    pub async fn open(&self) -> Result<(Ldap, Driver), ProviderError> {
+        let target = Target {
+            url: &self.url,
+            starttls: self.starttls,
+            tls: self.tls.as_ref(),
         };
-        // A panic inside the driver ends only this task; the pending operation then fails.
-        let driver = tokio::spawn(async move {
-            if let Err(e) = conn.drive().await {
-                tracing::debug!(error = %e, "LDAP connection ended");
-            }
-        });
-        Ok((ldap, driver))
+        match tokio::time::timeout(self.timeout, relay::open(target)).await {
+            Err(_) => Err(ProviderError::Timeout {
+                endpoint: self.name(),
+                secs: self.timeout.as_secs(),
+            }),
+            Ok(Err(e)) => Err(self.open_error(e)),
+            Ok(Ok(pair)) => Ok(pair),
+        }
+    }
+
+    fn open_error(&self, e: OpenError) -> ProviderError {
+        let endpoint = self.name();
+        match e {
+            OpenError::Unreachable(detail) => ProviderError::Unreachable {
+                endpoint,
+                detail: clean_or(&detail, "the connection failed"),
+            },
+            OpenError::StartTlsRefused(code, text) => ProviderError::Unreachable {
+                endpoint,
+                detail: format!(
+                    "the server refused StartTLS (result {code}: {})",
+                    clean_or(&text, "no reason given")
+                ),
+            },
+            OpenError::Hostile(violation) => violation_error(endpoint, &violation),
+        }
+    }
+}
+
+/// The error for a server that broke the framing guard's limits.
+pub fn violation_error(endpoint: String, violation: &Violation) -> ProviderError {
+    ProviderError::Protocol {
+        endpoint,
+        detail: violation.to_string(),
     }
 }
 

@@ -10,12 +10,14 @@
 //! that a panic inside ldap3 on a hostile answer becomes a [`ProviderError`], never a crash.
 
 pub mod active_directory;
+pub mod bounded;
 mod capabilities;
 pub mod change;
 pub mod connect;
 pub mod kpasswd;
 pub mod openldap;
 pub mod ppolicy;
+pub mod relay;
 pub mod settings;
 
 use std::collections::HashMap;
@@ -140,7 +142,7 @@ impl LdapProvider {
 /// One connection: the ldap3 handle and the task that drives it (aborted when dropped).
 struct Connection {
     ldap: Ldap,
-    driver: tokio::task::JoinHandle<()>,
+    driver: relay::Driver,
 }
 
 impl Drop for Connection {
@@ -153,10 +155,7 @@ impl Connection {
     /// Whether the driver task died of a panic (ldap3 choking on what the server sent). The
     /// pending operation fails while the task is still unwinding, so wait for it briefly.
     async fn driver_panicked(&mut self) -> bool {
-        match tokio::time::timeout(Duration::from_secs(1), &mut self.driver).await {
-            Ok(Err(e)) => e.is_panic(),
-            _ => false,
-        }
+        self.driver.panicked(Duration::from_secs(1)).await
     }
 }
 
@@ -567,6 +566,10 @@ impl Inner {
     }
 
     async fn op_error(&self, e: LdapError, session: &mut Connection) -> ProviderError {
+        // The relay closes the connection when the server breaks a limit; that is the reason.
+        if let Some(violation) = session.driver.violation() {
+            return connect::violation_error(self.endpoint.name(), &violation);
+        }
         match e {
             LdapError::Timeout { .. } => ProviderError::Timeout {
                 endpoint: self.endpoint.name(),
