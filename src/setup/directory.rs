@@ -7,13 +7,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
-
-use ldap3::{LdapConnAsync, LdapConnSettings};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::CertificateDer;
-use rustls::{ClientConfig, RootCertStore};
 
 use url::Url;
 
@@ -140,42 +134,12 @@ pub fn url_of(srv: &Srv) -> Option<Url> {
 /// publicly trusted certificate for a host of their own, and DNS can name any host. The
 /// error says, in words for a person, why it is not proven.
 pub async fn prove(url: &Url, ca_file: &Path, timeout: Duration) -> Result<(), String> {
-    let tls = only_from(ca_file)?;
-    let settings = LdapConnSettings::new()
-        .set_conn_timeout(timeout)
-        .set_starttls(url.scheme() == "ldap")
-        .set_config(tls);
-    let connecting = LdapConnAsync::from_url_with_settings(settings, url);
-    let (conn, mut ldap) = tokio::time::timeout(timeout, connecting)
-        .await
-        .map_err(|_| format!("no answer within {} s", timeout.as_secs()))?
-        .map_err(|e| crate::rules::untrusted::clean_or(&e.to_string(), "the connection failed"))?;
-    let driver = tokio::spawn(async move {
-        let _ = conn.drive().await;
-    });
+    let endpoint = Endpoint::trusting_only(url, ca_file, timeout)?;
+    // Through the framing guard, as every LDAP connection: the server is not trusted yet.
+    let (mut ldap, driver) = endpoint.open().await.map_err(|e| e.to_string())?;
     let _ = tokio::time::timeout(timeout, ldap.unbind()).await;
     driver.abort();
     Ok(())
-}
-
-/// A TLS client that trusts the certificates of `ca_file` and nothing else.
-fn only_from(ca_file: &Path) -> Result<Arc<ClientConfig>, String> {
-    let certs = CertificateDer::pem_file_iter(ca_file)
-        .map_err(|e| format!("cannot read {}: {e}", ca_file.display()))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("{} is not a PEM certificate file: {e}", ca_file.display()))?;
-    let mut roots = RootCertStore::empty();
-    let (added, _) = roots.add_parsable_certificates(certs);
-    if added == 0 {
-        return Err(format!("{} holds no usable certificate", ca_file.display()));
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup failed: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
 }
 
 /// What a directory server says about itself.

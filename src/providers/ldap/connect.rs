@@ -93,6 +93,27 @@ impl Endpoint {
         })
     }
 
+    /// An encrypted connection to `url` (ldaps://, or StartTLS on ldap://) that trusts the
+    /// certificates of `ca_file` and nothing else: the proof that a server DNS named is the
+    /// organisation's. The error says, in words for a person, what is wrong with the file.
+    pub fn trusting_only(url: &Url, ca_file: &Path, timeout: Duration) -> Result<Endpoint, String> {
+        let certs = CertificateDer::pem_file_iter(ca_file)
+            .map_err(|e| format!("cannot read {}: {e}", ca_file.display()))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("{} is not a PEM certificate file: {e}", ca_file.display()))?;
+        let mut roots = RootCertStore::empty();
+        let (added, _) = roots.add_parsable_certificates(certs);
+        if added == 0 {
+            return Err(format!("{} holds no usable certificate", ca_file.display()));
+        }
+        Ok(Endpoint {
+            url: url.clone(),
+            starttls: url.scheme() == "ldap",
+            timeout,
+            tls: Some(client_config(roots)?),
+        })
+    }
+
     /// Whether the connection is encrypted (ldaps:// or StartTLS).
     pub fn encrypted(&self) -> bool {
         self.tls.is_some()
