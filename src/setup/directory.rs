@@ -12,7 +12,7 @@ use std::time::Duration;
 use url::Url;
 
 use super::dns::{self, Srv};
-use crate::providers::ldap::connect::{read_root_dse, Endpoint};
+use crate::providers::ldap::connect::{read_root_dse, violation_error, Endpoint};
 use crate::providers::ProviderError;
 use crate::system::config::{is_loopback, Config, LdapFlavor};
 
@@ -211,6 +211,10 @@ pub async fn root_dse(
     .await;
     let _ = ldap.unbind().await;
     driver.abort();
+    // The relay cuts a server that broke the framing guard's limits: that is the reason.
+    if let Some(violation) = driver.violation() {
+        return Err(violation_error(endpoint.name(), &violation));
+    }
     let found = found.map_err(|e| ProviderError::Protocol {
         endpoint: endpoint.name(),
         detail: crate::rules::untrusted::clean_or(&e.to_string(), "its root DSE is not readable"),
