@@ -97,15 +97,8 @@ impl Endpoint {
     /// certificates of `ca_file` and nothing else: the proof that a server DNS named is the
     /// organisation's. The error says, in words for a person, what is wrong with the file.
     pub fn trusting_only(url: &Url, ca_file: &Path, timeout: Duration) -> Result<Endpoint, String> {
-        let certs = CertificateDer::pem_file_iter(ca_file)
-            .map_err(|e| format!("cannot read {}: {e}", ca_file.display()))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("{} is not a PEM certificate file: {e}", ca_file.display()))?;
         let mut roots = RootCertStore::empty();
-        let (added, _) = roots.add_parsable_certificates(certs);
-        if added == 0 {
-            return Err(format!("{} holds no usable certificate", ca_file.display()));
-        }
+        add_ca_file(&mut roots, ca_file)?;
         Ok(Endpoint {
             url: url.clone(),
             starttls: url.scheme() == "ldap",
@@ -195,18 +188,7 @@ fn root_store(ca_file: Option<&Path>) -> Result<RootCertStore, String> {
     }
     roots.add_parsable_certificates(native.certs);
     if let Some(path) = ca_file {
-        let certs = CertificateDer::pem_file_iter(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("{} is not a PEM certificate file: {e}", path.display()))?;
-        if certs.is_empty() {
-            return Err(format!("{} holds no PEM certificate", path.display()));
-        }
-        for cert in certs {
-            roots
-                .add(cert)
-                .map_err(|e| format!("{} holds an unusable certificate: {e}", path.display()))?;
-        }
+        add_ca_file(&mut roots, path)?;
     }
     if roots.is_empty() {
         return Err(
@@ -215,6 +197,23 @@ fn root_store(ca_file: Option<&Path>) -> Result<RootCertStore, String> {
         );
     }
     Ok(roots)
+}
+
+/// Trusts the certificates of the PEM file `path` (the administrator's `ca_file`).
+fn add_ca_file(roots: &mut RootCertStore, path: &Path) -> Result<(), String> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{} is not a PEM certificate file: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{} holds no PEM certificate", path.display()));
+    }
+    for cert in certs {
+        roots
+            .add(cert)
+            .map_err(|e| format!("{} holds an unusable certificate: {e}", path.display()))?;
+    }
+    Ok(())
 }
 
 fn client_config(roots: RootCertStore) -> Result<Arc<ClientConfig>, String> {
