@@ -217,7 +217,7 @@ pub async fn root_dse(
     }
     let found = found.map_err(|e| ProviderError::Protocol {
         endpoint: endpoint.name(),
-        detail: crate::rules::untrusted::clean_or(&e.to_string(), "its root DSE is not readable"),
+        detail: crate::rules::untrusted::clean_or(&e, "its root DSE is not readable"),
     })?;
     let Some(entry) = found else {
         return Ok(RootDse::default());
