@@ -1,5 +1,9 @@
-//! OpenLDAP ppolicy rules, as pure functions: what a bind's response control means, and the
-//! deadline from `pwdChangedTime` + the effective policy's `pwdMaxAge` / `pwdExpireWarning`.
+//! OpenLDAP ppolicy rules, as pure functions: what a bind's response control means, the
+//! deadline from `pwdChangedTime` + the effective policy's `pwdMaxAge` / `pwdExpireWarning`, and
+//! how what the entry says completes what the control said.
+//!
+//! "Never" comes only from the policy (`pwdMaxAge` 0): an entry without a readable
+//! `pwdChangedTime` is "unknown", with the reason, not "never".
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
@@ -71,27 +75,62 @@ pub struct EntryAttributes {
     pub expire_warning_secs: Option<i64>,
 }
 
-/// The deadline from the entry: `pwdChangedTime` + `pwdMaxAge`; no change time or a zero max age
-/// means the password never expires.
+/// The deadline from the entry: `pwdChangedTime` + `pwdMaxAge`; a policy without aging (a zero
+/// max age, or one too large to add) means the password never expires.
 pub fn entry_facts(attrs: &EntryAttributes) -> Facts {
-    let deadline = match (attrs.changed_at, attrs.max_age_secs) {
-        (None, _) | (_, Some(0)) => Deadline::Never,
+    let expires_at = |changed_at: DateTime<Utc>, secs| {
+        Duration::try_seconds(secs).and_then(|age| changed_at.checked_add_signed(age))
+    };
+    let (deadline, source, note) = match (attrs.changed_at, attrs.max_age_secs) {
+        (_, Some(0)) => (Deadline::Never, Source::LdapPasswordPolicy, None),
+        (None, _) => (
+            Deadline::Unknown,
+            Source::LdapPwdChangedTime,
+            Some("the entry has no readable pwdChangedTime"),
+        ),
         // The policy was not readable: the configured max age applies.
-        (Some(changed_at), None) => Deadline::AfterChange {
-            changed_at,
-            validity_days: None,
+        (Some(changed_at), None) => (
+            Deadline::AfterChange {
+                changed_at,
+                validity_days: None,
+            },
+            Source::LdapPwdChangedTime,
+            None,
+        ),
+        (Some(changed_at), Some(secs)) => match expires_at(changed_at, secs) {
+            Some(expires_at) => (
+                Deadline::At { expires_at },
+                Source::LdapPwdChangedTime,
+                None,
+            ),
+            None => (Deadline::Never, Source::LdapPasswordPolicy, None),
         },
-        (Some(changed_at), Some(secs)) => {
-            match Duration::try_seconds(secs).and_then(|age| changed_at.checked_add_signed(age)) {
-                Some(expires_at) => Deadline::At { expires_at },
-                None => Deadline::Never,
-            }
-        }
     };
     Facts {
         warning_days: warning_days(attrs.expire_warning_secs),
         changed_at: attrs.changed_at,
-        ..Facts::new(deadline, Source::LdapPwdChangedTime)
+        note: note.map(str::to_string),
+        ..Facts::new(deadline, source)
+    }
+}
+
+/// What a bind's control said, completed by what the entry says: the last change, the server's
+/// warning window, and for an expired password the date it expired, when the entry's date has
+/// passed (a reset password's date may lie ahead: that is no expiry date).
+pub fn completed(control: Facts, entry: &Facts, now: DateTime<Utc>) -> Facts {
+    let deadline = match (&control.deadline, &entry.deadline) {
+        (Deadline::ExpiredNow, Deadline::At { expires_at }) if *expires_at <= now => {
+            Deadline::ExpiredSince {
+                expires_at: *expires_at,
+            }
+        }
+        (deadline, _) => deadline.clone(),
+    };
+    Facts {
+        deadline,
+        changed_at: control.changed_at.or(entry.changed_at),
+        warning_days: control.warning_days.or(entry.warning_days),
+        ..control
     }
 }
 
@@ -274,11 +313,27 @@ mod tests {
             expire_warning_secs: Some(0),
         });
         assert_eq!(never.deadline, Deadline::Never);
+        assert_eq!(never.source, Source::LdapPasswordPolicy);
         assert_eq!(never.warning_days, None);
 
+        // No change time: unknown, with the reason, even under a readable expiring policy.
+        for max_age_secs in [None, Some(90 * 86_400)] {
+            let unknown = entry_facts(&EntryAttributes {
+                max_age_secs,
+                ..Default::default()
+            });
+            assert_eq!(unknown.deadline, Deadline::Unknown, "{max_age_secs:?}");
+            assert_eq!(unknown.source, Source::LdapPwdChangedTime);
+            assert!(unknown.note.unwrap().contains("pwdChangedTime"));
+        }
+        // ...but a policy without aging is a fact of its own.
+        let ageless = entry_facts(&EntryAttributes {
+            max_age_secs: Some(0),
+            ..Default::default()
+        });
         assert_eq!(
-            entry_facts(&EntryAttributes::default()).deadline,
-            Deadline::Never
+            (ageless.deadline, ageless.source),
+            (Deadline::Never, Source::LdapPasswordPolicy)
         );
         assert_eq!(
             entry_facts(&EntryAttributes {
@@ -297,6 +352,57 @@ mod tests {
             expire_warning_secs: None,
         });
         assert_eq!(huge.deadline, Deadline::Never);
+        assert_eq!(huge.source, Source::LdapPasswordPolicy);
+    }
+
+    #[test]
+    fn the_entry_completes_the_control() {
+        let changed = now() - Duration::days(100);
+        let entry = |deadline| Facts {
+            changed_at: Some(changed),
+            warning_days: Some(14),
+            ..Facts::new(deadline, Source::LdapPwdChangedTime)
+        };
+        let grace = Facts {
+            grace_logins_left: Some(2),
+            ..Facts::new(Deadline::ExpiredNow, Source::LdapPpolicyControl)
+        };
+        let passed = now() - Duration::days(10);
+        let f = completed(
+            grace.clone(),
+            &entry(Deadline::At { expires_at: passed }),
+            now(),
+        );
+        assert_eq!(f.deadline, Deadline::ExpiredSince { expires_at: passed });
+        assert_eq!(
+            (f.source, f.grace_logins_left, f.changed_at, f.warning_days),
+            (Source::LdapPpolicyControl, Some(2), Some(changed), Some(14))
+        );
+        // A date ahead is no expiry date (a reset password); unknown and never add nothing.
+        for other in [
+            Deadline::At {
+                expires_at: now() + Duration::days(80),
+            },
+            Deadline::Unknown,
+            Deadline::Never,
+        ] {
+            let f = completed(grace.clone(), &entry(other.clone()), now());
+            assert_eq!(f.deadline, Deadline::ExpiredNow, "{other:?}");
+        }
+        // A control's own date stands.
+        let soon = Facts::new(
+            Deadline::At {
+                expires_at: now() + Duration::days(10),
+            },
+            Source::LdapPpolicyControl,
+        );
+        let f = completed(
+            soon.clone(),
+            &entry(Deadline::At { expires_at: passed }),
+            now(),
+        );
+        assert_eq!((f.deadline, f.source), (soon.deadline, soon.source));
+        assert_eq!(f.changed_at, Some(changed));
     }
 
     #[test]
