@@ -65,10 +65,7 @@ impl Inner {
                 None => None,
             };
         let local_policy = match self.single(&entry, "pwdpolicysubentry")? {
-            Some(dn) => Some(
-                self.policy(ldap, &dn.to_string(), &ds389::POLICY_ATTRIBUTES)
-                    .await?,
-            ),
+            Some(dn) => Some(self.policy(ldap, dn, &ds389::POLICY_ATTRIBUTES).await?),
             None => None,
         };
         let attrs = EntryAttributes {

@@ -489,8 +489,11 @@ impl Inner {
                     .transpose()
                     .map_err(|m| self.protocol(m))
             };
-            // An absent pwdMaxAge in a readable policy means "never" (0).
-            attrs.max_age_secs = Some(seconds("pwdMaxAge")?.unwrap_or(0));
+            let classes = policy
+                .get("objectClass")
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            attrs.max_age_secs = openldap::max_age(seconds("pwdMaxAge")?, classes);
             attrs.expire_warning_secs = seconds("pwdExpireWarning")?;
         }
         Ok(attrs)

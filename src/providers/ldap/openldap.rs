@@ -13,7 +13,7 @@ use crate::rules::expiry::{Deadline, Facts, SignInReason, Source};
 /// Operational attributes of the user's entry that are read after a successful bind.
 pub const USER_ATTRIBUTES: [&str; 2] = ["pwdChangedTime", "pwdPolicySubentry"];
 /// Attributes of the policy entry.
-pub const POLICY_ATTRIBUTES: [&str; 2] = ["pwdMaxAge", "pwdExpireWarning"];
+pub const POLICY_ATTRIBUTES: [&str; 3] = ["objectClass", "pwdMaxAge", "pwdExpireWarning"];
 
 const SECS_PER_DAY: i64 = 86_400;
 
@@ -132,6 +132,16 @@ pub fn completed(control: Facts, entry: &Facts, now: DateTime<Utc>) -> Facts {
         warning_days: control.warning_days.or(entry.warning_days),
         ..control
     }
+}
+
+/// The policy's maximum age in seconds: its `pwdMaxAge`, or 0 (no aging) when a `pwdPolicy` entry
+/// has none, as the ppolicy draft defines; `None` when the entry is no `pwdPolicy` (another
+/// server's policy, or one whose object classes are not readable), which says nothing.
+pub fn max_age(pwd_max_age: Option<i64>, object_classes: &[String]) -> Option<i64> {
+    let is_pwd_policy = object_classes
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case("pwdPolicy"));
+    pwd_max_age.or(is_pwd_policy.then_some(0))
 }
 
 /// `pwdExpireWarning` in whole days; 0 (the server sends no warnings) leaves the configured window.
@@ -403,6 +413,22 @@ mod tests {
         );
         assert_eq!((f.deadline, f.source), (soon.deadline, soon.source));
         assert_eq!(f.changed_at, Some(changed));
+    }
+
+    #[test]
+    fn a_missing_max_age_is_no_aging_only_in_a_pwd_policy() {
+        let classes = |c: &[&str]| c.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+        let pwd_policy = classes(&["device", "pwdPolicy"]);
+        assert_eq!(max_age(Some(7_776_000), &pwd_policy), Some(7_776_000));
+        assert_eq!(max_age(None, &pwd_policy), Some(0));
+        assert_eq!(max_age(None, &classes(&["device", "PWDPOLICY"])), Some(0));
+        // 389 Directory Server's local policies, and entries whose classes are hidden.
+        assert_eq!(
+            max_age(None, &classes(&["ldapsubentry", "passwordpolicy"])),
+            None
+        );
+        assert_eq!(max_age(None, &[]), None);
+        assert_eq!(max_age(Some(0), &[]), Some(0));
     }
 
     #[test]

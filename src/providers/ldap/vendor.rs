@@ -56,9 +56,12 @@ mod tests {
         values.iter().map(|v| v.to_string()).collect()
     }
 
+    /// A root DSE's supportedCapabilities, objectClass, vendorName and vendorVersion.
+    type Answer<'a> = [&'a [&'a str]; 4];
+
     #[test]
     fn root_dse_answers() {
-        let table: [(&str, [&[&str]; 4], Option<LdapFlavor>); 8] = [
+        let table: [(&str, Answer, Option<LdapFlavor>); 8] = [
             (
                 "389-ds 2.3 (Debian 12)",
                 [
