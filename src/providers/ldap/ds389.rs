@@ -105,7 +105,7 @@ pub fn expiration(value: &str) -> Option<Expiration> {
     let at = openldap::parse_generalized_time(value)?;
     Some(match at.timestamp() {
         RESET_MARKER | FIRST_LOGIN_MARKER => Expiration::MustChange,
-        END_OF_TIME.. => Expiration::Never,
+        END_OF_TIME => Expiration::Never,
         _ => Expiration::At(at),
     })
 }
@@ -164,7 +164,7 @@ pub fn entry_facts(attrs: &EntryAttributes, now: DateTime<Utc>, said_expired: bo
     };
     match attrs.expiration {
         None => unknown(
-            "389 Directory Server: passwordExpirationTime is absent or not readable, and so is a password policy that says passwords do not expire",
+            "389 Directory Server: passwordExpirationTime is absent or not readable, and no readable password policy says passwords do not expire",
         ),
         Some(Expiration::Never) => Facts::new(Deadline::Never, source),
         Some(Expiration::MustChange) => Facts {
@@ -294,7 +294,13 @@ mod tests {
             ("19700101000000Z", Some(Expiration::MustChange)),
             ("19700101000001Z", Some(Expiration::MustChange)),
             ("20380119031407Z", Some(Expiration::Never)),
-            ("20390101000000Z", Some(Expiration::Never)),
+            // Only the marker itself: a later date is a date (64-bit servers, long maximum ages).
+            (
+                "20390101000000Z",
+                Some(Expiration::At(
+                    Utc.with_ymd_and_hms(2039, 1, 1, 0, 0, 0).unwrap(),
+                )),
+            ),
             (
                 "20261011120000Z",
                 Some(Expiration::At(
