@@ -54,7 +54,7 @@ pub enum Source {
     /// OpenLDAP `pwdChangedTime` + `pwdMaxAge` of the effective policy.
     LdapPwdChangedTime,
     /// The effective password policy says passwords do not expire (OpenLDAP `pwdMaxAge` 0,
-    /// 389 Directory Server `passwordExp: off` in `cn=config`).
+    /// 389 Directory Server `passwordExp: off` in `cn=config`, FreeIPA `krbMaxPwdLife` 0).
     LdapPasswordPolicy,
     /// A 389 Directory Server local (user or subtree) policy with `passwordExp: off`.
     LdapLocalPolicy,
