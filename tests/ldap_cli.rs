@@ -89,7 +89,7 @@ fn run_users(s: &Slapd, ldap_settings: &str) {
             uid: "ageless",
             state: "never_expires",
             days_left: None,
-            source: "ldap_pwd_changed_time",
+            source: "ldap_password_policy",
         },
     ];
     for e in accepted {

@@ -101,6 +101,16 @@ pub enum LdapFlavor {
     Auto,
     ActiveDirectory,
     Openldap,
+    /// 389 Directory Server, and FreeIPA and Red Hat Directory Server, which are built on it.
+    #[serde(rename = "389-ds")]
+    Ds389,
+}
+
+impl LdapFlavor {
+    /// Whether a failed bind's `data XXX` diagnostic may be Active Directory's.
+    pub fn may_be_active_directory(self) -> bool {
+        matches!(self, LdapFlavor::Auto | LdapFlavor::ActiveDirectory)
+    }
 }
 
 /// Where a person changes an LDAP or Active Directory password.

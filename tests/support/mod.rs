@@ -11,12 +11,13 @@
 //! `Session::start(Keyring::Unlocked)` for the command line, `SessionBuilder::desktop()` for a
 //! full desktop; [`entra`] adds the Entra emulator, [`interactive`] a scripted browser for its
 //! sign-in pages, [`webdriver`] a real headless chromium, [`pinentry`] a scripted password
-//! dialog, [`slapd`] and [`samba`] real directory servers, [`fake_ldap`] a lying one.
+//! dialog, [`slapd`], [`ds389`] and [`samba`] real directory servers, [`fake_ldap`] a lying one.
 #![allow(dead_code)]
 
 pub mod agent;
 pub mod desktop;
 pub mod dnsmasq;
+pub mod ds389;
 pub mod entra;
 pub mod fake_ldap;
 pub mod interactive;

@@ -411,6 +411,29 @@ fn eval_cases() -> Vec<EvalCase> {
         )
         .want(Expired, None, Some(0), true),
         EvalCase::new(
+            "endpoint says expired, and since when",
+            e + days(3),
+            facts(Deadline::ExpiredSince { expires_at: e }, None),
+        )
+        .want(Expired, Some(e), Some(0), true),
+        EvalCase::new(
+            "endpoint says expired, its date still ahead by this clock: its word wins",
+            e - hours(1),
+            facts(Deadline::ExpiredSince { expires_at: e }, None),
+        )
+        .want(Expired, Some(e), Some(0), true),
+        EvalCase::new(
+            "endpoint says expired since a sentinel date: no date shown",
+            e,
+            facts(
+                Deadline::ExpiredSince {
+                    expires_at: utc(9999, 12, 31, 23, 59, 59) + secs(1),
+                },
+                None,
+            ),
+        )
+        .want(Expired, None, Some(0), true),
+        EvalCase::new(
             "endpoint said nothing",
             e,
             facts(Deadline::Unknown, Some(14)),
@@ -1493,6 +1516,20 @@ fn serde_round_trip_table() {
             vec![r#""kind":"expired_now""#, r#""source":"ad_bind_error""#],
         ),
         (
+            "facts expired since",
+            Finding::Facts(plain(
+                Deadline::ExpiredSince {
+                    expires_at: utc(2027, 6, 15, 12, 0, 0),
+                },
+                Source::LdapPasswordExpirationTime,
+            )),
+            vec![
+                r#""kind":"expired_since""#,
+                r#""expires_at":"2027-06-15T12:00:00Z""#,
+                r#""source":"ldap_password_expiration_time""#,
+            ],
+        ),
+        (
             "facts unknown",
             Finding::Facts(plain(Deadline::Unknown, Source::TokenEndpoint)),
             vec![r#""kind":"unknown""#, r#""source":"token_endpoint""#],
@@ -1619,6 +1656,41 @@ fn serde_reads_older_state_table() {
             serde_json::from_str::<Finding>(json).is_err(),
             "{name}: {json} must be rejected"
         );
+    }
+}
+
+/// The `source` names of `check --json`, which admins' scripts read.
+#[test]
+fn source_names_table() {
+    let cases = [
+        (Source::TokenEndpoint, "token_endpoint"),
+        (Source::TokenClaim, "token_claim"),
+        (Source::GraphPasswordPolicies, "graph_password_policies"),
+        (Source::GraphDomainPolicy, "graph_domain_policy"),
+        (Source::GraphConfigPolicy, "graph_config_policy"),
+        (Source::LdapPpolicyControl, "ldap_ppolicy_control"),
+        (Source::LdapPwdChangedTime, "ldap_pwd_changed_time"),
+        (Source::LdapPasswordPolicy, "ldap_password_policy"),
+        (Source::LdapLocalPolicy, "ldap_local_policy"),
+        (
+            Source::LdapPasswordExpirationTime,
+            "ldap_password_expiration_time",
+        ),
+        (Source::LdapNetscapeControl, "ldap_netscape_control"),
+        (
+            Source::LdapKrbPasswordExpiration,
+            "ldap_krb_password_expiration",
+        ),
+        (Source::AdBindError, "ad_bind_error"),
+        (Source::AdComputedExpiry, "ad_computed_expiry"),
+        (Source::AdPwdLastSet, "ad_pwd_last_set"),
+        (Source::AdAccountControl, "ad_account_control"),
+    ];
+    for (source, name) in cases {
+        let json = serde_json::to_string(&source).unwrap();
+        assert_eq!(json, format!("\"{name}\""), "{name}");
+        let back: Source = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, source, "{name}: round trip");
     }
 }
 
