@@ -152,14 +152,14 @@ async fn check_everyone(s: &Slapd, config: &Config) {
     );
     assert_eq!(st.source, Some(Source::LdapPasswordPolicy));
 
-    // pwdExpireWarning (5 days) of the user's own policy beats the configured 14 days.
+    // pwdExpireWarning (5 days) of the user's own policy does not shorten the configured 14.
     let a = sign_in(&provider, "shortlived", "shortlived-pw").await;
     let f = facts(&a);
     assert_eq!(f.warning_days, Some(5), "{a:?}");
     let st = status(&a);
     assert_eq!(
         (st.state, st.days_left),
-        (PasswordState::Ok, Some(10)),
+        (PasswordState::Warning, Some(10)),
         "{a:?}"
     );
     assert_eq!(st.source, Some(Source::LdapPwdChangedTime));

@@ -388,10 +388,12 @@ fn dated_status(
     base: Status,
 ) -> Status {
     let note = base.reason.clone();
+    // The earlier of the two warnings: an endpoint's longer window (Entra's notification
+    // window, a directory's pwdExpireWarning) starts it sooner, a shorter one never shortens ours.
     let window = facts
         .warning_days
         .filter(|d| *d >= 0)
-        .unwrap_or(policy.warning_days);
+        .map_or(policy.warning_days, |d| d.max(policy.warning_days));
     let days_left = whole_days_until(now, expires_at);
     let state = if now >= expires_at {
         PasswordState::Expired

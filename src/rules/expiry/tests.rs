@@ -218,24 +218,40 @@ fn eval_cases() -> Vec<EvalCase> {
             true,
         ),
         // --- endpoint window vs policy window ------------------------------------------------
+        // A shorter endpoint window never shortens the policy's: the earlier warning wins.
         EvalCase::new(
-            "endpoint window 5: 6 d left is ok",
+            "endpoint window 5 under policy 14: 6 d left is a warning",
             e - days(6),
             at_with_window(e, 5),
         )
-        .want(Ok, ex, Some(6), false),
+        .want(Warning, ex, Some(6), false),
         EvalCase::new(
-            "endpoint window 5: 1 s before its start is ok",
-            e - days(5) - secs(1),
+            "endpoint window 5 under policy 14: 1 s before the policy's start is ok",
+            e - days(14) - secs(1),
             at_with_window(e, 5),
         )
-        .want(Ok, ex, Some(5), false),
+        .want(Ok, ex, Some(14), false),
         EvalCase::new(
-            "endpoint window 5: at its start",
+            "endpoint window 5 under policy 7: 6 d left is a warning",
+            e - days(6),
+            at_with_window(e, 5),
+        )
+        .policy(policy(90, 7, 1))
+        .want(Warning, ex, Some(6), false),
+        EvalCase::new(
+            "endpoint window 5 under policy 4: at the endpoint's start",
             e - days(5),
             at_with_window(e, 5),
         )
+        .policy(policy(90, 4, 1))
         .want(Warning, ex, Some(5), false),
+        EvalCase::new(
+            "endpoint window 5 under policy 4: 1 s before the endpoint's start",
+            e - days(5) - secs(1),
+            at_with_window(e, 5),
+        )
+        .policy(policy(90, 4, 1))
+        .want(Ok, ex, Some(5), false),
         EvalCase::new(
             "endpoint window 30: 20 d left",
             e - days(20),
@@ -249,11 +265,11 @@ fn eval_cases() -> Vec<EvalCase> {
         )
         .want(Ok, ex, Some(30), false),
         EvalCase::new(
-            "endpoint window 0: no warning",
+            "endpoint window 0: the policy still warns",
             e - secs(1),
             at_with_window(e, 0),
         )
-        .want(Ok, ex, Some(0), false),
+        .want(Warning, ex, Some(0), true),
         EvalCase::new("endpoint window 0: still expires", e, at_with_window(e, 0)).want(
             Expired,
             ex,
@@ -310,14 +326,16 @@ fn eval_cases() -> Vec<EvalCase> {
         EvalCase::new(
             "urgent 3 > window 2: whole window urgent",
             e - days(2),
-            at_with_window(e, 2),
+            at(e),
         )
+        .policy(policy(90, 2, 3))
         .want(Warning, ex, Some(2), true),
         EvalCase::new(
             "urgent 3 > window 2: before the window, not urgent",
             e - days(2) - secs(1),
-            at_with_window(e, 2),
+            at(e),
         )
+        .policy(policy(90, 2, 3))
         .want(Ok, ex, Some(2), false),
         EvalCase::new(
             "urgent = window: urgent from window start",
