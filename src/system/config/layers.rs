@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{protected, Config, ConfigError};
-use crate::system::managed::AdminPolicy;
+use crate::system::managed::{policy_place, AdminPolicy};
 
 /// Environment variable that points the system layer elsewhere (for staging a deployment). It
 /// moves the enforced files too, which sit beside the system file: whoever sets the agent's
@@ -132,7 +132,12 @@ impl Config {
         self.apply_text(file, text)?;
         match layer {
             Layer::System => {}
-            Layer::User => protected::refuse_admin_only(self, file)?,
+            Layer::User => {
+                if let Some(rule) = protected::lowered_by(self, file) {
+                    let message = format!("{}, in {}", rule.what, admin_places(rule.key));
+                    return Err(self.error_at(rule.key, message));
+                }
+            }
             Layer::Enforced => {
                 self.origins.enforce(file);
                 self.enforced_files.push(file.to_path_buf());
@@ -141,6 +146,19 @@ impl Config {
         self.files.push(file.to_path_buf());
         Ok(())
     }
+}
+
+/// Where the admins set `key` on this system, for the error that refuses it in a person's
+/// file: the system file, the enforced file, and the policy where the system has one.
+fn admin_places(key: &str) -> String {
+    let system = system_config_path();
+    let mut places = vec![
+        system.display().to_string(),
+        enforced_file(&system).display().to_string(),
+    ];
+    places.extend(policy_place(key));
+    let last = places.pop().unwrap_or_default();
+    format!("{} or {last}", places.join(", "))
 }
 
 /// A file's text; `None` when it does not exist.

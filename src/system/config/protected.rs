@@ -17,9 +17,7 @@
 
 use std::path::Path;
 
-use super::layers::{enforced_file, system_config_path};
-use super::{Config, ConfigError, LdapConfig, Origin};
-use crate::system::managed::policy_place;
+use super::{Config, LdapConfig, Origin};
 
 /// A key that decides where a secret goes or which program receives it, and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,30 +147,13 @@ pub const ADMIN_ONLY: &[AdminOnly] = &[
     },
 ];
 
-/// Refuses the first admin-only value that `file`, a person's own file just laid over
-/// `config`, sets; the error names the file, the line, the key and where the admins set it.
-pub(super) fn refuse_admin_only(config: &Config, file: &Path) -> Result<(), ConfigError> {
-    for rule in ADMIN_ONLY {
+/// The first admin-only value that `file`, just laid over `config`, set and that lowers the
+/// protection; `None` when it set none.
+pub(super) fn lowered_by(config: &Config, file: &Path) -> Option<&'static AdminOnly> {
+    ADMIN_ONLY.iter().find(|rule| {
         let set_here = matches!(config.origin(rule.key), Origin::File { path, .. } if path == file);
-        if set_here && (rule.lowers)(config) {
-            let message = format!("{}, in {}", rule.what, admin_places(rule.key));
-            return Err(config.error_at(rule.key, message));
-        }
-    }
-    Ok(())
-}
-
-/// Where the admins set `key` on this system: the system file, the enforced file, and the
-/// policy where the system has one.
-fn admin_places(key: &str) -> String {
-    let system = system_config_path();
-    let mut places = vec![
-        system.display().to_string(),
-        enforced_file(&system).display().to_string(),
-    ];
-    places.extend(policy_place(key));
-    let last = places.pop().unwrap_or_default();
-    format!("{} or {last}", places.join(", "))
+        set_here && (rule.lowers)(config)
+    })
 }
 
 /// A pinentry named as the ones tried by default are and found on PATH the same way:
@@ -190,7 +171,7 @@ fn is_pinentry_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::system::config::Layer;
+    use crate::system::config::{ConfigError, Layer};
     use crate::system::managed::MAPPINGS;
 
     const USER: &str = "/home/u/.config/signin-assistant/config.toml";
