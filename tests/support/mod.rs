@@ -419,6 +419,18 @@ impl Session {
         path
     }
 
+    /// Writes the session's system file, the admins' defaults (where
+    /// `SIGNIN_ASSISTANT_SYSTEM_CONFIG` points), and returns its path. What only an admin may
+    /// set (a pinentry or kpasswd by path, `allow_insecure`, `trusted`) goes here.
+    pub fn write_system_config(&self, text: &str) -> PathBuf {
+        self.write_config("etc/config.toml", text)
+    }
+
+    /// Writes the session's enforced file, beside the system file: what the admins impose.
+    pub fn write_enforced_config(&self, text: &str) -> PathBuf {
+        self.write_config("etc/enforced.toml", text)
+    }
+
     /// The `$BROWSER` of the session: it records the URLs it is asked to open.
     pub fn browser_recorder(&self) -> PathBuf {
         self.path("bin/record-url.sh")
