@@ -11,13 +11,14 @@ mod support;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
+use support::measure::{measure, vm_hwm, Run};
 use support::{fake_ldap, slapd, Keyring, Session, BIN};
 
 /// Longest a hostile `check` may take: operation timeouts are 2 s, three per attempt.
@@ -141,74 +142,12 @@ impl Fixture {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        measure(command.spawn().expect("start signin-assistant"))
+        measure(
+            command.spawn().expect("start signin-assistant"),
+            DEADLINE * 2,
+            KILL_AT,
+        )
     }
-}
-
-/// What one run did.
-struct Run {
-    code: Option<i32>,
-    peak_kib: u64,
-    took: Duration,
-    killed: bool,
-    output: String,
-}
-
-/// Waits for the child, reading its VmHWM every 2 ms; kills it past the deadline or [`KILL_AT`].
-/// Its output is read meanwhile, so a chatty program never blocks on a full pipe.
-fn measure(mut child: Child) -> Run {
-    let started = Instant::now();
-    let status = format!("/proc/{}/status", child.id());
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut text = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut text);
-            }
-            String::from_utf8_lossy(&text).into_owned()
-        })
-    };
-    let stdout = drain(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let stderr = drain(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let mut peak_kib = 0;
-    let mut killed = false;
-    let exit = loop {
-        if let Some(hwm) = vm_hwm(&status) {
-            peak_kib = peak_kib.max(hwm);
-        }
-        if let Some(exit) = child.try_wait().unwrap() {
-            break exit;
-        }
-        if !killed && (peak_kib > KILL_AT || started.elapsed() > DEADLINE * 2) {
-            let _ = child.kill();
-            killed = true;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    };
-    let took = started.elapsed();
-    Run {
-        code: exit.code(),
-        peak_kib,
-        took,
-        killed,
-        output: stdout.join().unwrap() + &stderr.join().unwrap(),
-    }
-}
-
-fn vm_hwm(status: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(status).ok()?;
-    let line = text.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Exit 1 with one of `words` in the reason, in time, within the memory bound.

@@ -11,7 +11,8 @@
 //! `Session::start(Keyring::Unlocked)` for the command line, `SessionBuilder::desktop()` for a
 //! full desktop; [`entra`] adds the Entra emulator, [`interactive`] a scripted browser for its
 //! sign-in pages, [`webdriver`] a real headless chromium, [`pinentry`] a scripted password
-//! dialog, [`slapd`], [`ds389`] and [`samba`] real directory servers, [`fake_ldap`] a lying one.
+//! dialog, [`slapd`], [`ds389`] and [`samba`] real directory servers, [`fake_ldap`] a lying one;
+//! [`measure`] times a run of the binary and reads its peak memory.
 #![allow(dead_code)]
 
 pub mod agent;
@@ -21,6 +22,7 @@ pub mod ds389;
 pub mod entra;
 pub mod fake_ldap;
 pub mod interactive;
+pub mod measure;
 pub mod pinentry;
 pub mod samba;
 pub mod slapd;
