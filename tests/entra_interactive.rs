@@ -154,44 +154,24 @@ fn mfa_account_signs_in_with_a_device_code() {
     );
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum Does {
-    Cancel,
-    SignIn,
-    SignInAndForgeState,
-}
-
 #[test]
 fn browser_refusals_exit_1_and_keep_nothing() {
     let mut admin_only = Scenario::rejected(SignInBehaviour::ConsentMissing);
     admin_only.user_consent_allowed = false;
     let cases = [
-        (Scenario::default(), Does::Cancel, "cancelled or declined"),
-        (admin_only, Does::SignIn, "approval (consent)"),
-        (
-            Scenario::default(),
-            Does::SignInAndForgeState,
-            "does not belong to this sign-in",
-        ),
+        (Scenario::default(), false, "cancelled or declined"),
+        (admin_only, true, "approval (consent)"),
     ];
-    for (scenario, does, words) in cases {
+    for (scenario, signs_in, words) in cases {
         let f = EntraFixture::start(scenario.clone());
         let running = f.spawn(&["sign-in", "--browser"], &[]);
         let url = f.opened_url(0);
-        let person = match does {
-            Does::Cancel => Person::Cancels,
-            _ => adele(&scenario),
+        let person = if signs_in {
+            adele(&scenario)
+        } else {
+            Person::Cancels
         };
-        let page = f.block_on(ScriptedBrowser::default().sign_in(&url, person, |mut u| {
-            if does == Does::SignInAndForgeState {
-                let code = query(u.as_str())["code"].clone();
-                u.query_pairs_mut()
-                    .clear()
-                    .append_pair("code", &code)
-                    .append_pair("state", "forged");
-            }
-            u
-        }));
+        let page = f.block_on(ScriptedBrowser::default().sign_in(&url, person, |u| u));
         assert!(
             page.body.contains("Sign-in not completed"),
             "{words}: {}",
@@ -204,6 +184,41 @@ fn browser_refusals_exit_1_and_keep_nothing() {
         assert_eq!(f.cached_password(), None, "{words}");
         assert_eq!(f.cached_refresh_token(), None, "{words}");
     }
+}
+
+#[test]
+fn a_redirect_with_a_forged_state_is_refused_and_the_real_one_still_signs_in() {
+    let f = EntraFixture::start(mfa());
+    let running = f.spawn(&["sign-in", "--browser"], &[]);
+    let url = f.opened_url(0);
+    let mut real = None;
+    // Another page or process sends the listener a redirect first: the right code even, with
+    // a state of its own.
+    let forged = f.block_on(
+        ScriptedBrowser::default().sign_in(&url, adele(&f.scenario), |u| {
+            real = Some(u.clone());
+            let code = query(u.as_str())["code"].clone();
+            let mut forged = u;
+            forged
+                .query_pairs_mut()
+                .clear()
+                .append_pair("code", &code)
+                .append_pair("state", "forged");
+            forged
+        }),
+    );
+    assert!(
+        forged.body.contains("does not belong to the sign-in"),
+        "{}",
+        forged.body
+    );
+    let real = real.expect("the redirect");
+    let (page, _) = f.block_on(ScriptedBrowser::default().get(real.as_str()));
+    assert!(page.body.contains("Signed in"), "{}", page.body);
+    let out = running.finish();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Signed in as adele@contoso.com"));
+    assert!(f.cached_refresh_token().is_some());
 }
 
 #[test]
