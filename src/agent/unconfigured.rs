@@ -245,8 +245,10 @@ impl SetupWait {
             } else {
                 "OK"
             };
-            let outcome = notifier.show_with_action(&balloon, action, &command).await;
-            if let (crate::system::state::BalloonOutcome::Clicked, Some(terminal)) =
+            let outcome = notifier
+                .show_with_action(&balloon, action, &command, || {})
+                .await;
+            if let (Ok(crate::system::state::BalloonOutcome::Clicked), Some(terminal)) =
                 (outcome, terminal)
             {
                 open_terminal(&terminal, &args);

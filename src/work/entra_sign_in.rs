@@ -267,8 +267,8 @@ impl<D: Desktop + Clone> Interaction for DesktopInteraction<D> {
 fn spawn_desktop_balloon<D: Desktop>(desktop: D, balloon: Balloon, link: &str) {
     let link = openable(link).map(|url| url.to_string());
     tokio::spawn(async move {
-        let outcome = desktop.show(&balloon, link.as_deref()).await;
-        if let (BalloonOutcome::Clicked, Some(link)) = (outcome, link) {
+        let outcome = desktop.show(&balloon, link.as_deref(), || {}).await;
+        if let (Ok(BalloonOutcome::Clicked), Some(link)) = (outcome, link) {
             desktop.open_page(&link);
         }
     });
@@ -282,9 +282,9 @@ fn spawn_device_code_balloon(notifier: Notifier, prompt: &DeviceCodePrompt) {
     let shown = link.as_ref().map_or_else(String::new, Url::to_string);
     tokio::spawn(async move {
         let outcome = notifier
-            .show_with_action(&balloon, "Open sign-in page", &shown)
+            .show_with_action(&balloon, "Open sign-in page", &shown, || {})
             .await;
-        if let (BalloonOutcome::Clicked, Some(url)) = (outcome, link) {
+        if let (Ok(BalloonOutcome::Clicked), Some(url)) = (outcome, link) {
             if let Err(e) = open_in_browser(&url).await {
                 tracing::warn!(error = %e, "could not open the browser");
             }

@@ -12,7 +12,8 @@
 //! full desktop; [`entra`] adds the Entra emulator, [`interactive`] a scripted browser for its
 //! sign-in pages, [`webdriver`] a real headless chromium, [`pinentry`] a scripted password
 //! dialog, [`slapd`], [`ds389`] and [`samba`] real directory servers, [`fake_ldap`] a lying one;
-//! [`measure`] times a run of the binary and reads its peak memory.
+//! [`measure`] times a run of the binary and reads its peak memory; [`notifications`] a
+//! notification server of the test's own (one that hangs, for one).
 #![allow(dead_code)]
 
 pub mod agent;
@@ -23,6 +24,8 @@ pub mod entra;
 pub mod fake_ldap;
 pub mod interactive;
 pub mod measure;
+#[cfg(all(unix, not(target_os = "macos")))]
+pub mod notifications;
 pub mod pinentry;
 pub mod samba;
 pub mod slapd;
