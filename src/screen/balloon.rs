@@ -8,7 +8,8 @@
 //!
 //! Platform-specific:
 //! - Linux and the BSDs: freedesktop notifications over D-Bus; actions and close reasons arrive
-//!   as signals.
+//!   as signals. Where the server renders markup in bodies (it says `body-markup`), the body is
+//!   escaped, so text from outside in it cannot add a link or markup.
 //! - Windows: a notification-area balloon (`Shell_NotifyIconW`, `NIF_INFO`) whose click,
 //!   timeout or removal the shell reports to its icon's window (`windows` module; what each
 //!   report means is in `shell_balloon`). Closing it with X is reported like the timeout.
@@ -150,7 +151,11 @@ pub fn desktop_present() -> bool {
 mod platform {
     //! Freedesktop notifications over D-Bus: actions and close reasons arrive as signals.
     use super::*;
+    use crate::rules::untrusted::escape_markup;
     use notify_rust::{Hint, Notification, Timeout};
+
+    const SERVICE: &str = "org.freedesktop.Notifications";
+    const PATH: &str = "/org/freedesktop/Notifications";
 
     pub async fn show(
         balloon: &Balloon,
@@ -159,11 +164,19 @@ mod platform {
         taken: Taken,
     ) -> Result<BalloonOutcome, notify_rust::error::Error> {
         let timeout = notifier.timeout_for(balloon);
+        let body = match renders_body_markup().await {
+            Ok(false) => balloon.body.clone(),
+            Ok(true) => escape_markup(&balloon.body),
+            Err(e) => {
+                tracing::debug!(error = %e, "the notification server's capabilities are unknown; escaping the body");
+                escape_markup(&balloon.body)
+            }
+        };
         let mut notification = Notification::new();
         notification
             .appname(APP_NAME)
             .summary(&balloon.title)
-            .body(&balloon.body)
+            .body(&body)
             .icon("dialog-password")
             .action("default", action)
             .hint(Hint::Category("im".into()))
@@ -206,6 +219,17 @@ mod platform {
             handle.close_async().await;
         }
         Ok(outcome)
+    }
+
+    /// Whether the notification server renders markup in bodies (its `body-markup` capability):
+    /// then a body is escaped to be shown as written. The summary is plain text everywhere.
+    async fn renders_body_markup() -> zbus::Result<bool> {
+        let bus = zbus::Connection::session().await?;
+        let reply = bus
+            .call_method(Some(SERVICE), PATH, Some(SERVICE), "GetCapabilities", &())
+            .await?;
+        let capabilities: Vec<String> = reply.body().deserialize()?;
+        Ok(capabilities.iter().any(|c| c == "body-markup"))
     }
 }
 

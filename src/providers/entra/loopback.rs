@@ -32,6 +32,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::rules::expiry::duration_in_words;
+use crate::rules::untrusted::escape_markup;
 use crate::system::credentials::Secret;
 
 /// What the browser brought back.
@@ -325,8 +326,8 @@ fn page(status: StatusCode, title: &str, text: &str, close: bool) -> Response<Fu
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} \u{2014} signin-assistant</title>\
          <style>body{{font-family:sans-serif;margin:3em auto;max-width:40em;line-height:1.5}}</style></head>\
          <body><h1 id=\"title\">{title}</h1><p id=\"message\">{text}</p></body></html>\n",
-        title = html_escape(title),
-        text = html_escape(text),
+        title = escape_markup(title),
+        text = escape_markup(text),
     );
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
@@ -341,22 +342,6 @@ fn page(status: StatusCode, title: &str, text: &str, close: bool) -> Response<Fu
         headers.insert(CONNECTION, HeaderValue::from_static("close"));
     }
     response
-}
-
-/// Escapes text for HTML element content and attribute values.
-pub fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -384,14 +369,6 @@ mod tests {
                 error: "access_denied".into(),
                 description: Some("AADSTS65004: declined".into())
             }
-        );
-    }
-
-    #[test]
-    fn escapes_html() {
-        assert_eq!(
-            html_escape("<a href=\"x\">&'</a>"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;"
         );
     }
 
