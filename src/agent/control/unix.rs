@@ -5,11 +5,13 @@
 //! `SO_PEERCRED`). A socket left behind by an agent that was killed is noticed (nobody answers
 //! on it) and replaced.
 
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
+
+use crate::system::hardening;
 
 use super::{exchange, serve_connection, Answer, Call, ControlError, Request, CONNECT_TIMEOUT};
 
@@ -54,7 +56,7 @@ pub async fn listen(
 
 async fn bind(path: &Path) -> std::io::Result<Listener> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    private_dir(dir)?;
+    hardening::create_private_dir(dir)?;
     if path.exists() {
         if UnixStream::connect(path).await.is_ok() {
             return Err(std::io::Error::new(
@@ -71,25 +73,6 @@ async fn bind(path: &Path) -> std::io::Result<Listener> {
         listener,
         path: path.to_path_buf(),
     })
-}
-
-/// Makes `dir` a directory only this user can enter.
-fn private_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    let meta = std::fs::symlink_metadata(dir)?;
-    if !meta.is_dir() || meta.uid() != current_uid() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::PermissionDenied,
-            format!("{} is not a directory of this user", dir.display()),
-        ));
-    }
-    if meta.mode() & 0o077 != 0 {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    }
-    Ok(())
 }
 
 fn current_uid() -> u32 {
