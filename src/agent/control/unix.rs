@@ -2,8 +2,9 @@
 //!
 //! Who may talk to the agent: the directory is created 0700 (or made so) and must belong to
 //! this user, the socket is 0600, and every connection's peer must be this user (checked with
-//! `SO_PEERCRED`). A socket left behind by an agent that was killed is noticed (nobody answers
-//! on it) and replaced.
+//! `SO_PEERCRED`). The command checks the agent the same way: a socket served by another user's
+//! process is not asked. A socket left behind by an agent that was killed is noticed (nobody
+//! answers on it) and replaced.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -13,7 +14,10 @@ use tokio::sync::mpsc;
 
 use crate::system::hardening;
 
-use super::{exchange, serve_connection, Answer, Call, ControlError, Request, CONNECT_TIMEOUT};
+use super::{
+    exchange, serve_connection, served_by_this_user, Answer, Call, ControlError, Request,
+    CONNECT_TIMEOUT,
+};
 
 /// The control socket's path: `$XDG_RUNTIME_DIR/signin-assistant/control.sock`, else
 /// `control.sock` in the state directory.
@@ -116,6 +120,8 @@ pub async fn ask(request: &Request) -> Result<Option<Answer>, ControlError> {
         Ok(Err(e)) => return Err(broken(e.to_string())),
         Err(_) => return Err(broken("it did not accept the connection".into())),
     };
+    let server = stream.peer_cred().map(|peer| peer.uid());
+    served_by_this_user(&place, &current_uid(), server)?;
     exchange(stream, request, &place).await.map(Some)
 }
 
