@@ -35,8 +35,8 @@ const MAX_LINE: usize = 16 * 1024;
 /// Longest password accepted: its buffer is allocated once at this size, never grown.
 const MAX_PIN: usize = 4096;
 
-/// The program to run: the configured one (a name on PATH or a path), else the first default
-/// found on PATH (its absolute entries: [`programs::find`]).
+/// The program to run: the configured one (a name on PATH or an absolute path), else the first
+/// default found on PATH (its absolute entries only: [`programs::find`]).
 pub fn choose_program(configured: Option<&str>) -> Result<PathBuf, PromptError> {
     match configured {
         Some(name) => programs::find(name).ok_or_else(|| PromptError::Failed(format!(
