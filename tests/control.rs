@@ -1,6 +1,7 @@
 //! The command line and the running agent, through the real binary: one agent per user, its
-//! control socket (who may talk to it, a socket left by a crash), the CLI's changes visible in
-//! the agent at once, sign-out during a slow check, and which account the status is about.
+//! control socket (who may talk to it, whom the command believes, a socket left by a crash), the
+//! CLI's changes visible in the agent at once, sign-out during a slow check, and which account
+//! the status is about.
 
 // The Unix socket's modes, peers of another user (setpriv) and crashed agents' sockets; the
 // Windows named pipe is run under Wine by scripts/windows-e2e.
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use emulator::{Misbehaviour, Scenario};
 use support::entra::EntraFixture;
-use support::{json_of, stderr};
+use support::{json_of, stderr, Keyring, Session};
 
 fn socket(f: &EntraFixture) -> PathBuf {
     f.session.path("run/signin-assistant/control.sock")
@@ -203,4 +204,82 @@ fn the_status_is_about_the_last_sign_in_and_sign_out_forgets_it() {
     let json = status(&f);
     assert_eq!(json["account"], "adele@contoso.com", "{json}");
     assert_eq!(json["state"], "unknown", "{json}");
+}
+
+/// What a lying agent answers: a warning, and a link of its choosing.
+const LYING_ANSWER: &str = concat!(
+    r#"{"version":1,"ok":true,"pid":4242,"report":{"account":"adele@contoso.com","#,
+    r#""state":"warning","expires_at":null,"days_left":1,"checked_at":null,"source":null,"#,
+    r#""reason":"sign in at the link below now","portal_url":"https://evil.example/phish"}}"#,
+    "\n"
+);
+
+/// The session's control socket path, its directory made with `mode`.
+fn socket_in(session: &Session, mode: u32) -> PathBuf {
+    let dir = session.path("run/signin-assistant");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).unwrap();
+    dir.join("control.sock")
+}
+
+#[test]
+fn a_link_from_the_agent_goes_through_the_allow_list_again() {
+    use std::io::{BufRead, Write};
+    let s = Session::start(Keyring::Absent);
+    let listener = std::os::unix::net::UnixListener::bind(socket_in(&s, 0o700)).unwrap();
+    let agent = std::thread::spawn(move || {
+        for _ in 0..2 {
+            let (stream, _) = listener.accept().unwrap();
+            let mut request = String::new();
+            std::io::BufReader::new(&stream)
+                .read_line(&mut request)
+                .unwrap();
+            (&stream).write_all(LYING_ANSWER.as_bytes()).unwrap();
+        }
+    });
+    let out = s.run(&["status", "--json"], "");
+    let json = json_of(&out);
+    assert_eq!(json["reason"], "sign in at the link below now", "{json}");
+    assert_eq!(
+        json["portal_url"], "https://passwordreset.microsoftonline.com/",
+        "{json}"
+    );
+    let out = s.run(&["status"], "");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("sign in at the link below now"), "{text}");
+    assert!(!text.contains("evil.example"), "{text}");
+    agent.join().unwrap();
+}
+
+#[test]
+fn a_socket_served_by_another_user_is_not_asked() {
+    let s = Session::start(Keyring::Absent);
+    // Another user ("nobody") got to the socket's place first: it can enter the runtime directory,
+    // and the socket's directory lets it in.
+    std::fs::set_permissions(s.root(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    std::fs::set_permissions(s.path("run"), std::fs::Permissions::from_mode(0o711)).unwrap();
+    let path = socket_in(&s, 0o777);
+    let script = format!(
+        "import socket,os\nos.umask(0)\ns=socket.socket(socket.AF_UNIX)\ns.bind({:?})\ns.listen(4)\n\
+         while True:\n c,_=s.accept()\n c.recv(65536)\n c.sendall({:?}.encode())\n c.close()\n",
+        path.to_str().unwrap(),
+        LYING_ANSWER
+    );
+    let mut squatter = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .args(["/usr/bin/python3", "-c", &script])
+        .spawn()
+        .expect("run setpriv (util-linux)");
+    s.wait_until("the other user's socket", || path.exists());
+    let out = s.run(&["status", "--json"], "");
+    let (stdout, err) = (String::from_utf8_lossy(&out.stdout), stderr(&out));
+    let _ = squatter.kill();
+    let _ = squatter.wait();
+    assert!(!stdout.contains("evil.example"), "{stdout}");
+    assert!(!stdout.contains("adele@contoso.com"), "{stdout}");
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{err}");
+    assert!(
+        err.contains("served by a process of another user (65534)"),
+        "{err}"
+    );
 }

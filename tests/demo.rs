@@ -1,4 +1,5 @@
-//! `signin-assistant demo --once`: the product on its built-in endpoint, leaving nothing behind.
+//! `signin-assistant demo --once`: the product on its built-in endpoint, leaving nothing behind;
+//! and a running demo is never what the user's own commands talk to.
 
 mod support;
 
@@ -99,4 +100,47 @@ fn demo_signs_in_with_the_browser_on_its_own_page() {
         None,
         "nothing of the demo stays"
     );
+}
+
+// Stopped with SIGINT, as Ctrl-C stops it; the socket is the Unix control channel.
+#[cfg(unix)]
+#[test]
+fn a_running_demo_never_answers_the_users_commands() {
+    let s = Session::start(Keyring::Absent);
+    let out = s.path("demo.out");
+    let err = s.path("demo.err");
+    let mut demo = s
+        .command(support::BIN)
+        .arg("demo")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .expect("start the demo");
+    let read = |path: &std::path::Path| std::fs::read_to_string(path).unwrap_or_default();
+    // No notification server: today's balloon is printed once the demo's agent runs.
+    s.wait_until("the demo's agent to show its balloon", || {
+        read(&err).contains("Click here to change it.")
+    });
+    let status = s.run(&["status", "--json"], "");
+    let json = support::json_of(&status);
+    // The user has set nothing up: that is what `status` says, not the demo's account.
+    assert_eq!(status.status.code(), Some(1), "{json}\n{}", stderr(&status));
+    assert_eq!(json["state"], "unknown", "{json}");
+    assert!(
+        json["reason"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("not set up"),
+        "{json}"
+    );
+    assert_ne!(json["account"], "adele@contoso.com", "{json}");
+    assert!(
+        !s.path("run/signin-assistant/control.sock").exists(),
+        "the demo made the user's control socket"
+    );
+    // SAFETY: kill sends a signal to the child started above.
+    unsafe { libc::kill(demo.id() as i32, libc::SIGINT) };
+    let ended = demo.wait().unwrap();
+    assert!(ended.success(), "{ended:?}\n{}\n{}", read(&out), read(&err));
 }

@@ -497,3 +497,69 @@ fn a_domain_controller_is_proven_only_by_a_certificate_from_the_ca_file() {
         .unwrap_err();
     assert!(err.contains("missing.pem"), "{err}");
 }
+
+/// Every directory and file below `dir` (itself included), with its permission bits.
+#[cfg(unix)]
+fn modes_below(dir: &std::path::Path) -> Vec<(PathBuf, bool, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::symlink_metadata(dir).unwrap();
+    let mut found = vec![(
+        dir.to_path_buf(),
+        meta.is_dir(),
+        meta.permissions().mode() & 0o777,
+    )];
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            found.extend(modes_below(&entry.unwrap().path()));
+        }
+    }
+    found
+}
+
+#[cfg(unix)]
+#[test]
+fn the_state_directory_is_private_from_the_first_start_whatever_the_umask() {
+    let session = Session::start(Keyring::Absent);
+    // The binary under umask 022, as a login session usually has it.
+    let with_umask = |args: &[&str]| {
+        let mut command = session.command("sh");
+        command
+            .args(["-c", "umask 022 && exec \"$0\" \"$@\"", BIN])
+            .args(args)
+            .env("SIGNIN_ASSISTANT_LOG", "info");
+        command
+    };
+    let log = session.path("logs/agent.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let mut agent = with_umask(&["run", "--no-tray"])
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .spawn()
+        .expect("start signin-assistant run");
+    session.wait_until("the agent waits, not set up", || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("not set up yet")
+    });
+    let out = with_umask(&["status"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let state_dir = session.state_file().parent().unwrap().to_path_buf();
+    let found = modes_below(&state_dir);
+    let _ = Command::new("kill").arg(agent.id().to_string()).status();
+    let _ = agent.wait();
+    for expected in ["agent.lock", "logs", "logs/signin-assistant.log"] {
+        assert!(
+            found
+                .iter()
+                .any(|(path, _, _)| *path == state_dir.join(expected)),
+            "{expected} in {found:?}"
+        );
+    }
+    let wide: Vec<_> = found
+        .iter()
+        .filter(|(_, dir, mode)| *mode != if *dir { 0o700 } else { 0o600 })
+        .map(|(path, _, mode)| format!("{} {mode:o}", path.display()))
+        .collect();
+    assert!(wide.is_empty(), "not private: {wide:?}");
+}

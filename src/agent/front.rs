@@ -32,16 +32,32 @@ struct Front {
     tray: Option<JoinHandle<()>>,
 }
 
+/// Whether an agent serves the user's control channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControlChannel {
+    /// The user's agent (`run`): the user's commands reach it.
+    Serve,
+    /// Any other agent (the demo's): the user's commands never reach it, and it never takes the
+    /// channel from the user's agent. Its tray needs no channel: menu clicks come over
+    /// [`AgentChannels`] or the tray thread's own.
+    Off,
+}
+
 /// Runs `agent` with its front end until it stops: the main thread's tray (`channels`), a tray
-/// on a thread of its own, or none (`no_tray`).
+/// on a thread of its own, or none (`no_tray`); `control` says whether it serves the user's
+/// control channel.
 pub async fn run_agent<P: IdentityProvider, D: Desktop, C: Clock>(
     agent: Agent<P, D, C>,
     no_tray: bool,
     channels: Option<AgentChannels>,
+    control: ControlChannel,
 ) -> std::io::Result<()> {
     let front = start(no_tray, channels)?;
     let (calls_tx, calls) = mpsc::unbounded_channel();
-    let control = listen_for_commands(calls_tx).await;
+    let control = match control {
+        ControlChannel::Serve => listen_for_commands(calls_tx).await,
+        ControlChannel::Off => None,
+    };
     agent
         .run(front.commands, calls, front.views, shutdown::requested())
         .await;
@@ -68,7 +84,7 @@ where
     // Set up already (the usual case): the agent starts before its front end, as without setup.
     if let Readiness::Ready(set_up) = waiting.readiness() {
         match start_agent(*set_up) {
-            Ok(agent) => return run_agent(agent, no_tray, channels).await,
+            Ok(agent) => return run_agent(agent, no_tray, channels, ControlChannel::Serve).await,
             Err(e) => tracing::warn!(error = %e, "cannot start the agent"),
         }
     }

@@ -1,11 +1,14 @@
 //! One agent per user: a second `run` (autostart plus a manual start, say) would show every
 //! balloon twice. The running agent holds an advisory lock on `agent.lock` in the state
 //! directory; the OS releases it when the process ends, however it ends. One-shot commands use the
-//! same lock to learn that an agent is running, and leave the balloons to it.
+//! same lock to learn that an agent is running, and leave the balloons to it. The directory and
+//! the lock file are private from the start (`hardening`).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+use crate::system::hardening;
 
 /// Held by the running agent for its whole life.
 #[derive(Debug)]
@@ -51,13 +54,12 @@ fn try_acquire(state_dir: &Path) -> Result<AgentLock, LockError> {
         path: path.clone(),
         source,
     };
-    std::fs::create_dir_all(state_dir).map_err(io)?;
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(io)?;
+    hardening::create_private_dir(state_dir).map_err(io)?;
+    let file = hardening::open_private_file(
+        &path,
+        OpenOptions::new().create(true).truncate(false).write(true),
+    )
+    .map_err(io)?;
     match file.try_lock() {
         Ok(()) => {
             // Which process holds it, for "already running (pid N)"; best effort.

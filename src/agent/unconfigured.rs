@@ -22,6 +22,7 @@ use crate::report::{self, Report};
 use crate::rules::expiry::{Balloon, Urgency};
 use crate::screen::balloon::Notifier;
 use crate::system::config::{self, Config, SETUP_COMMAND};
+use crate::system::programs;
 use crate::system::state::StateFile;
 
 /// How often the configuration files' modification times are compared.
@@ -275,28 +276,14 @@ impl SetupWait {
 }
 
 /// A terminal emulator that runs a command given after `-e`: `$TERMINAL`, else Debian's
-/// `x-terminal-emulator`; None where neither is found (the balloon then only tells the command).
+/// `x-terminal-emulator`, each found as [`programs::find`] finds programs; None where neither is
+/// found (the balloon then only tells the command).
 fn terminal_program() -> Option<PathBuf> {
     let named = std::env::var_os("TERMINAL").filter(|t| !t.is_empty());
-    let candidates = named
-        .map(PathBuf::from)
+    named
         .into_iter()
-        .chain(std::iter::once(PathBuf::from("x-terminal-emulator")));
-    for candidate in candidates {
-        if candidate.is_absolute() && candidate.is_file() {
-            return Some(candidate);
-        }
-        let on_path = std::env::var_os("PATH")
-            .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
-            .unwrap_or_default()
-            .into_iter()
-            .map(|dir| dir.join(&candidate))
-            .find(|p| p.is_file());
-        if on_path.is_some() {
-            return on_path;
-        }
-    }
-    None
+        .chain(Some("x-terminal-emulator".into()))
+        .find_map(programs::find)
 }
 
 /// Starts `terminal -e <this program> setup …` and leaves it running on its own.

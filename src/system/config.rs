@@ -255,7 +255,7 @@ section!(LdapConfig, LdapLayer, "ldap" {
     kerberos_realm: Option<String> = None,
     /// The KDC (host or host:port) kpasswd talks to; unset: the system's Kerberos configuration.
     kdc: Option<String> = None,
-    /// The MIT kpasswd program (a name on PATH or a path).
+    /// The MIT kpasswd program (a name on PATH, its absolute entries, or an absolute path).
     kpasswd: String = "kpasswd".to_string(),
 });
 

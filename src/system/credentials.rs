@@ -18,29 +18,48 @@ use crate::rules::untrusted::clean_or;
 
 mod bound;
 mod calls;
+mod locked;
 
 pub use bound::{EndpointIdentity, Kept};
+use locked::LockedPages;
 
 /// A store that hangs on demand, for tests of a stuck keyring elsewhere in the crate.
 #[cfg(test)]
 pub(crate) use calls::tests::{cache_on as cache_on_test_store, TestStore};
 
-/// A password or token. `Debug` and `Display` never show it; memory is wiped on drop.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(Zeroizing<String>);
+/// A password or token. `Debug` and `Display` never show it; its memory is locked in RAM while
+/// it lives, where the system allows ([`locked`]: never written to swap), and wiped on drop.
+/// Its text never changes, so its one allocation never moves.
+pub struct Secret {
+    // Dropped first: wiped and freed before its pages are unlocked.
+    text: Zeroizing<String>,
+    _locked: Option<LockedPages>,
+}
 
 impl Secret {
+    /// Keeps `value`'s own allocation (no copy is made) and locks its pages.
     pub fn new(value: impl Into<String>) -> Secret {
-        Secret(Zeroizing::new(value.into()))
+        let text = Zeroizing::new(value.into());
+        let locked = LockedPages::lock(text.as_ptr(), text.capacity());
+        Secret {
+            text,
+            _locked: locked,
+        }
     }
 
     /// The secret itself, for the one place that sends it to the endpoint or the keyring.
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.text
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.text.is_empty()
+    }
+
+    /// Its locked pages, when they are.
+    #[cfg(test)]
+    fn locked(&self) -> Option<&LockedPages> {
+        self._locked.as_ref()
     }
 
     /// The first line of `reader` (`--password-stdin`), without its line ending. The bytes are
@@ -90,6 +109,21 @@ pub const MAX_SECRET_LINE: usize = 4096;
 /// The read buffer: far more than the line, and more than std's 8 KiB stdin buffer, so every
 /// read goes straight into it.
 const LINE_BUFFER: usize = 64 * 1024;
+
+/// A copy of exactly the secret's size, locked in its turn.
+impl Clone for Secret {
+    fn clone(&self) -> Secret {
+        Secret::new(self.expose())
+    }
+}
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Secret) -> bool {
+        self.expose() == other.expose()
+    }
+}
+
+impl Eq for Secret {}
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -408,6 +442,52 @@ mod tests {
         assert!(!format!("{s:?}").contains("hunter2"));
         assert!(!format!("{s}").contains("hunter2"));
         assert_eq!(s.expose(), "hunter2-canary");
+    }
+
+    /// This process's locked memory in kB (`VmLck` in /proc/self/status).
+    #[cfg(target_os = "linux")]
+    fn locked_kb() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmLck:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_secrets_pages_are_locked_while_it_lives() {
+        // 1 MiB, far more than the few pages other tests' secrets lock meanwhile.
+        const SIZE_KB: u64 = 1024;
+        const SLACK: u64 = 64;
+        let before = locked_kb();
+        let secret = Secret::new("s".repeat(SIZE_KB as usize * 1024));
+        let living = locked_kb();
+        assert!(
+            living + SLACK >= before + SIZE_KB,
+            "VmLck {before} kB before, {living} kB with the secret (`ulimit -l` under 2048?)"
+        );
+        let pages = secret.locked().expect("locked").pages();
+        assert!(pages.len() >= 256, "{pages:?}");
+        let copy = secret.clone();
+        assert!(copy.locked().is_some());
+        drop(copy);
+        drop(secret);
+        let after = locked_kb();
+        assert!(
+            after + SIZE_KB <= living + SLACK,
+            "VmLck {living} kB with the secret, {after} kB after"
+        );
+    }
+
+    #[test]
+    fn every_secret_with_memory_is_locked_and_so_are_its_copies() {
+        let (a, b) = (Secret::new("first"), Secret::new("second"));
+        for secret in [&a, &b] {
+            let pages = secret.locked().expect("locked").pages();
+            assert!(!pages.is_empty(), "{pages:?}");
+        }
+        assert!(Secret::new("").locked().is_none(), "nothing to lock");
+        assert_eq!(a.clone(), a);
+        assert_ne!(a, b);
     }
 
     /// Hands out its input a few bytes at a time and records the buffer it was asked to fill.

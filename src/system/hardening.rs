@@ -7,8 +7,13 @@
 //! core size limit to 0; on Windows nothing is done (no core files by default; a debugger of the
 //! same user can still attach).
 //!
-//! [`create_private_dir`] and [`create_private_file`] make the state directory 0700 and its files
-//! 0600 whatever the umask, and never follow a symbolic link planted where a new file goes.
+//! Every directory and file the program makes for itself (the state directory, `state.json`, the
+//! agent's lock, `logs/` and the log files, the control socket's directory) is made through
+//! [`create_private_dir`], [`create_private_file`] or [`open_private_file`]: directories 0700 and
+//! files 0600 from the moment they exist, whatever the umask, never following a symbolic link
+//! planted where a new file goes, and a directory that is not this user's is refused. On Windows
+//! they are made in the user's profile (`%LOCALAPPDATA%`), whose ACL already admits only the user
+//! (and the system and administrators), and inherit it.
 
 use std::fs::File;
 use std::io;
@@ -67,22 +72,24 @@ pub fn process_is_protected() -> bool {
     }
 }
 
-/// Creates `dir` (and missing parents) and makes `dir` itself 0700 on Unix, also when it already
-/// existed with a wider mode.
+/// Creates `dir` (and missing parents, 0700 too) and makes `dir` itself 0700 on Unix, also when
+/// it already existed with a wider mode; a `dir` that is not a directory of this user is refused.
 pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(dir)?;
         let meta = std::fs::metadata(dir)?;
-        if !meta.is_dir() {
-            return Err(io::Error::other(format!(
-                "{} is not a directory",
-                dir.display()
-            )));
+        // SAFETY: getuid has no preconditions and cannot fail.
+        let uid = unsafe { libc::getuid() };
+        if !meta.is_dir() || meta.uid() != uid {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!("{} is not a directory of this user", dir.display()),
+            ));
         }
         if meta.permissions().mode() & 0o777 != 0o700 {
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
@@ -102,6 +109,13 @@ pub fn create_private_file(path: &Path) -> io::Result<File> {
     let mut options = std::fs::OpenOptions::new();
     // create_new is O_CREAT|O_EXCL: an existing path, symbolic links included, is an error.
     options.write(true).create_new(true);
+    open_private_file(path, &mut options)
+}
+
+/// Opens `path` with `options` (which may create it): a new file is 0600 on Unix from its first
+/// instant, an existing one with a wider mode is made 0600, and a symbolic link at `path` is not
+/// followed (the open fails).
+pub fn open_private_file(path: &Path, options: &mut std::fs::OpenOptions) -> io::Result<File> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
@@ -110,7 +124,7 @@ pub fn create_private_file(path: &Path) -> io::Result<File> {
     let file = options.open(path)?;
     #[cfg(unix)]
     {
-        // The umask can only remove bits, and 0600 is already the least; make sure all the same.
+        // The umask can only remove bits from a new file; an older file may be wider.
         use std::os::unix::fs::PermissionsExt;
         if file.metadata()?.permissions().mode() & 0o777 != 0o600 {
             file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
@@ -144,6 +158,37 @@ mod tests {
             create_private_file(&file).unwrap_err().kind(),
             io::ErrorKind::AlreadyExists
         );
+    }
+
+    #[test]
+    fn an_opened_file_is_made_private_and_a_link_is_not_followed() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let older = root.path().join("agent.lock");
+        std::fs::write(&older, b"1").unwrap();
+        std::fs::set_permissions(&older, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let append = || {
+            let mut options = std::fs::OpenOptions::new();
+            options.create(true).append(true);
+            options
+        };
+        drop(open_private_file(&older, &mut append()).unwrap());
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&older), 0o600);
+        assert_eq!(
+            std::fs::read(&older).unwrap(),
+            b"1",
+            "opened, not truncated"
+        );
+        let fresh = root.path().join("new.log");
+        drop(open_private_file(&fresh, &mut append()).unwrap());
+        assert_eq!(mode(&fresh), 0o600);
+        let victim = root.path().join("victim");
+        std::fs::write(&victim, b"precious").unwrap();
+        let link = root.path().join("link.log");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        assert!(open_private_file(&link, &mut append()).is_err());
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
     }
 
     #[test]

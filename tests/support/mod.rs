@@ -765,24 +765,10 @@ pub fn own_process_group(cmd: &mut Command) -> &mut Command {
     cmd
 }
 
-/// Whether a file on PATH may be run (Unix: an execute bit is set).
-fn is_executable(meta: &fs::Metadata) -> bool {
-    #[cfg(unix)]
-    {
-        meta.is_file() && meta.permissions().mode() & 0o111 != 0
-    }
-    #[cfg(not(unix))]
-    {
-        meta.is_file()
-    }
-}
-
-/// The first executable called `program` on PATH.
+/// The first executable called `program` in PATH's absolute directories, found as the product
+/// finds the programs it runs.
 pub fn find_on_path(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(program))
-        .find(|p| p.metadata().is_ok_and(|m| is_executable(&m)))
+    signin_assistant::system::programs::find(program)
 }
 
 /// Panics with the apt-get line for every missing program: a test never passes silently.

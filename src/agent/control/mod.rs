@@ -8,11 +8,18 @@
 //! `reload`, `quit`. Nothing secret ever crosses it. This module owns the protocol (both ends of
 //! one connection, over any byte stream); the transports only connect and say who may.
 //!
+//! Both ends make sure of the other. The agent answers only its own user; the command reads an
+//! answer only from a process of its own user ([`served_by_this_user`]), since a process of
+//! another user that got the channel's name first could otherwise tell it anything (a status, a
+//! sign-out that never happened, a link to follow); and the change-password link in an answer is
+//! put through the portal allow-list again ([`Answer::with_portal_checked`]) before it is shown.
+//!
 //! Platform-specific:
 //! - Unix: a domain socket, mode 0600, in a 0700 directory under `$XDG_RUNTIME_DIR` (else the
-//!   state directory); the server also refuses peers of another user (`unix.rs`).
-//! - Windows: a named pipe, `\\.\pipe\signin-assistant-<user SID>`, whose security descriptor
-//!   grants this user alone, closed to other computers (`windows.rs`).
+//!   state directory); each end checks the other's user with `SO_PEERCRED` (`unix.rs`).
+//! - Windows: a named pipe, `\\.\pipe\signin-assistant-<user SID>`, created first by the agent
+//!   and whose security descriptor grants this user alone, closed to other computers; the
+//!   command checks the user of the process that serves it (`windows.rs`).
 //! - Elsewhere there is no control channel: the commands work alone, as when no agent runs.
 
 #[cfg(unix)]
@@ -28,6 +35,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::report::Report;
 use crate::rules::expiry::Finding;
+use crate::system::config::Config;
+use crate::system::portal;
 
 #[cfg(unix)]
 pub use unix::{ask, listen, socket_path};
@@ -90,6 +99,16 @@ impl Answer {
         }
     }
 
+    /// The answer with its change-password link put through this configuration's allow-list
+    /// again (`portal::choose`): a link the allow-list does not cover becomes the configured
+    /// portal. Whatever shows an answer's status shows this.
+    pub fn with_portal_checked(mut self, config: &Config) -> Answer {
+        if let Some(report) = &mut self.report {
+            report.portal_url = portal::choose(config, Some(&report.portal_url));
+        }
+        self
+    }
+
     /// An answer that says what went wrong, with the status where there is one.
     pub fn failed(error: String, report: Option<Report>) -> Answer {
         Answer {
@@ -122,6 +141,32 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(180);
 pub enum ControlError {
     #[error("cannot talk to the running agent at {place}: {detail}")]
     Broken { place: String, detail: String },
+    #[error(
+        "{place} is served by a process of another user ({server}), not by your agent: nothing \
+         was asked of it and its answer is not used"
+    )]
+    AnotherUser { place: String, server: String },
+}
+
+/// Whether the process serving the channel at `place` runs as this user (`own`): the OS says
+/// who it is (`server`: a user id, a SID), or why it cannot. Anything but the same user is
+/// refused before a request is sent, so nothing is told to, or believed from, another user.
+pub(crate) fn served_by_this_user<U: PartialEq + std::fmt::Display>(
+    place: &str,
+    own: &U,
+    server: std::io::Result<U>,
+) -> Result<(), ControlError> {
+    match server {
+        Ok(server) if server == *own => Ok(()),
+        Ok(server) => Err(ControlError::AnotherUser {
+            place: place.to_string(),
+            server: server.to_string(),
+        }),
+        Err(e) => Err(ControlError::Broken {
+            place: place.to_string(),
+            detail: format!("cannot tell which user serves it ({e}), so it is not asked"),
+        }),
+    }
 }
 
 /// The agent's side of one connection: reads one request, hands it to the agent's loop as a
@@ -301,6 +346,63 @@ mod tests {
         assert_eq!(answer.pid, std::process::id());
         server.await.unwrap();
         agent.await.unwrap();
+    }
+
+    #[test]
+    fn only_a_server_of_this_user_is_asked() {
+        let own = "S-1-5-21-1-2-3-1001".to_string();
+        assert!(served_by_this_user("pipe", &own, Ok(own.clone())).is_ok());
+        let squatter = served_by_this_user("pipe", &own, Ok("S-1-5-21-1-2-3-1002".to_string()));
+        let Err(e @ ControlError::AnotherUser { .. }) = squatter else {
+            panic!("{squatter:?}");
+        };
+        assert!(e.to_string().contains("S-1-5-21-1-2-3-1002"), "{e}");
+        assert!(e.to_string().contains("not by your agent"), "{e}");
+        // Who serves it cannot be told (the process is gone, or may not be opened): refused too.
+        let unknown = served_by_this_user(
+            "pipe",
+            &own,
+            Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied)),
+        );
+        assert!(
+            matches!(&unknown, Err(ControlError::Broken { detail, .. }) if detail.contains("which user")),
+            "{unknown:?}"
+        );
+        assert!(served_by_this_user("socket", &1000u32, Ok(1000)).is_ok());
+        assert!(served_by_this_user("socket", &1000u32, Ok(0)).is_err());
+    }
+
+    #[test]
+    fn a_link_in_an_answer_goes_through_the_allow_list_again() {
+        use crate::rules::expiry::PasswordState;
+        let config = Config::default();
+        let configured = config.portal.url.to_string();
+        let answer_with = |url: &str| {
+            Answer::with_report(Report {
+                account: Some("adele@contoso.com".into()),
+                state: PasswordState::Warning,
+                expires_at: None,
+                days_left: Some(3),
+                checked_at: None,
+                source: None,
+                reason: None,
+                portal_url: url.to_string(),
+            })
+        };
+        for refused in [
+            "https://evil.example/change",
+            "https://forms.office.com/r/abc",
+            "javascript:alert(1)",
+            "not a url",
+        ] {
+            let checked = answer_with(refused).with_portal_checked(&config);
+            assert_eq!(checked.report.unwrap().portal_url, configured, "{refused}");
+        }
+        let microsoft = "https://mysignins.microsoft.com/security-info/password/change";
+        let checked = answer_with(microsoft).with_portal_checked(&config);
+        assert_eq!(checked.report.unwrap().portal_url, microsoft);
+        let failed = Answer::failed("x".into(), None).with_portal_checked(&config);
+        assert_eq!(failed.report, None);
     }
 
     #[tokio::test]

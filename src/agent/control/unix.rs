@@ -2,16 +2,22 @@
 //!
 //! Who may talk to the agent: the directory is created 0700 (or made so) and must belong to
 //! this user, the socket is 0600, and every connection's peer must be this user (checked with
-//! `SO_PEERCRED`). A socket left behind by an agent that was killed is noticed (nobody answers
-//! on it) and replaced.
+//! `SO_PEERCRED`). The command checks the agent the same way: a socket served by another user's
+//! process is not asked. A socket left behind by an agent that was killed is noticed (nobody
+//! answers on it) and replaced.
 
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
 
-use super::{exchange, serve_connection, Answer, Call, ControlError, Request, CONNECT_TIMEOUT};
+use crate::system::hardening;
+
+use super::{
+    exchange, serve_connection, served_by_this_user, Answer, Call, ControlError, Request,
+    CONNECT_TIMEOUT,
+};
 
 /// The control socket's path: `$XDG_RUNTIME_DIR/signin-assistant/control.sock`, else
 /// `control.sock` in the state directory.
@@ -54,7 +60,7 @@ pub async fn listen(
 
 async fn bind(path: &Path) -> std::io::Result<Listener> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    private_dir(dir)?;
+    hardening::create_private_dir(dir)?;
     if path.exists() {
         if UnixStream::connect(path).await.is_ok() {
             return Err(std::io::Error::new(
@@ -71,25 +77,6 @@ async fn bind(path: &Path) -> std::io::Result<Listener> {
         listener,
         path: path.to_path_buf(),
     })
-}
-
-/// Makes `dir` a directory only this user can enter.
-fn private_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    let meta = std::fs::symlink_metadata(dir)?;
-    if !meta.is_dir() || meta.uid() != current_uid() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::PermissionDenied,
-            format!("{} is not a directory of this user", dir.display()),
-        ));
-    }
-    if meta.mode() & 0o077 != 0 {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    }
-    Ok(())
 }
 
 fn current_uid() -> u32 {
@@ -133,6 +120,8 @@ pub async fn ask(request: &Request) -> Result<Option<Answer>, ControlError> {
         Ok(Err(e)) => return Err(broken(e.to_string())),
         Err(_) => return Err(broken("it did not accept the connection".into())),
     };
+    let server = stream.peer_cred().map(|peer| peer.uid());
+    served_by_this_user(&place, &current_uid(), server)?;
     exchange(stream, request, &place).await.map(Some)
 }
 

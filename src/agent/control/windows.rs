@@ -5,16 +5,25 @@
 //! the pipe's security descriptor is `D:P(A;;GA;;;<SID>)` — a protected DACL whose one entry
 //! grants this user, so another user (an administrator included, unless they take ownership)
 //! cannot open it — and it refuses clients on other computers (`PIPE_REJECT_REMOTE_CLIENTS`).
-//! The first instance is created with `FILE_FLAG_FIRST_PIPE_INSTANCE`, so a process that got
-//! there first cannot serve our commands. Named pipes go away with the process that made them:
-//! a crashed agent leaves nothing behind.
+//! The first instance is created with `FILE_FLAG_FIRST_PIPE_INSTANCE`: when a process got
+//! there first, the agent does not serve the pipe beside it.
+//!
+//! Another user on the same computer (a terminal server) can still create the name first, with
+//! a descriptor that lets everybody in. So the command, once connected, asks who serves the
+//! pipe (`GetNamedPipeServerProcessId`), opens that process for
+//! `PROCESS_QUERY_LIMITED_INFORMATION`, reads its token's user SID, and sends its request only
+//! when that is its own SID; anything else, or a process it may not look at, is refused. Named
+//! pipes go away with the process that made them: a crashed agent leaves nothing behind.
 
 use std::ffi::c_void;
 use std::io;
+use std::os::windows::io::AsRawHandle;
 use std::ptr;
 use std::time::Duration;
 
-use tokio::net::windows::named_pipe::{ClientOptions, NamedPipeServer, ServerOptions};
+use tokio::net::windows::named_pipe::{
+    ClientOptions, NamedPipeClient, NamedPipeServer, ServerOptions,
+};
 use tokio::sync::mpsc;
 use windows_sys::Win32::Foundation::{
     CloseHandle, LocalFree, ERROR_FILE_NOT_FOUND, ERROR_PIPE_BUSY, HANDLE,
@@ -26,19 +35,26 @@ use windows_sys::Win32::Security::{
     GetTokenInformation, TokenUser, PSECURITY_DESCRIPTOR, SECURITY_ATTRIBUTES, TOKEN_QUERY,
     TOKEN_USER,
 };
-use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+use windows_sys::Win32::System::Pipes::GetNamedPipeServerProcessId;
+use windows_sys::Win32::System::Threading::{
+    GetCurrentProcess, OpenProcess, OpenProcessToken, PROCESS_QUERY_LIMITED_INFORMATION,
+};
 
-use super::{exchange, serve_connection, Answer, Call, ControlError, Request, CONNECT_TIMEOUT};
+use super::{
+    exchange, serve_connection, served_by_this_user, Answer, Call, ControlError, Request,
+    CONNECT_TIMEOUT,
+};
 
 /// The pipe's name for this user, or None when the user's SID cannot be read.
 pub fn pipe_name() -> Option<String> {
-    match user_sid() {
-        Ok(sid) => Some(name_for(&sid)),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot read this user's security identifier");
-            None
-        }
-    }
+    own_sid().map(|sid| name_for(&sid))
+}
+
+/// This user's SID, or None (said in the log) when it cannot be read.
+fn own_sid() -> Option<String> {
+    user_sid()
+        .inspect_err(|e| tracing::warn!(error = %e, "cannot read this user's security identifier"))
+        .ok()
 }
 
 fn name_for(sid: &str) -> String {
@@ -94,11 +110,13 @@ async fn serve(
     }
 }
 
-/// Asks the running agent. `Ok(None)`: no agent serves this user's pipe.
+/// Asks the running agent. `Ok(None)`: no agent serves this user's pipe. A pipe served by a
+/// process of another user is refused before anything is sent.
 pub async fn ask(request: &Request) -> Result<Option<Answer>, ControlError> {
-    let Some(name) = pipe_name() else {
+    let Some(sid) = own_sid() else {
         return Ok(None);
     };
+    let name = name_for(&sid);
     let broken = |detail: String| ControlError::Broken {
         place: name.clone(),
         detail,
@@ -118,7 +136,26 @@ pub async fn ask(request: &Request) -> Result<Option<Answer>, ControlError> {
             Err(e) => return Err(broken(e.to_string())),
         }
     };
+    served_by_this_user(&name, &sid, server_user_sid(&client))?;
     exchange(client, request, &name).await.map(Some)
+}
+
+/// The user SID of the process that serves the pipe `client` is connected to.
+fn server_user_sid(client: &NamedPipeClient) -> io::Result<String> {
+    let mut pid = 0u32;
+    // SAFETY: the handle is the client's open pipe handle; `pid` is written on success.
+    if unsafe { GetNamedPipeServerProcessId(client.as_raw_handle(), &mut pid) } == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a plain call; the handle it returns is closed below.
+    let process = unsafe { OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid) };
+    if process.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    let sid = process_user_sid(process);
+    // SAFETY: opened above, closed once.
+    unsafe { CloseHandle(process) };
+    sid
 }
 
 /// The security descriptor that lets only this user open the pipe; freed on drop.
@@ -177,9 +214,16 @@ impl Drop for OwnerOnly {
 
 /// This process's user as an SID string, e.g. `S-1-5-21-…-1001`.
 fn user_sid() -> io::Result<String> {
+    // SAFETY: the pseudo-handle of this process needs no closing.
+    process_user_sid(unsafe { GetCurrentProcess() })
+}
+
+/// The user of `process` (opened with at least PROCESS_QUERY_LIMITED_INFORMATION) as an SID
+/// string.
+fn process_user_sid(process: HANDLE) -> io::Result<String> {
     let mut token: HANDLE = ptr::null_mut();
-    // SAFETY: the pseudo-handle of this process; `token` receives a handle closed below.
-    if unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) } == 0 {
+    // SAFETY: `process` is a valid process handle; `token` receives a handle closed below.
+    if unsafe { OpenProcessToken(process, TOKEN_QUERY, &mut token) } == 0 {
         return Err(io::Error::last_os_error());
     }
     let sid = token_user_sid(token);
@@ -246,5 +290,16 @@ mod tests {
         );
         assert_eq!(descriptor_for(&sid), format!("D:P(A;;GA;;;{sid})"));
         OwnerOnly::new(&sid).unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_command_reads_the_user_of_the_process_serving_the_pipe() {
+        let sid = user_sid().unwrap();
+        let name = format!(r"\\.\pipe\signin-assistant-test-{}", std::process::id());
+        let server = OwnerOnly::new(&sid).unwrap().create(&name, true).unwrap();
+        let client = ClientOptions::new().open(&name).unwrap();
+        server.connect().await.unwrap();
+        assert_eq!(server_user_sid(&client).unwrap(), sid);
+        assert!(served_by_this_user(&name, &sid, server_user_sid(&client)).is_ok());
     }
 }

@@ -244,8 +244,10 @@ impl Commands {
         determined(&report)
     }
 
-    /// Prints what the running agent answered; exit 1 when it could not determine a status.
+    /// Prints what the running agent answered, its change-password link checked against this
+    /// configuration's allow-list again; exit 1 when it could not determine a status.
     fn print_answer(&self, answer: Answer, json: bool) -> anyhow::Result<()> {
+        let answer = answer.with_portal_checked(&self.config);
         let Some(report) = answer.report else {
             anyhow::bail!(
                 "the running agent answered: {}",

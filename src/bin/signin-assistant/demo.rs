@@ -2,14 +2,15 @@
 //! of the user's. It starts the Entra emulator with a demo account whose password expires in 10
 //! days, uses a temporary profile and a keyring service of its own (in memory when no keyring is
 //! reachable), signs in, shows the status and the balloon, then runs the agent (with its tray icon
-//! when a tray host is there) until Ctrl-C or "Quit". With `--browser` the demo account has
+//! when a tray host is there) until Ctrl-C or "Quit". The demo's agent serves no control channel:
+//! the user's commands reach the user's agent or none. With `--browser` the demo account has
 //! multi-factor authentication and the person signs in on the emulator's page in the real
 //! browser, as with a real tenant.
 
 use chrono::Utc;
 
 use emulator::{Emulator, Scenario, DEFAULT_ONE_TIME_CODE};
-use signin_assistant::agent::front::{self, AgentChannels};
+use signin_assistant::agent::front::{self, AgentChannels, ControlChannel};
 use signin_assistant::agent::Agent;
 use signin_assistant::providers::Provider;
 use signin_assistant::screen::desktop::{Patience, RealDesktop};
@@ -126,7 +127,9 @@ async fn sign_in_and_run(
     let state_file = routine.state_file.clone();
     let mut agent = Agent::new(routine, Some(account.to_string()));
     agent.stop_after_first_balloon = once;
-    front::run_agent(agent, false, tray_channels).await?;
+    // Not the user's control channel: `status` or `sign-out` in another terminal is about the
+    // user's own account and agent, never the demo's.
+    front::run_agent(agent, false, tray_channels, ControlChannel::Off).await?;
     if let Some(balloon) = state_file.load().last_balloon {
         println!("{}", balloon_ending(&balloon.title, balloon.outcome));
     }

@@ -12,7 +12,6 @@
 //! The rules here are pure where they can be (principal, realm, the generated krb5.conf, what the
 //! output means) and unit-tested; [`change`] runs the program.
 
-use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -22,6 +21,7 @@ use zeroize::Zeroizing;
 
 use crate::system::config::{Config, ConfigError};
 use crate::system::credentials::Secret;
+use crate::system::programs;
 
 /// Largest output read from kpasswd (its prompts and one answer are a few hundred bytes).
 const MAX_OUTPUT: u64 = 64 * 1024;
@@ -35,7 +35,7 @@ pub struct Settings {
     pub realm: Option<String>,
     /// `host` or `host:port`; `None`: the system's Kerberos configuration decides.
     pub kdc: Option<String>,
-    /// The program: a name on PATH or a path.
+    /// The program: a name on PATH (its absolute entries) or an absolute path.
     pub program: String,
 }
 
@@ -240,18 +240,6 @@ fn clean(text: &str) -> String {
     clean.trim().to_string()
 }
 
-/// The program: a path as given, else the first match on PATH.
-fn find_program(name: &str) -> Option<PathBuf> {
-    let given = Path::new(name);
-    if given.components().count() > 1 {
-        return given.is_file().then(|| given.to_path_buf());
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
-}
-
 /// Changes `account`'s password from `current` to `new` with kpasswd, within `timeout`.
 pub async fn change(
     settings: &Settings,
@@ -262,7 +250,7 @@ pub async fn change(
 ) -> Result<(), KpasswdError> {
     let realm = settings.realm.as_deref().ok_or(KpasswdError::NoRealm)?;
     let principal = principal(account, realm)?;
-    let program = find_program(&settings.program)
+    let program = programs::find(&settings.program)
         .ok_or_else(|| KpasswdError::NotInstalled(settings.program.clone()))?;
     // Only what kpasswd needs: no secret, nothing of the caller's environment.
     let mut command = Command::new(&program);
@@ -364,6 +352,7 @@ async fn converse(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn settings(text: &str) -> Result<Settings, ConfigError> {
         let mut config = Config::default();

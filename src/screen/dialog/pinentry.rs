@@ -16,6 +16,7 @@ use super::assuan::{is_cancel, percent_encode, Response};
 use super::change::{quality, ChangeAnswers, ChangeRequest, MAX_MISMATCHES, MISMATCH};
 use super::{PromptError, Request};
 use crate::system::credentials::Secret;
+use crate::system::programs;
 
 /// Tried in order when `[prompt] pinentry` is not set: graphical ones first, since the agent
 /// has no terminal; plain `pinentry` is the distribution's choice.
@@ -34,36 +35,18 @@ const MAX_LINE: usize = 16 * 1024;
 /// Longest password accepted: its buffer is allocated once at this size, never grown.
 const MAX_PIN: usize = 4096;
 
-/// The program to run: the configured one (a name on PATH or a path), else the first default
-/// found on PATH.
+/// The program to run: the configured one (a name on PATH or an absolute path), else the first
+/// default found on PATH (its absolute entries only: [`programs::find`]).
 pub fn choose_program(configured: Option<&str>) -> Result<PathBuf, PromptError> {
     match configured {
-        Some(name) => find_program(name).ok_or_else(|| PromptError::Failed(format!(
+        Some(name) => programs::find(name).ok_or_else(|| PromptError::Failed(format!(
             "the pinentry `{name}` set in `[prompt] pinentry` was not found; install it or fix the setting"
         ))),
         None => DEFAULT_PROGRAMS
             .iter()
-            .find_map(|name| find_program(name))
+            .find_map(programs::find)
             .ok_or(PromptError::NoProgram),
     }
-}
-
-fn find_program(name: &str) -> Option<PathBuf> {
-    let given = Path::new(name);
-    if given.components().count() > 1 {
-        return given.is_file().then(|| given.to_path_buf());
-    }
-    find_on_path(&std::env::var_os("PATH")?, name)
-}
-
-/// `name` in the directories of `path` (a PATH value). Empty entries (`::`, a leading or
-/// trailing `:`) and relative ones mean the current directory to a shell; they are skipped, so a
-/// program planted in whatever directory the agent was started from is never run.
-fn find_on_path(path: &std::ffi::OsStr, name: &str) -> Option<PathBuf> {
-    std::env::split_paths(path)
-        .filter(|dir| dir.is_absolute())
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
 }
 
 /// Asks `program` for a password: `Ok(None)` when the person cancels.
@@ -346,36 +329,6 @@ fn failed(what: &str) -> PromptError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn empty_and_relative_path_entries_are_not_the_current_directory() {
-        // Tests run in the crate root, where Cargo.toml is a file: an empty PATH entry (or ".")
-        // would find it.
-        assert!(Path::new("Cargo.toml").is_file());
-        for path in [
-            "",
-            ":",
-            "::",
-            ":/nonexistent",
-            "/nonexistent:",
-            ".",
-            "src/..",
-            "./",
-        ] {
-            assert_eq!(
-                find_on_path(std::ffi::OsStr::new(path), "Cargo.toml"),
-                None,
-                "PATH={path:?}"
-            );
-        }
-        // Built with the system's separator: the test also runs on Windows (`;`).
-        let root = std::env::current_dir().unwrap();
-        let path = std::env::join_paths([Path::new("/nonexistent"), Path::new(""), &root]).unwrap();
-        assert_eq!(
-            find_on_path(&path, "Cargo.toml"),
-            Some(root.join("Cargo.toml"))
-        );
-    }
 
     #[tokio::test]
     async fn lines_are_read_into_one_buffer_that_never_moves() {

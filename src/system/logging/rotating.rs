@@ -7,11 +7,15 @@
 //! is opened for appending, so their lines never mix, and a process that finds the file already
 //! rotated by another one reopens it instead of rotating again. The file is opened on the first
 //! line, so a command that has nothing to say leaves no file behind. When the file cannot be
-//! written (a read-only home), that is said once on stderr and the program goes on.
+//! written (a read-only home), that is said once on stderr and the program goes on. The directory
+//! is 0700 and the files 0600 from their creation (`hardening`): the log says which account is
+//! checked, when and against which server.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+
+use crate::system::hardening;
 
 /// The writer; give it to `tracing_subscriber::fmt` inside a `Mutex`.
 #[derive(Debug)]
@@ -54,11 +58,11 @@ impl RotatingFile {
 
     fn open(&mut self) -> io::Result<&mut File> {
         if self.file.is_none() {
-            fs::create_dir_all(&self.dir)?;
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(self.path())?;
+            hardening::create_private_dir(&self.dir)?;
+            let file = hardening::open_private_file(
+                &self.path(),
+                OpenOptions::new().create(true).append(true),
+            )?;
             self.file = Some(file);
         }
         Ok(self.file.as_mut().expect("just opened"))
