@@ -7,7 +7,7 @@
  *   pipe-security [PIPE-NAME]
  *
  * Without a name, the pipe is the one this user's agent serves, named independently here from
- * this process's user SID: \\.\pipe\signin-assistant-<SID> (src/control/windows.rs).
+ * this process's user SID: \\.\pipe\signin-assistant-<SID> (src/agent/control/windows.rs).
  * Prints the name, then the descriptor. Exits 0 after printing, 1 when the pipe cannot be
  * opened or read, 2 on a usage error. Opening takes one instance for an instant; the agent
  * drops it unanswered.
