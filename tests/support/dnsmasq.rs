@@ -45,20 +45,30 @@ impl Dnsmasq {
             .stderr(Stdio::null())
             .spawn()
             .expect("start dnsmasq");
-        let dnsmasq = Dnsmasq { child, port };
+        let mut dnsmasq = Dnsmasq { child, port };
         dnsmasq.wait_until_answering();
         dnsmasq
     }
 
-    /// Until its UDP port is taken (binding it fails).
-    fn wait_until_answering(&self) {
-        for _ in 0..200 {
+    /// Until its UDP port is taken (binding it fails): up to 10 s, as a loaded machine may take
+    /// seconds to start it; an early exit is reported at once.
+    fn wait_until_answering(&mut self) {
+        for _ in 0..1000 {
             if UdpSocket::bind(("127.0.0.1", self.port)).is_err() {
                 return;
             }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "dnsmasq ended before listening on 127.0.0.1:{}: {status}",
+                    self.port
+                );
+            }
             std::thread::sleep(Duration::from_millis(10));
         }
-        panic!("dnsmasq did not listen on 127.0.0.1:{}", self.port);
+        panic!(
+            "dnsmasq did not listen on 127.0.0.1:{} within 10 s",
+            self.port
+        );
     }
 }
 
