@@ -17,7 +17,7 @@ use std::future::Future;
 use crate::rules::expiry::{Finding, SignInReason};
 use crate::system::config::{Config, Missing, ProviderKind, SignInMethod};
 use crate::system::credentials::{EndpointIdentity, Secret};
-use capabilities::{ChangesPasswordHere, InteractiveSignIn};
+use capabilities::{ChangesPasswordHere, ChecksWithTicket, InteractiveSignIn};
 
 /// The result of one authentication attempt that reached the endpoint.
 #[derive(Debug)]
@@ -131,6 +131,12 @@ pub trait IdentityProvider: Send + Sync + 'static {
         None
     }
 
+    /// Checking with the person's Kerberos ticket instead of a kept password, for
+    /// [`crate::work::account`]; `None` when the provider checks with a password (and for fakes).
+    fn checks_with_ticket(&self) -> Option<&dyn ChecksWithTicket> {
+        None
+    }
+
     /// How far this computer's clock was ahead of the endpoint's at its last answer (negative:
     /// behind), when the endpoint says its time.
     fn clock_offset_secs(&self) -> Option<i64> {
@@ -237,6 +243,13 @@ impl IdentityProvider for Provider {
         match self {
             Provider::Ldap(p) => Some(p),
             Provider::Entra(_) => None,
+        }
+    }
+
+    fn checks_with_ticket(&self) -> Option<&dyn ChecksWithTicket> {
+        match self {
+            Provider::Ldap(p) if p.uses_ticket() => Some(p),
+            _ => None,
         }
     }
 

@@ -12,7 +12,7 @@ use signin_assistant::agent::front::{self, AgentChannels};
 use signin_assistant::agent::instance::{self, LockError};
 use signin_assistant::agent::unconfigured::{SetUp, SetupWait};
 use signin_assistant::agent::Agent;
-use signin_assistant::providers::Provider;
+use signin_assistant::providers::{IdentityProvider, Provider};
 use signin_assistant::report::{self, Report};
 use signin_assistant::rules::expiry::{Finding, PasswordState};
 use signin_assistant::screen::desktop::{Patience, RealDesktop};
@@ -178,9 +178,11 @@ impl Commands {
 
     pub async fn check(self, json: bool, notify: bool) -> anyhow::Result<()> {
         // A configuration that is not complete is said first, once, with what is missing.
-        Provider::from_config(&self.config)?;
+        let provider = Provider::from_config(&self.config)?;
         let saved = self.state_file.load();
-        let Some(account) = self.account(None, &saved) else {
+        // With a Kerberos ticket, the account is the ticket's when none is named.
+        let from_ticket = || provider.checks_with_ticket()?.ticket_account();
+        let Some(account) = self.account(None, &saved).or_else(from_ticket) else {
             let report = report::build(&self.config, &saved, None, Utc::now(), None);
             print(&self.config, &report, &saved, json);
             return Err(NotDetermined.into());
@@ -189,7 +191,7 @@ impl Commands {
             return self.print_answer(answer, json);
         }
         let state_dir = self.state_dir();
-        let routine = self.routine(Patience::OneShot)?;
+        let routine = self.routine_with(provider, Patience::OneShot);
         let checked = routine.check(&account).await;
         if notify && checked.failure.is_none() {
             if instance::agent_running(&state_dir) {
