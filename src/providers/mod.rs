@@ -81,6 +81,10 @@ pub enum ProviderError {
         code: String,
         error: String,
     },
+    /// The Kerberos side of a sign-in with the person's ticket failed (not a missing ticket,
+    /// which is a reason to sign in): an unknown server, the library's own words.
+    #[error("signing in to {endpoint} with Kerberos failed: {detail}")]
+    Kerberos { endpoint: String, detail: String },
 }
 
 impl ProviderError {

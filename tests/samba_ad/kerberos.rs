@@ -87,10 +87,15 @@ impl<'a> Tickets<'a> {
 
 /// The `[ldap]` table for one transport, with Kerberos and `extra` lines.
 fn config(session: &Session, dc: &Samba, transport: &str, extra: &str) -> String {
+    config_at(session, dc, DC_HOST, transport, extra)
+}
+
+/// As [`config`], with the DC named `host` in the URL.
+fn config_at(session: &Session, dc: &Samba, host: &str, transport: &str, extra: &str) -> String {
     let (url, starttls) = match transport {
-        "ldap" => (format!("ldap://{DC_HOST}"), false),
-        "starttls" => (format!("ldap://{DC_HOST}"), true),
-        _ => (format!("ldaps://{DC_HOST}"), false),
+        "ldap" => (format!("ldap://{host}"), false),
+        "starttls" => (format!("ldap://{host}"), true),
+        _ => (format!("ldaps://{host}"), false),
     };
     let file = session.write_config(
         "config.toml",
@@ -131,6 +136,8 @@ pub fn kerberos_checks(dc: &Samba) {
     never_expires_with_a_ticket(dc);
     no_ticket_is_a_reason_to_sign_in(dc);
     must_change_gets_no_ticket(dc);
+    an_unknown_server_is_named(dc);
+    latency(dc);
 }
 
 /// The PSO's 12 days, read with the ticket alone; the account is the ticket's principal.
@@ -173,6 +180,14 @@ fn never_expires_with_a_ticket(dc: &Samba) {
     assert_eq!(json["account"], upn.as_str(), "{json}");
     assert_eq!(json["state"], "never_expires", "{json}");
     assert_eq!(json["source"], "ad_account_control", "{json}");
+    // There is no password to sign in with: `sign-in` says so and sends and keeps nothing.
+    let mut sign_in = on_the_domains_network(&session);
+    tickets.env(&mut sign_in);
+    sign_in.args(["--config", &cfg, "sign-in", "--password-stdin"]);
+    let out = support::run_to_end(sign_in, &format!("{secret}\n"));
+    let text = said_of(&out);
+    assert_ne!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("no password to sign in with"), "{text}");
     assert_nothing_kept(&session, &upn, &secret, "krbnever");
 }
 
@@ -222,4 +237,67 @@ fn must_change_gets_no_ticket(dc: &Samba) {
     let json: Value = json_of(&out);
     eprintln!("samba: check of a must-change account without a ticket: {json}");
     assert_eq!(json["state"], "sign_in_required", "{json}");
+}
+
+/// A host the KDC has no service principal for (`localhost`, which the namespace maps to the
+/// DC too): an error that names the principal it asked for.
+fn an_unknown_server_is_named(dc: &Samba) {
+    let session = Session::start(Keyring::Unlocked);
+    let tickets = Tickets::new(&session, "krbwarn");
+    let out = tickets.kinit(&format!("krbwarn@{REALM}"), &password("krbwarn"), &[]);
+    assert_eq!(out.status.code(), Some(0), "kinit: {}", said_of(&out));
+    let cfg = config_at(&session, dc, "localhost", "ldaps", "");
+    let out = tickets.check(&cfg);
+    let text = said("unknown service", &out, dc);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("with Kerberos failed: the Kerberos server does not know the directory's service principal ldap/localhost@EXAMPLE.TEST"),
+        "{text}"
+    );
+    eprintln!(
+        "samba: an unknown service principal: {}",
+        json_of(&out)["reason"]
+    );
+}
+
+/// The time of `runs` checks in a row with the ticket and with a kept password, against the
+/// same DC (each run is a process of its own, as the agent's periodic check is a bind of its own).
+fn latency(dc: &Samba) {
+    const RUNS: u32 = 10;
+    let session = Session::start(Keyring::Unlocked);
+    let tickets = Tickets::new(&session, "krbwarn");
+    let secret = password("krbwarn");
+    let out = tickets.kinit(&format!("krbwarn@{REALM}"), &secret, &[]);
+    assert_eq!(out.status.code(), Some(0), "kinit: {}", said_of(&out));
+    let upn = format!("krbwarn@{}", samba::REALM);
+    let account = format!("[account]\nusername = \"{upn}\"\n\n");
+    let mut timings = Vec::new();
+    for (what, transport, password_bind) in [
+        ("Kerberos, ldap:// sealed", "ldap", false),
+        ("Kerberos, ldaps://", "ldaps", false),
+        ("password, ldaps://", "ldaps", true),
+    ] {
+        let mut cfg = config(&session, dc, transport, &account);
+        if password_bind {
+            let text = std::fs::read_to_string(&cfg).unwrap().replace(
+                "auth = \"kerberos\"",
+                "auth = \"password\"\nbind = \"{username}\"",
+            );
+            cfg = session
+                .write_config("password.toml", &text)
+                .display()
+                .to_string();
+            let mut sign_in = on_the_domains_network(&session);
+            sign_in.args(["--config", &cfg, "sign-in", "--password-stdin"]);
+            let out = support::run_to_end(sign_in, &format!("{secret}\n"));
+            assert_eq!(out.status.code(), Some(0), "{}", said(what, &out, dc));
+        }
+        let began = Instant::now();
+        for _ in 0..RUNS {
+            let out = tickets.check(&cfg);
+            assert_eq!(json_of(&out)["days_left"].as_i64(), Some(12), "{what}");
+        }
+        timings.push(format!("{what}: {:?}", began.elapsed() / RUNS));
+    }
+    eprintln!("samba: one check --json on average: {}", timings.join("; "));
 }

@@ -59,6 +59,13 @@ impl Commands {
             .filter(|a| !a.trim().is_empty())
     }
 
+    /// The account checked and watched: as [`account`](Self::account), and with a Kerberos
+    /// ticket the ticket's principal when no account is named.
+    fn watched(&self, provider: &Provider, saved: &SavedState) -> Option<String> {
+        let from_ticket = || provider.checks_with_ticket()?.ticket_account();
+        self.account(None, saved).or_else(from_ticket)
+    }
+
     /// The effective configuration.
     pub fn config(&self) -> &Config {
         &self.config
@@ -87,6 +94,15 @@ impl Commands {
             UsageError("which account? use `sign-in --user NAME` or set [account] username".into())
         })?;
         let routine = self.routine(Patience::OneShot)?;
+        if routine.provider.checks_with_ticket().is_some() {
+            return Err(UsageError(
+                "with [ldap] auth = \"kerberos\" there is no password to sign in with: checks use \
+                 your Kerberos ticket (log in again, or get one with `kinit`), then run \
+                 `signin-assistant check`"
+                    .into(),
+            )
+            .into());
+        }
         let password = read_password(&account, password_stdin)?;
         let finding =
             account::sign_in(&routine.provider, &routine.cache, &account, &password).await?;
@@ -180,9 +196,7 @@ impl Commands {
         // A configuration that is not complete is said first, once, with what is missing.
         let provider = Provider::from_config(&self.config)?;
         let saved = self.state_file.load();
-        // With a Kerberos ticket, the account is the ticket's when none is named.
-        let from_ticket = || provider.checks_with_ticket()?.ticket_account();
-        let Some(account) = self.account(None, &saved).or_else(from_ticket) else {
+        let Some(account) = self.watched(&provider, &saved) else {
             let report = report::build(&self.config, &saved, None, Utc::now(), None);
             print(&self.config, &report, &saved, json);
             return Err(NotDetermined.into());
@@ -263,7 +277,7 @@ impl Commands {
 
     /// The agent for this configuration, with its account and the "Start at login" switch.
     fn agent(self, provider: Provider) -> RealAgent {
-        let account = self.account(None, &self.state_file.load());
+        let account = self.watched(&provider, &self.state_file.load());
         with_login_item(Agent::new(
             self.routine_with(provider, Patience::Agent),
             account,

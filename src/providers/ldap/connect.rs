@@ -177,12 +177,9 @@ impl Endpoint {
             },
             OpenError::Hostile(violation) => violation_error(endpoint, &violation),
             OpenError::TimedOut(secs) => ProviderError::Timeout { endpoint, secs },
-            OpenError::Kerberos(e) => ProviderError::Unreachable {
+            OpenError::Kerberos(e) => ProviderError::Kerberos {
                 endpoint,
-                detail: format!(
-                    "the Kerberos sign-in failed: {}",
-                    clean_or(&e.to_string(), "no reason given")
-                ),
+                detail: clean_or(&e.to_string(), "no reason given"),
             },
             OpenError::BindRefused(code, text) => ProviderError::Endpoint {
                 endpoint,

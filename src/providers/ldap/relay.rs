@@ -564,6 +564,9 @@ async fn pump(
 }
 
 #[cfg(test)]
+mod kerberos_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -647,3 +647,19 @@ impl Drop for GssContext {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_system_library_loads_and_has_no_ticket_for_a_stranger() {
+        let kerberos = load()
+            .unwrap_or_else(|e| panic!("{e}; install with: apt-get install -y libgssapi-krb5-2"));
+        let stranger = "nobody@NOWHERE.TEST";
+        assert_eq!(
+            kerberos.ticket(Some(stranger)),
+            Err(KerberosError::NoTicket(Some(stranger.into())))
+        );
+    }
+}
