@@ -421,10 +421,11 @@ impl Sealed {
     fn incoming(&mut self, bytes: &[u8], plain: &mut Vec<u8>) -> Result<(), WireError> {
         self.buffers.push(bytes).map_err(WireError::Hostile)?;
         while let Some(token) = self.buffers.next_token().map_err(WireError::Hostile)? {
-            let (data, sealed) = self
-                .context
-                .unwrap(&token)
-                .map_err(|e| io::Error::other(e.to_string()))?;
+            let Ok((data, sealed)) = self.context.unwrap(&token) else {
+                return Err(WireError::Hostile(Violation::Malformed(
+                    "a SASL buffer that fails the Kerberos integrity check",
+                )));
+            };
             if self.seal && !sealed {
                 return Err(WireError::Hostile(Violation::Malformed(
                     "an unencrypted SASL buffer on a sealed connection",

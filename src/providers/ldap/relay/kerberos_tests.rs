@@ -94,8 +94,9 @@ async fn read_message(stream: &mut TcpStream, framer: &mut Framer, sealed: bool)
     }
 }
 
-/// A server that goes through the bind, offering `offer`, and answers one search sealed.
-async fn server(listener: TcpListener, offer: [u8; 4], first_code: u8) {
+/// A server that goes through the bind, offering `offer`, and answers one search, sealed
+/// unless `unsealed`.
+async fn server(listener: TcpListener, offer: [u8; 4], first_code: u8, unsealed: bool) {
     let (mut stream, _) = listener.accept().await.unwrap();
     let mut framer = Framer::new(LIMITS);
     let first = read_message(&mut stream, &mut framer, false).await;
@@ -123,18 +124,26 @@ async fn server(listener: TcpListener, offer: [u8; 4], first_code: u8) {
         .unwrap();
     let search = read_message(&mut stream, &mut framer, true).await;
     assert_eq!(search[5], 0x63, "a search request");
-    let done = wrapped(&answer(search[4], 0x65, 0, None), true);
+    let done = wrapped(&answer(search[4], 0x65, 0, None), !unsealed);
     stream.write_all(&sasl::frame(&done)).await.unwrap();
 }
 
 async fn bind_against(offer: [u8; 4], first_code: u8) -> Result<(Ldap, Driver), OpenError> {
+    bind_to(offer, first_code, false).await
+}
+
+async fn bind_to(
+    offer: [u8; 4],
+    first_code: u8,
+    unsealed: bool,
+) -> Result<(Ldap, Driver), OpenError> {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = Url::parse(&format!(
         "ldap://127.0.0.1:{}",
         listener.local_addr().unwrap().port()
     ))
     .unwrap();
-    tokio::spawn(server(listener, offer, first_code));
+    tokio::spawn(server(listener, offer, first_code, unsealed));
     let target = Target {
         url: &url,
         starttls: false,
@@ -176,4 +185,19 @@ async fn a_refused_bind_says_the_server_s_code() {
         panic!("a refused bind went through");
     };
     assert_eq!(code, 49);
+}
+
+#[tokio::test]
+async fn an_unsealed_answer_on_a_sealed_connection_is_cut_off() {
+    let (mut ldap, driver) = bind_to([7, 0x10, 0, 0], 14, true).await.unwrap();
+    let searched = ldap
+        .search("", ldap3::Scope::Base, "(objectClass=*)", vec!["1.1"])
+        .await;
+    assert!(searched.is_err() || searched.unwrap().success().is_err());
+    assert_eq!(
+        driver.violation(),
+        Some(Violation::Malformed(
+            "an unencrypted SASL buffer on a sealed connection"
+        ))
+    );
 }
