@@ -1,5 +1,6 @@
 //! `[ldap] auth = "kerberos"` against the Samba domain controller: `kinit` (the password on its
-//! standard input) into a private FILE ticket cache (`KRB5CCNAME`) with a private krb5.conf
+//! standard input) into a private FILE ticket cache or DIR collection (`KRB5CCNAME`) with a
+//! private krb5.conf
 //! (`KRB5_CONFIG`: the KDC on loopback, no reverse DNS, no canonicalisation), then `check
 //! --json` without any sign-in, over plain LDAP on port 389 (the bind seals the connection),
 //! StartTLS and ldaps (no security layer, channel binding). The DC is reached as
@@ -38,7 +39,8 @@ fn kerberos_users(dc: &Samba) {
 struct Tickets<'a> {
     session: &'a Session,
     krb5_conf: PathBuf,
-    cache: PathBuf,
+    /// `KRB5CCNAME`: `FILE:path`, or `DIR:path` for a collection of caches.
+    cache: String,
 }
 
 impl<'a> Tickets<'a> {
@@ -58,14 +60,24 @@ impl<'a> Tickets<'a> {
         Tickets {
             session,
             krb5_conf,
-            cache: session.path(format!("ccache-{name}")),
+            cache: format!("FILE:{}", session.path(format!("ccache-{name}")).display()),
+        }
+    }
+
+    /// A DIR collection: one cache per principal, as sssd and `kinit` keep them.
+    fn collection(session: &'a Session) -> Tickets<'a> {
+        let dir = session.path("ccache-dir");
+        std::fs::create_dir_all(&dir).unwrap();
+        Tickets {
+            cache: format!("DIR:{}", dir.display()),
+            ..Tickets::new(session, "unused")
         }
     }
 
     fn env(&self, command: &mut Command) {
         command
             .env("KRB5_CONFIG", &self.krb5_conf)
-            .env("KRB5CCNAME", format!("FILE:{}", self.cache.display()));
+            .env("KRB5CCNAME", &self.cache);
     }
 
     /// `kinit` with the password on standard input (and `extra` options).
@@ -164,13 +176,16 @@ fn expiry_with_a_ticket(dc: &Samba, transport: &str) {
 }
 
 /// DONT_EXPIRE_PASSWORD, found for the configured UPN (`krbnever@example.test` maps to the
-/// principal `krbnever@EXAMPLE.TEST`).
+/// principal `krbnever@EXAMPLE.TEST`) in a DIR collection whose default cache is another
+/// principal's (krbwarn's, got last).
 fn never_expires_with_a_ticket(dc: &Samba) {
     let session = Session::start(Keyring::Unlocked);
-    let tickets = Tickets::new(&session, "krbnever");
+    let tickets = Tickets::collection(&session);
     let secret = password("krbnever");
-    let out = tickets.kinit(&format!("krbnever@{REALM}"), &secret, &[]);
-    assert_eq!(out.status.code(), Some(0), "kinit: {}", said_of(&out));
+    for (name, secret) in [("krbnever", &secret), ("krbwarn", &password("krbwarn"))] {
+        let out = tickets.kinit(&format!("{name}@{REALM}"), secret, &[]);
+        assert_eq!(out.status.code(), Some(0), "kinit: {}", said_of(&out));
+    }
     let upn = format!("krbnever@{}", samba::REALM);
     let account = format!("[account]\nusername = \"{upn}\"\n\n");
     let cfg = config(&session, dc, "ldap", &account);
