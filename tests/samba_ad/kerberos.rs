@@ -172,6 +172,18 @@ fn expiry_with_a_ticket(dc: &Samba, transport: &str) {
     assert_eq!(json["state"], "warning", "{who}: {json}");
     assert_eq!(json["days_left"].as_i64(), Some(12), "{who}: {json}");
     assert_eq!(json["source"], "ad_computed_expiry", "{who}: {json}");
+    if transport == "ldap" {
+        let mut doctor = on_the_domains_network(&session);
+        tickets.env(&mut doctor);
+        doctor.args(["--config", &cfg, "doctor"]);
+        let text = said_of(&support::run_to_end(doctor, ""));
+        let line = format!("a Kerberos ticket for {principal}, valid for ");
+        assert!(text.contains(&line), "doctor: {text}");
+        assert!(
+            text.contains("the Kerberos bind will seal it"),
+            "doctor: {text}"
+        );
+    }
     assert_nothing_kept(&session, &principal, &secret, &who);
 }
 
