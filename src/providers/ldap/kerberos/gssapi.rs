@@ -421,7 +421,7 @@ impl<'a> Owned<'a> {
 
     /// Hands the handle over (to a context that releases it itself).
     fn keep(mut self) -> *mut c_void {
-        std::mem::replace(&mut self.handle, ptr::null_mut())
+        std::mem::take(&mut self.handle)
     }
 }
 
