@@ -232,8 +232,10 @@ fn commented_config() -> String {
     let mut out = String::from(
         "# Example system configuration of signin-assistant, installed by its package.\n\
          # Everything below is commented out, so this file changes nothing: uncomment and edit\n\
-         # the keys that should apply to every user of this machine. dpkg keeps your changes\n\
-         # when the package is upgraded.\n#\n",
+         # the keys that should apply to every user of this machine; a user's own file may\n\
+         # override them. What no user's file may change goes in enforced.toml (or a file in\n\
+         # enforced.d/) beside this one, with the same keys. dpkg keeps your changes when the\n\
+         # package is upgraded.\n#\n",
     );
     for line in source.lines() {
         let trimmed = line.trim_start();

@@ -1,7 +1,8 @@
 //! The running agent's balloons in a real headless desktop (dunst on a private bus), against the
 //! Entra emulator: the warning at start and what a click does, a clean stop on SIGTERM, the
-//! "once a day" rule surviving a restart, and the critical balloons that stay until the person
-//! acts. The tray's side of the agent is in tray_agent.rs.
+//! "once a day" rule surviving a restart, the critical balloons that stay until the person
+//! acts, and a notification server that hangs (the day's balloon is neither lost nor counted).
+//! The tray's side of the agent is in tray_agent.rs.
 
 mod support;
 
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 use emulator::{Misbehaviour, Scenario, DEFAULT_PASSWORD_CHANGE_URL};
 use serde_json::Value;
 use support::entra::EntraFixture;
+use support::notifications::Notifications;
 use support::SessionBuilder;
 
 const WARNING: &str = "Your password expires in 10 days";
@@ -88,6 +90,39 @@ fn after_the_click_opened_the_portal_the_new_password_is_learned_within_a_quarte
     d.assert_stays("no balloon on screen", Duration::from_secs(1), || {
         d.dunst_displayed() == 0
     });
+    assert_eq!(agent.terminate(STOP_LIMIT).code(), Some(0));
+}
+
+#[test]
+fn a_notification_server_that_never_answers_does_not_swallow_the_days_balloon() {
+    let desktop = SessionBuilder::desktop().tray(false).dunst(false).start();
+    let f = EntraFixture::on(desktop, Scenario::expires_in_days(10), "");
+    f.must_sign_in();
+    let d = &f.session;
+    let server = Notifications::start(d, true);
+    let agent = d.start_agent("agent", &f.config, &["--no-tray"]);
+    d.wait_until("the balloon asked for", || server.asked() == 1);
+    agent.wait_for_log("balloon not shown");
+    assert!(
+        d.saved_state()["last_balloon"].is_null(),
+        "{}",
+        d.saved_state()
+    );
+    // The server answers again. The agent lives on: a check through it works, and brings the
+    // day's balloon, shown now and only now recorded.
+    server.answer();
+    let out = f.run(&["check", "--json"], "");
+    assert_eq!(support::json_of(&out)["state"], "warning");
+    d.wait_until("the balloon shown", || server.shown().len() == 1);
+    let shown = &server.shown()[0];
+    assert_eq!(shown.summary, WARNING);
+    assert_eq!(shown.body, CLICK_HERE);
+    d.wait_until("the balloon recorded", || {
+        d.saved_state()["last_balloon"]["title"] == WARNING
+    });
+    server.dismiss(shown.id);
+    d.wait_until("the dismissal saved", || saved_outcome(&f) == "dismissed");
+    assert_eq!(server.asked(), 2);
     assert_eq!(agent.terminate(STOP_LIMIT).code(), Some(0));
 }
 

@@ -1,17 +1,18 @@
 //! `signin-assistant doctor` through the real binary: on a full desktop against the Entra
 //! emulator (everything ok once the agent runs and starts at login), without a keyring and
 //! without a notification server (problems, exit 1), with a wrong tenant and an endpoint that
-//! is not there, with the clock ten minutes ahead, and against a real slapd (a connection
-//! without a bind).
+//! is not there, with the clock ten minutes ahead, against a token endpoint whose answer never
+//! ends (bounded time and memory), and against a real slapd (a connection without a bind).
 
 mod support;
 
 use std::path::Path;
 use std::time::Duration;
 
-use emulator::Scenario;
+use emulator::{Misbehaviour, Scenario};
 use serde_json::Value;
 use support::entra::EntraFixture;
+use support::measure::measure;
 use support::slapd::Slapd;
 use support::{json_of, Keyring, Session, SessionBuilder, KEYRING_PASSWORD};
 
@@ -219,6 +220,44 @@ fn a_wrong_tenant_and_a_missing_endpoint_are_named() {
     assert_eq!(config, "problem");
     assert!(why.contains(&format!("{}:2", broken.display())), "{why}");
     assert_eq!(level(&json, "keyring"), "ok", "{words}");
+}
+
+#[test]
+fn a_token_endpoint_whose_answer_never_ends_is_reported_in_bounded_time_and_memory() {
+    let endless = Scenario::default().with_misbehaviour(Misbehaviour::HugeBody(usize::MAX));
+    let f = EntraFixture::on(SessionBuilder::bare().start(), endless, "");
+    let config = f.config.to_str().unwrap();
+    let child = f
+        .session
+        .command(support::BIN)
+        .args(["--config", config, "doctor", "--json"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start doctor");
+    // The endpoint's timeout is 3 s here; a doctor that reads on is killed at 512 MiB.
+    let run = measure(child, Duration::from_secs(30), 512 * 1024);
+    eprintln!(
+        "doctor: exit {:?}, {} KiB peak, {:?}",
+        run.code, run.peak_kib, run.took
+    );
+    assert!(
+        !run.killed,
+        "killed at {} KiB: {}",
+        run.peak_kib, run.output
+    );
+    assert!(run.took < Duration::from_secs(3), "took {:?}", run.took);
+    assert!(run.peak_kib < 64 * 1024, "peak {} KiB", run.peak_kib);
+    let json: Value = run
+        .output
+        .lines()
+        .find_map(|line| serde_json::from_str(line).ok())
+        .unwrap_or_else(|| panic!("no JSON in {}", run.output));
+    let (level, why) = item(&json, "token endpoint");
+    assert_eq!(level, "problem", "{json}");
+    assert!(why.contains("the answer is larger than 64 KiB"), "{why}");
+    assert_eq!(run.code, Some(1));
 }
 
 #[test]

@@ -7,7 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use emulator::{Scenario, SignInBehaviour};
+use emulator::{Misbehaviour, Scenario, SignInBehaviour};
 use support::entra::EntraFixture;
 use support::interactive::{device_code_message, query, Person, ScriptedBrowser};
 
@@ -154,44 +154,24 @@ fn mfa_account_signs_in_with_a_device_code() {
     );
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum Does {
-    Cancel,
-    SignIn,
-    SignInAndForgeState,
-}
-
 #[test]
 fn browser_refusals_exit_1_and_keep_nothing() {
     let mut admin_only = Scenario::rejected(SignInBehaviour::ConsentMissing);
     admin_only.user_consent_allowed = false;
     let cases = [
-        (Scenario::default(), Does::Cancel, "cancelled or declined"),
-        (admin_only, Does::SignIn, "approval (consent)"),
-        (
-            Scenario::default(),
-            Does::SignInAndForgeState,
-            "does not belong to this sign-in",
-        ),
+        (Scenario::default(), false, "cancelled or declined"),
+        (admin_only, true, "approval (consent)"),
     ];
-    for (scenario, does, words) in cases {
+    for (scenario, signs_in, words) in cases {
         let f = EntraFixture::start(scenario.clone());
         let running = f.spawn(&["sign-in", "--browser"], &[]);
         let url = f.opened_url(0);
-        let person = match does {
-            Does::Cancel => Person::Cancels,
-            _ => adele(&scenario),
+        let person = if signs_in {
+            adele(&scenario)
+        } else {
+            Person::Cancels
         };
-        let page = f.block_on(ScriptedBrowser::default().sign_in(&url, person, |mut u| {
-            if does == Does::SignInAndForgeState {
-                let code = query(u.as_str())["code"].clone();
-                u.query_pairs_mut()
-                    .clear()
-                    .append_pair("code", &code)
-                    .append_pair("state", "forged");
-            }
-            u
-        }));
+        let page = f.block_on(ScriptedBrowser::default().sign_in(&url, person, |u| u));
         assert!(
             page.body.contains("Sign-in not completed"),
             "{words}: {}",
@@ -204,6 +184,41 @@ fn browser_refusals_exit_1_and_keep_nothing() {
         assert_eq!(f.cached_password(), None, "{words}");
         assert_eq!(f.cached_refresh_token(), None, "{words}");
     }
+}
+
+#[test]
+fn a_redirect_with_a_forged_state_is_refused_and_the_real_one_still_signs_in() {
+    let f = EntraFixture::start(mfa());
+    let running = f.spawn(&["sign-in", "--browser"], &[]);
+    let url = f.opened_url(0);
+    let mut real = None;
+    // Another page or process sends the listener a redirect first: the right code even, with
+    // a state of its own.
+    let forged = f.block_on(
+        ScriptedBrowser::default().sign_in(&url, adele(&f.scenario), |u| {
+            real = Some(u.clone());
+            let code = query(u.as_str())["code"].clone();
+            let mut forged = u;
+            forged
+                .query_pairs_mut()
+                .clear()
+                .append_pair("code", &code)
+                .append_pair("state", "forged");
+            forged
+        }),
+    );
+    assert!(
+        forged.body.contains("does not belong to the sign-in"),
+        "{}",
+        forged.body
+    );
+    let real = real.expect("the redirect");
+    let (page, _) = f.block_on(ScriptedBrowser::default().get(real.as_str()));
+    assert!(page.body.contains("Signed in"), "{}", page.body);
+    let out = running.finish();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Signed in as adele@contoso.com"));
+    assert!(f.cached_refresh_token().is_some());
 }
 
 #[test]
@@ -503,6 +518,64 @@ fn device_code_is_also_a_balloon_on_a_desktop_and_its_click_opens_the_page() {
         .find(|b| b.summary == format!("Sign in with the code {code}"))
         .unwrap_or_else(|| panic!("no device code balloon in {shown:?}"));
     assert!(balloon.body.contains(&uri), "{}", balloon.body);
+}
+
+#[test]
+fn a_hostile_device_code_answer_is_shown_cleaned_and_its_page_is_not_opened() {
+    let desktop = support::SessionBuilder::desktop().tray(false).start();
+    let scenario = mfa().with_misbehaviour(Misbehaviour::HostileDeviceCode);
+    let f = EntraFixture::on(desktop, scenario, "");
+    let mut running = f.spawn(&["sign-in", "--device-code"], &[]);
+    let line = running.wait_for_line("enter the code");
+    assert!(
+        !line.chars().any(|c| c.is_control() || c == '\u{202e}'),
+        "{line:?}"
+    );
+    // No window title set, no hidden link behind the address shown; markup is only text here.
+    assert!(!line.contains("pwned"), "{line}");
+    assert!(
+        line.starts_with("To sign in, use a web browser to open the page https://microsoft.com/devicelogin and enter the code "),
+        "{line}"
+    );
+    assert!(
+        line.contains("signin-assistant does not open https://evil.example/devicelogin for you"),
+        "{line}"
+    );
+    let (_, code) = device_code_message(&line);
+    f.session.wait_displayed(1);
+    f.session.dunst_action();
+    f.session
+        .assert_stays("nothing opened", Duration::from_secs(1), || {
+            f.session.opened_urls().is_empty()
+        });
+    // The code, cleaned, is still the one the endpoint knows: entered at the emulator's own page.
+    let page = format!("{}devicelogin", f.emulator.base_url());
+    f.block_on(ScriptedBrowser::default().approve_device_code(&page, &code, adele(&f.scenario)));
+    let out = running.finish();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        f.session.opened_urls().is_empty(),
+        "{:?}",
+        f.session.opened_urls()
+    );
+    let shown = f.session.dunst_balloons();
+    let balloon = shown
+        .iter()
+        .find(|b| b.summary == format!("Sign in with the code {code}"))
+        .unwrap_or_else(|| panic!("no device code balloon in {shown:?}"));
+    // dunst keeps the body as it was sent: markup from the endpoint arrives escaped.
+    assert!(
+        balloon
+            .body
+            .contains("&lt;a href=\"https://evil.example/phish\"&gt;Click here&lt;/a&gt; &amp;amp; &lt;b&gt;now&lt;/b&gt;"),
+        "{}",
+        balloon.body
+    );
+    assert!(
+        !balloon.body.chars().any(char::is_control),
+        "{:?}",
+        balloon.body
+    );
 }
 
 #[test]

@@ -88,10 +88,9 @@ fn run_without_configuration_waits_not_set_up_and_starts_once_written() {
     let d = &f.session;
     // The admins' file points at the emulator; the application id is for the setup to find.
     let base = f.emulator.base_url();
-    write_system_config(
-        d,
-        &format!("[entra]\nauthority = \"{base}\"\ngraph = \"{base}\"\ntimeout_secs = 3\n"),
-    );
+    d.write_system_config(&format!(
+        "[entra]\nauthority = \"{base}\"\ngraph = \"{base}\"\ntimeout_secs = 3\n"
+    ));
     let (mut agent, log) = start_run(d, "agent");
     let item = d.wait_for_tray_item();
     d.wait_until("\"not set up\" in the tooltip", || {
@@ -277,22 +276,14 @@ fn configuration_errors_are_printed_once_with_file_line_and_key() {
     assert_eq!(err.matches("ldap.base").count(), 1, "{err}");
 }
 
-/// The system file of the session (the admins' layer), e.g. to point at the emulator.
-fn write_system_config(session: &Session, text: &str) {
-    let path = session.path("etc/config.toml");
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
-
 #[test]
 fn setup_finds_the_entra_tenant_and_check_then_works() {
     let f = EntraFixture::start(Scenario::expires_in_days(10));
     let s = &f.session;
     let base = f.emulator.base_url();
-    write_system_config(
-        s,
-        &format!("[entra]\nauthority = \"{base}\"\ngraph = \"{base}\"\ntimeout_secs = 3\n"),
-    );
+    s.write_system_config(&format!(
+        "[entra]\nauthority = \"{base}\"\ngraph = \"{base}\"\ntimeout_secs = 3\n"
+    ));
     let out = run(
         s,
         &[
@@ -433,10 +424,7 @@ fn setup_reads_the_base_from_the_root_dse_of_openldap() {
 fn setup_with_dns(s: &Session, srv: &str, extra: &[&str]) -> Output {
     let dns = Dnsmasq::start(srv);
     // No Entra tenant answers for example.com here.
-    write_system_config(
-        s,
-        "[entra]\nauthority = \"http://127.0.0.1:1\"\ntimeout_secs = 2\n",
-    );
+    s.write_system_config("[entra]\nauthority = \"http://127.0.0.1:1\"\ntimeout_secs = 2\n");
     let server = format!("127.0.0.1:{}", dns.port);
     let mut args = vec![
         "setup",

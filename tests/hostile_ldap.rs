@@ -11,13 +11,14 @@ mod support;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
+use support::measure::{measure, vm_hwm, Run};
 use support::{fake_ldap, slapd, Keyring, Session, BIN};
 
 /// Longest a hostile `check` may take: operation timeouts are 2 s, three per attempt.
@@ -61,6 +62,9 @@ struct Fixture {
     session: Session,
     config: PathBuf,
     mode: Arc<Mutex<Mode>>,
+    /// The directory's URL and the CA its certificate chains to.
+    url: String,
+    ca: PathBuf,
     _certs: tempfile::TempDir,
 }
 
@@ -74,15 +78,20 @@ impl Fixture {
         let port = serve(mode.clone(), transport, tls_config(certs.path()));
         let ca = certs.path().join("ca.pem");
         let url = match transport {
-            Transport::Plain => format!("url = \"ldap://127.0.0.1:{port}\"\n"),
-            Transport::Ldaps => format!("url = \"ldaps://127.0.0.1:{port}\"\n"),
-            _ => format!("url = \"ldap://127.0.0.1:{port}\"\nstarttls = true\n"),
+            Transport::Ldaps => format!("ldaps://127.0.0.1:{port}"),
+            _ => format!("ldap://127.0.0.1:{port}"),
+        };
+        let url_keys = match transport {
+            Transport::BeforeStartTls | Transport::AfterStartTls => {
+                format!("url = \"{url}\"\nstarttls = true\n")
+            }
+            _ => format!("url = \"{url}\"\n"),
         };
         let session = Session::start(Keyring::Unlocked);
         let config = session.write_config(
             "ldap.toml",
             &format!(
-                "[account]\nusername = \"{USER}\"\n[provider]\nkind = \"ldap\"\n[ldap]\n{url}\
+                "[account]\nusername = \"{USER}\"\n[provider]\nkind = \"ldap\"\n[ldap]\n{url_keys}\
                  ca_file = \"{}\"\nbind = \"{{username}}\"\nbase = \"dc=corp,dc=example\"\n\
                  flavor = \"active-directory\"\ntimeout_secs = 2\n",
                 ca.display()
@@ -107,6 +116,8 @@ impl Fixture {
             session,
             config,
             mode,
+            url,
+            ca,
             _certs: certs,
         }
     }
@@ -118,86 +129,34 @@ impl Fixture {
 
     /// The program with `args` against the directory in `mode`, measured.
     fn run(&self, mode: Mode, args: &[&str]) -> Run {
+        let config = ["--config", self.config.to_str().unwrap()];
+        self.run_bare(mode, &[&config[..], args].concat())
+    }
+
+    /// The program with `args` alone (no `--config`) against the directory in `mode`, measured.
+    fn run_bare(&self, mode: Mode, args: &[&str]) -> Run {
         *self.mode.lock().unwrap() = mode;
         let mut command = self.session.command(BIN);
         command
-            .args(["--config", self.config.to_str().unwrap()])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        measure(command.spawn().expect("start signin-assistant"))
+        measure(
+            command.spawn().expect("start signin-assistant"),
+            DEADLINE * 2,
+            KILL_AT,
+        )
     }
-}
-
-/// What one run did.
-struct Run {
-    code: Option<i32>,
-    peak_kib: u64,
-    took: Duration,
-    killed: bool,
-    output: String,
-}
-
-/// Waits for the child, reading its VmHWM every 2 ms; kills it past the deadline or [`KILL_AT`].
-/// Its output is read meanwhile, so a chatty program never blocks on a full pipe.
-fn measure(mut child: Child) -> Run {
-    let started = Instant::now();
-    let status = format!("/proc/{}/status", child.id());
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut text = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut text);
-            }
-            String::from_utf8_lossy(&text).into_owned()
-        })
-    };
-    let stdout = drain(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let stderr = drain(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let mut peak_kib = 0;
-    let mut killed = false;
-    let exit = loop {
-        if let Some(hwm) = vm_hwm(&status) {
-            peak_kib = peak_kib.max(hwm);
-        }
-        if let Some(exit) = child.try_wait().unwrap() {
-            break exit;
-        }
-        if !killed && (peak_kib > KILL_AT || started.elapsed() > DEADLINE * 2) {
-            let _ = child.kill();
-            killed = true;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    };
-    let took = started.elapsed();
-    Run {
-        code: exit.code(),
-        peak_kib,
-        took,
-        killed,
-        output: stdout.join().unwrap() + &stderr.join().unwrap(),
-    }
-}
-
-fn vm_hwm(status: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(status).ok()?;
-    let line = text.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Exit 1 with one of `words` in the reason, in time, within the memory bound.
 fn assert_refused(what: &str, run: &Run, words: &[&str]) {
+    assert_ended_plainly(what, run, words, &[1]);
+}
+
+/// An exit with one of `codes` and one of `words` in the output, in time, within the memory bound.
+fn assert_ended_plainly(what: &str, run: &Run, words: &[&str], codes: &[i32]) {
     eprintln!(
         "{what}: exit {:?}, {} KiB peak, {:?}{}: {}",
         run.code,
@@ -210,7 +169,12 @@ fn assert_refused(what: &str, run: &Run, words: &[&str]) {
         return; // only measure, e.g. to see what a build without the guard does
     }
     assert!(!run.killed, "{what}: killed at {} KiB", run.peak_kib);
-    assert_eq!(run.code, Some(1), "{what}: {}", run.output);
+    assert!(
+        run.code.is_some_and(|code| codes.contains(&code)),
+        "{what}: exit {:?}, not one of {codes:?}: {}",
+        run.code,
+        run.output
+    );
     assert!(!run.output.contains("panicked"), "{what}: {}", run.output);
     assert!(run.took < DEADLINE, "{what}: took {:?}", run.took);
     assert!(
@@ -236,30 +200,37 @@ fn reason(output: &str) -> String {
     }
 }
 
+/// Every hostile mode, with the words one of which the plain reason must contain.
+const HOSTILE: [(Mode, &[&str]); 5] = [
+    (Mode::DeepNesting, &["nests deeper than 32 levels"]),
+    (Mode::HugeLength, &["too large"]),
+    (Mode::Truncated, &["not valid LDAP", "ended in the middle"]),
+    (
+        Mode::Unsolicited,
+        &["more than 4096 messages", "not valid LDAP"],
+    ),
+    (
+        Mode::Endless,
+        &[
+            "more than 16777216 bytes",
+            "more than 16 entries",
+            "not valid LDAP",
+        ],
+    ),
+];
+
 /// The family against one transport: every hostile mode, then the working directory again.
 fn family(transport: Transport) {
     let f = Fixture::signed_in(transport);
-    let cases: [(Mode, &[&str]); 5] = [
-        (Mode::DeepNesting, &["nests deeper than 32 levels"]),
-        (Mode::HugeLength, &["too large"]),
-        (Mode::Truncated, &["not valid LDAP", "ended in the middle"]),
-        (
-            Mode::Unsolicited,
-            &["more than 4096 messages", "not valid LDAP"],
-        ),
-        (
-            Mode::Endless,
-            &[
-                "more than 16777216 bytes",
-                "more than 16 entries",
-                "not valid LDAP",
-            ],
-        ),
-    ];
-    for (mode, words) in cases {
+    for (mode, words) in HOSTILE {
         let run = f.check(mode);
         assert_refused(&format!("{transport:?} {mode:?}"), &run, words);
     }
+    assert_works_again(&f);
+}
+
+/// `check` against the working directory succeeds again, within the memory bound.
+fn assert_works_again(f: &Fixture) {
     let run = f.check(Mode::Working);
     assert_eq!(run.code, Some(0), "working again: {}", run.output);
     assert!(
@@ -325,6 +296,63 @@ fn doctor_survives_hostile_answers() {
             );
         }
     }
+}
+
+/// `setup` reads the root DSE of the directory it is given before it writes anything: whatever
+/// that server sends, it says why in plain words and writes no configuration, in bounded time
+/// and memory (exit 2 when, without the server's answer, it needs the base DN from the person).
+#[test]
+fn setup_survives_hostile_answers() {
+    for transport in [Transport::Plain, Transport::Ldaps] {
+        let f = Fixture::signed_in(transport);
+        let dns = format!("127.0.0.1:{}", support::dnsmasq::free_udp_port());
+        let mut args = vec!["setup", "--email", USER, "--ldap-url", &f.url];
+        // With a CA file the setup asks for StartTLS on ldap://, which this server does not offer.
+        if transport == Transport::Ldaps {
+            args.extend(["--ca-file", f.ca.to_str().unwrap()]);
+        }
+        args.extend(["--yes", "--no-autostart", "--dns-server", &dns]);
+        for (mode, words) in HOSTILE {
+            let run = f.run_bare(mode, &args);
+            let what = format!("setup {transport:?} {mode:?}");
+            // The root DSE is one entry: a second one is refused at once.
+            let words = [words, &["it sent more than one root DSE entry"]].concat();
+            assert_ended_plainly(&what, &run, &words, &[1, 2]);
+            let written = f
+                .session
+                .home()
+                .join(".config/signin-assistant/config.toml");
+            assert!(
+                !written.exists(),
+                "setup {mode:?} wrote {}",
+                written.display()
+            );
+        }
+    }
+}
+
+/// The running agent does the checks `check` asks of it: every hostile answer ends that check
+/// with a plain reason, and the agent lives on, within the memory bound, and checks the working
+/// directory again.
+#[test]
+fn running_agent_survives_hostile_answers() {
+    let f = Fixture::signed_in(Transport::AfterStartTls);
+    let mut agent = f.session.start_agent("hostile", &f.config, &["--no-tray"]);
+    agent.wait_for_log("agent started");
+    for (mode, words) in HOSTILE {
+        let what = format!("running agent, {mode:?}");
+        let run = f.check(mode);
+        assert_refused(&what, &run, words);
+        assert!(agent.running(), "{what}: the agent ended:\n{}", agent.log());
+        let peak = vm_hwm(&format!("/proc/{}/status", agent.pid())).unwrap();
+        eprintln!("{what}: the agent's peak so far {peak} KiB");
+        assert!(
+            peak < MEMORY_BOUND_KIB,
+            "{what}: the agent reached {peak} KiB"
+        );
+    }
+    assert_works_again(&f);
+    assert!(agent.running(), "the agent ended:\n{}", agent.log());
 }
 
 // ---- The directory ---------------------------------------------------------------------------

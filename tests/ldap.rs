@@ -127,13 +127,21 @@ async fn check_everyone(s: &Slapd, config: &Config) {
     );
     assert_eq!(st.source, Some(Source::LdapPpolicyControl));
 
+    // In grace the bind succeeds, so the entry tells when it expired: pwdChangedTime + 90 days.
     let a = sign_in(&provider, "graced", "graced-pw").await;
     assert!(a.password_accepted);
     let st = status(&a);
     assert_eq!(st.state, PasswordState::Expired, "{a:?}");
     assert_eq!(facts(&a).grace_logins_left, Some(9));
+    let expired_at = Utc::now() - Duration::days(10) + Duration::hours(1);
+    assert!(
+        st.expires_at
+            .is_some_and(|at| (at - expired_at).num_seconds().abs() < 60),
+        "{a:?}"
+    );
     assert!(st.reason.unwrap().contains("9 grace logins left"));
 
+    // "Never" from the policy itself (pwdMaxAge 0), which is what the source names.
     let a = sign_in(&provider, "ageless", "ageless-pw").await;
     assert!(a.password_accepted);
     let st = status(&a);
@@ -142,16 +150,16 @@ async fn check_everyone(s: &Slapd, config: &Config) {
         (PasswordState::NeverExpires, None),
         "{a:?}"
     );
-    assert_eq!(st.source, Some(Source::LdapPwdChangedTime));
+    assert_eq!(st.source, Some(Source::LdapPasswordPolicy));
 
-    // pwdExpireWarning (5 days) of the user's own policy beats the configured 14 days.
+    // pwdExpireWarning (5 days) of the user's own policy does not shorten the configured 14.
     let a = sign_in(&provider, "shortlived", "shortlived-pw").await;
     let f = facts(&a);
     assert_eq!(f.warning_days, Some(5), "{a:?}");
     let st = status(&a);
     assert_eq!(
         (st.state, st.days_left),
-        (PasswordState::Ok, Some(10)),
+        (PasswordState::Warning, Some(10)),
         "{a:?}"
     );
     assert_eq!(st.source, Some(Source::LdapPwdChangedTime));

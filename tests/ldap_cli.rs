@@ -89,7 +89,7 @@ fn run_users(s: &Slapd, ldap_settings: &str) {
             uid: "ageless",
             state: "never_expires",
             days_left: None,
-            source: "ldap_pwd_changed_time",
+            source: "ldap_password_policy",
         },
     ];
     for e in accepted {
@@ -412,7 +412,8 @@ fn change_password_in_the_dialog_asks_again_with_the_reason() {
     let new = "Dialog-New-pw2";
     // First try too short; the dialog comes back with the reason; the second try is good.
     pinentry.set_replies(&[&old, "Sh0rt", &old, new]);
-    let cfg = change_config(&session, &s, &pinentry.config());
+    session.write_system_config(&pinentry.config());
+    let cfg = change_config(&session, &s, "");
     // No --password-stdin and no terminal: the desktop's dialog.
     let out = session.run(
         &["--config", &cfg, "change-password", "--user", "dialog"],
@@ -511,7 +512,8 @@ fn the_agents_warning_clicked_changes_the_password_in_the_dialog() {
     let old = old_password("clicker");
     let new = "Clicker-New-pw2";
     pinentry.set_replies(&[&old, new]);
-    let cfg = change_config(&session, &s, &pinentry.config());
+    session.write_system_config(&pinentry.config());
+    let cfg = change_config(&session, &s, "");
     let out = session.run(
         &[
             "--config",

@@ -467,11 +467,9 @@ fn change_expired_with_kpasswd(dc: &Samba) {
             r = record.display()
         ),
     );
-    let cfg = change_config(
-        &session,
-        dc,
-        &format!("kpasswd = \"{}\"\n", wrapper.display()),
-    );
+    // A kpasswd by path is the admins' to name.
+    session.write_system_config(&format!("[ldap]\nkpasswd = \"{}\"\n", wrapper.display()));
+    let cfg = change_config(&session, dc, "");
     let user = upn("lapsed");
     let old = password("lapsed");
     let new = "Lapsed-New-Pass-2";

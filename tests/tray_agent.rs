@@ -52,15 +52,14 @@ fn run_shows_the_tray_and_sign_in_uses_the_desktop_prompt() {
 
     // A scripted pinentry that answers with a password.
     let pinentry = FakePinentry::in_dir(&desktop.path("pinentry"), Some("typed%20secret"));
+    desktop.write_system_config(&pinentry.config());
     let config = desktop.write_config(
         "config.toml",
         &format!(
             "[account]\nusername = \"adele@contoso.test\"\n\
              [entra]\ntenant = \"contoso.test\"\nclient_id = \"00000000-0000-0000-0000-000000000001\"\n\
              authority = \"{endpoint}\"\ngraph = \"{endpoint}\"\ntimeout_secs = 2\n\
-             sign_in = \"password\"\n\
-             [prompt]\npinentry = \"{}\"\n",
-            pinentry.program().display()
+             sign_in = \"password\"\n"
         ),
     );
     let mut agent = desktop.start_agent("agent", &config, &[]);
@@ -235,9 +234,13 @@ fn password_changed_elsewhere_is_said_once_and_the_tray_offers_sign_in() {
 fn sign_in_from_the_tray_caches_the_password_and_shows_the_result() {
     let session = SessionBuilder::desktop().start();
     let pinentry = FakePinentry::in_dir(&session.path("pinentry"), Some("cancel"));
+    session.write_system_config(&pinentry.config());
     // The tray's "Sign in…" asks for the password (`sign_in` continues the [entra] table).
-    let extra = format!("sign_in = \"password\"\n{}", pinentry.config());
-    let f = EntraFixture::on(session, Scenario::expires_in_days(10), &extra);
+    let f = EntraFixture::on(
+        session,
+        Scenario::expires_in_days(10),
+        "sign_in = \"password\"\n",
+    );
     let d = &f.session;
     let agent = d.start_agent("agent", &f.config, &[]);
     let item = d.wait_for_tray_item();

@@ -72,7 +72,14 @@ pub(super) async fn start(
     if !scope_allowed(scope) {
         return fail(AadError::invalid_scope(scope));
     }
-    json_response(StatusCode::OK, &issue(shared, &scenario, scope))
+    let body = issue(shared, &scenario, scope);
+    #[cfg(feature = "faults")]
+    let body = {
+        let mut body = body;
+        super::faults::spoil_device_code(&scenario, &mut body);
+        body
+    };
+    json_response(StatusCode::OK, &body)
 }
 
 /// Creates a device grant and returns the device authorization response.

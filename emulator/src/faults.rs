@@ -126,6 +126,23 @@ pub(super) fn user_text(scenario: &Scenario, text: String) -> String {
     text[..cut].to_owned()
 }
 
+/// The device authorization answer made hostile under [`Misbehaviour::HostileDeviceCode`]; the
+/// grant keeps the real user code, which is what is left of the hostile one once cleaned.
+pub(super) fn spoil_device_code(scenario: &Scenario, body: &mut Value) {
+    if scenario.misbehaviour != Some(Misbehaviour::HostileDeviceCode) {
+        return;
+    }
+    let code = body["user_code"].as_str().unwrap_or_default().to_owned();
+    body["user_code"] = json!(format!("\u{1b}[8m{code}\u{1b}[0m"));
+    body["verification_uri"] = json!("https://evil.example/devicelogin");
+    body["message"] = json!(format!(
+        "\u{1b}]0;pwned\u{7}\u{1b}[2J\u{1b}[31mTo sign in, use a web browser to open the page \
+         \u{1b}]8;;https://evil.example/phish\u{1b}\\https://microsoft.com/devicelogin\u{1b}]8;;\u{1b}\\ \
+         and enter the code {code}\u{9b}0m to authenticate.\r\n\u{85}<a href=\"https://evil.example/phish\">Click here</a> \
+         &amp; <b>now</b>\u{202e}"
+    ));
+}
+
 /// `307 Temporary Redirect` to `location`.
 fn redirect(location: &str) -> HttpResponse {
     let mut response = text_response(StatusCode::TEMPORARY_REDIRECT, "text/plain", "Moved");

@@ -36,4 +36,8 @@ pub enum Misbehaviour {
     CutOff,
     /// The answer streams this many bytes of JSON whitespace, chunked, no length announced.
     HugeBody(usize),
+    /// The device code answer's `message` carries terminal escape sequences, an OSC 8 link,
+    /// C1 controls and `<a href>` markup, its `user_code` escape sequences around the real
+    /// code, and its `verification_uri` names a page on `https://evil.example`.
+    HostileDeviceCode,
 }

@@ -148,12 +148,9 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
                 .routine
                 .due_balloon(&run.saved, run.account.as_deref())
                 .is_some();
-        let mut daily = None;
-        if due {
-            let (shown_at, saved) = self.routine.record_daily(&balloon);
-            daily = Some(shown_at);
-            run.daily_showing = daily;
-            run.saved = saved;
+        let daily = due.then(|| self.routine.daily_mark());
+        if let Some(mark) = daily {
+            run.daily_showing = Some(mark.shown_at);
         }
         self.spawn_balloon(balloon, daily, run);
     }

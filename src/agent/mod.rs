@@ -23,13 +23,14 @@ use crate::rules::expiry::{
     Urgency,
 };
 use crate::rules::schedule::{self, Cadence, CheckNow, Dice, Timetable};
+use crate::screen::balloon::NotShown;
 use crate::screen::desktop::Desktop;
 use crate::system::clock::Clock;
 use crate::system::state::{BalloonOutcome, SavedState};
 use crate::work::account;
 use crate::work::entra_sign_in::InteractiveMethod;
 use crate::work::password_change::Route;
-use crate::work::routine::{Checked, Routine};
+use crate::work::routine::{Checked, DailyMark, Routine};
 
 mod accounts;
 mod calls;
@@ -65,9 +66,11 @@ enum Done {
         signed_in: Option<bool>,
     },
     Balloon {
-        /// When it was recorded as the daily balloon; `None` for other balloons.
+        /// The instant that names it as the daily balloon; `None` for other balloons.
         daily: Option<DateTime<Utc>>,
-        outcome: BalloonOutcome,
+        /// How it ended; `NotShown` when the screen did not take it (a daily balloon is then
+        /// not recorded, and shown at a later wake-up).
+        outcome: Result<BalloonOutcome, NotShown>,
         /// The balloon was clicked and the click leads here (decided when it was shown).
         follow: Option<Route>,
         /// The state saved with a daily balloon's outcome; other balloons save nothing.
@@ -129,7 +132,7 @@ struct Running {
     account: Option<String>,
     saved: SavedState,
     timetable: Timetable,
-    /// When the daily balloon now on screen was recorded (no second one until it ends).
+    /// The instant that names the daily balloon now being shown (no second one until it ends).
     daily_showing: Option<DateTime<Utc>>,
     /// Credentials are cached (the menu offers "Sign out").
     signed_in: bool,
@@ -451,10 +454,9 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
         let Some(balloon) = self.routine.due_balloon(&run.saved, run.account.as_deref()) else {
             return;
         };
-        let (shown_at, saved) = self.routine.record_daily(&balloon);
-        run.daily_showing = Some(shown_at);
-        run.saved = saved;
-        self.spawn_balloon(balloon, Some(shown_at), run);
+        let mark = self.routine.daily_mark();
+        run.daily_showing = Some(mark.shown_at);
+        self.spawn_balloon(balloon, Some(mark), run);
     }
 
     /// The status balloon asked for with a click on the tray icon (not counted as the daily one).
@@ -473,8 +475,8 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
 
     /// Shows a balloon about the password as a task: a click changes it, where the route
     /// decided now from the saved status leads (the portal, or this program's dialog). `daily`
-    /// names a balloon recorded as today's.
-    fn spawn_balloon(&self, balloon: Balloon, daily: Option<DateTime<Utc>>, run: &Running) {
+    /// names a balloon to record as today's once on screen.
+    fn spawn_balloon(&self, balloon: Balloon, daily: Option<DailyMark>, run: &Running) {
         let route = self.routine.change_route(&run.saved);
         self.show_as_task(balloon, daily, Some(route), run);
     }
@@ -489,7 +491,7 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
     fn show_as_task(
         &self,
         balloon: Balloon,
-        daily: Option<DateTime<Utc>>,
+        daily: Option<DailyMark>,
         on_click: Option<Route>,
         run: &Running,
     ) {
@@ -498,15 +500,15 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Agent<P, D, C> {
         tokio::spawn(async move {
             let link = on_click.as_ref().and_then(Route::portal);
             let (outcome, saved) = match daily {
-                Some(shown_at) => {
-                    let (outcome, saved) = routine.show_daily(&balloon, shown_at, link).await;
-                    (outcome, Some(saved))
-                }
-                None => (routine.desktop.show(&balloon, link).await, None),
+                Some(mark) => match routine.show_daily(&balloon, mark, link).await {
+                    Ok((outcome, saved)) => (Ok(outcome), Some(saved)),
+                    Err(not_shown) => (Err(not_shown), None),
+                },
+                None => (routine.desktop.show(&balloon, link, || {}).await, None),
             };
-            let follow = on_click.filter(|_| outcome == BalloonOutcome::Clicked);
+            let follow = on_click.filter(|_| outcome == Ok(BalloonOutcome::Clicked));
             let _ = done.send(Done::Balloon {
-                daily,
+                daily: daily.map(|mark| mark.shown_at),
                 outcome,
                 follow,
                 saved,

@@ -254,6 +254,42 @@ async fn a_new_day_clears_a_balloon_still_showing_from_yesterday() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_balloon_a_hung_notification_server_does_not_take_is_not_counted_and_comes_later() {
+    let desktop = FakeDesktop {
+        outcome: Some(BalloonOutcome::Dismissed),
+        ..FakeDesktop::default()
+    };
+    desktop.hang(true);
+    let h = Harness::start(at(24, 9, 0), desktop, true);
+    for _ in 0..4 {
+        h.endpoint.answer(Ok(expires_in(10)));
+    }
+    pass(60).await;
+    assert!(h.desktop.titles().is_empty());
+    assert_eq!(
+        h.saved().last_balloon,
+        None,
+        "recorded as shown while not shown"
+    );
+    // The agent goes on: it answers, and knows the warning.
+    assert_eq!(h.view().state, PasswordState::Warning);
+    let answer = h.ask(Request::Status).await;
+    assert!(answer.report.is_some());
+    // The server answers again: the day's balloon comes at the next wake-up, within the hour
+    // (after the loop's last event).
+    h.desktop.hang(false);
+    pass(3600 + 60).await;
+    assert_eq!(h.desktop.titles().len(), 1, "{:?}", h.desktop.titles());
+    let record = h.saved().last_balloon.expect("recorded once shown");
+    assert_eq!(record.date, at(24, 9, 0).date_naive());
+    assert_eq!(record.outcome, Some(BalloonOutcome::Dismissed));
+    // And only that one, that day.
+    pass(6 * 3600).await;
+    assert_eq!(h.desktop.titles().len(), 1, "{:?}", h.desktop.titles());
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_sign_in_from_the_tray_counts_as_the_days_balloon() {
     let desktop = FakeDesktop {
         password: Some("new-pw"),

@@ -212,11 +212,10 @@ impl SetupWait {
     }
 
     /// The modification times of the files that make the configuration (the ones read, and
-    /// the person's own file, which may not exist yet).
+    /// those that may not exist yet: the person's own file, the admins' enforced files).
     fn stamp(&self) -> Vec<Option<SystemTime>> {
-        let mut files = vec![config::system_config_path()];
-        files.extend(self.explicit.clone().or_else(config::user_config_path));
-        files
+        let user = self.explicit.clone().or_else(config::user_config_path);
+        config::watched_files(user.as_deref())
             .iter()
             .map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())
             .collect()
@@ -246,8 +245,10 @@ impl SetupWait {
             } else {
                 "OK"
             };
-            let outcome = notifier.show_with_action(&balloon, action, &command).await;
-            if let (crate::system::state::BalloonOutcome::Clicked, Some(terminal)) =
+            let outcome = notifier
+                .show_with_action(&balloon, action, &command, || {})
+                .await;
+            if let (Ok(crate::system::state::BalloonOutcome::Clicked), Some(terminal)) =
                 (outcome, terminal)
             {
                 open_terminal(&terminal, &args);

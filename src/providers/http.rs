@@ -306,6 +306,53 @@ impl WipedBody {
     }
 }
 
+/// Why an answer's body could not be read whole.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("the answer is larger than {}", bytes_in_words(*limit))]
+    TooLarge { limit: usize },
+    #[error("timed out while reading the answer")]
+    TimedOut,
+    #[error("the answer was cut off")]
+    CutOff,
+}
+
+/// Reads the whole body of `response`, at most `limit` bytes, into a buffer that is wiped when
+/// dropped. An answer that announces more, or sends more, is not read further.
+pub async fn read_bounded(mut response: Response, limit: usize) -> Result<WipedBody, BodyError> {
+    let too_large = BodyError::TooLarge { limit };
+    let announced = response.content_length().unwrap_or(0);
+    if announced > limit as u64 {
+        return Err(too_large);
+    }
+    let mut body = WipedBody::with_capacity(announced as usize);
+    loop {
+        let chunk = response.chunk().await.map_err(|e| {
+            if e.is_timeout() {
+                BodyError::TimedOut
+            } else {
+                BodyError::CutOff
+            }
+        })?;
+        let Some(chunk) = chunk else {
+            return Ok(body);
+        };
+        if body.as_slice().len() + chunk.len() > limit {
+            return Err(too_large);
+        }
+        body.extend(&chunk);
+    }
+}
+
+/// A size in bytes as people write it: "1 MiB", "64 KiB", "500 bytes".
+fn bytes_in_words(bytes: usize) -> String {
+    match bytes {
+        b if b >= 1 << 20 && b % (1 << 20) == 0 => format!("{} MiB", b >> 20),
+        b if b >= 1 << 10 && b % (1 << 10) == 0 => format!("{} KiB", b >> 10),
+        b => format!("{b} bytes"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,6 +430,17 @@ mod tests {
         for n in fifths {
             assert!((1800..=2200).contains(&n), "{fifths:?}");
         }
+    }
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(bytes_in_words(1 << 20), "1 MiB");
+        assert_eq!(bytes_in_words(64 * 1024), "64 KiB");
+        assert_eq!(bytes_in_words(1000), "1000 bytes");
+        assert_eq!(
+            BodyError::TooLarge { limit: 1 << 20 }.to_string(),
+            "the answer is larger than 1 MiB"
+        );
     }
 
     #[test]

@@ -106,7 +106,8 @@ where
         (PasswordState::Warning | PasswordState::Ok, Some(at), Some(days)) => {
             format!("Password expires {} ({})", in_days(days), date(at))
         }
-        (PasswordState::Expired, _, _) => "Password expired".to_string(),
+        (PasswordState::Expired, Some(at), _) => format!("Password expired ({})", date(at)),
+        (PasswordState::Expired, None, _) => "Password expired".to_string(),
         (PasswordState::NeverExpires, _, _) => "Password never expires".to_string(),
         (PasswordState::SignInRequired, _, _) => "Sign in required".to_string(),
         _ => "Password status unknown".to_string(),
@@ -121,8 +122,12 @@ pub fn human(report: &Report, status: &Status) -> String {
     }
     out.push_str(&format!("Status:   {}\n", summary(status, &Local)));
     if let Some(at) = status.expires_at {
+        let label = match status.state {
+            PasswordState::Expired => "Expired: ",
+            _ => "Expires: ",
+        };
         out.push_str(&format!(
-            "Expires:  {}\n",
+            "{label} {}\n",
             at.with_timezone(&Local).format("%A %-d %B %Y, %H:%M")
         ));
     }
@@ -188,6 +193,36 @@ mod tests {
             summary(&status, &Utc),
             "Password expires in 10 days (Fri 4 Dec)"
         );
+    }
+
+    #[test]
+    fn an_expired_password_tells_its_date_when_known() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 6, 8, 0, 0).unwrap();
+        let expired_at = Utc.with_ymd_and_hms(2026, 12, 5, 10, 0, 0).unwrap();
+        let state = saved(Deadline::ExpiredSince {
+            expires_at: expired_at,
+        });
+        let report = build(
+            &Config::default(),
+            &state,
+            Some("adele@contoso.com"),
+            now,
+            None,
+        );
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["state"], "expired");
+        assert_eq!(json["expires_at"], "2026-12-05T10:00:00Z");
+        assert_eq!(json["days_left"], 0);
+        let status = current_status(&Config::default(), &state, Some("adele@contoso.com"), now);
+        assert_eq!(summary(&status, &Utc), "Password expired (Sat 5 Dec)");
+        assert!(human(&report, &status).contains("\nExpired:  Saturday 5 December 2026"));
+        let unknown_date = current_status(
+            &Config::default(),
+            &saved(Deadline::ExpiredNow),
+            Some("adele@contoso.com"),
+            now,
+        );
+        assert_eq!(summary(&unknown_date, &Utc), "Password expired");
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub enum Deadline {
     Never,
     /// The endpoint says the password has expired or must be changed now.
     ExpiredNow,
+    /// The endpoint says the password has expired, and another of its answers says when: the
+    /// date is shown, but the endpoint's word, not this computer's clock, makes it expired.
+    ExpiredSince { expires_at: DateTime<Utc> },
     /// Nothing was said about the deadline.
     Unknown,
 }
@@ -50,6 +53,18 @@ pub enum Source {
     LdapPpolicyControl,
     /// OpenLDAP `pwdChangedTime` + `pwdMaxAge` of the effective policy.
     LdapPwdChangedTime,
+    /// The effective password policy says passwords do not expire (OpenLDAP `pwdMaxAge` 0,
+    /// 389 Directory Server `passwordExp: off` in `cn=config`, FreeIPA `krbMaxPwdLife` 0).
+    LdapPasswordPolicy,
+    /// A 389 Directory Server local (user or subtree) policy with `passwordExp: off`.
+    LdapLocalPolicy,
+    /// 389 Directory Server `passwordExpirationTime` of the user's entry.
+    LdapPasswordExpirationTime,
+    /// 389 Directory Server's bind response controls "password expired" (2.16.840.1.113730.3.4.4)
+    /// and "password expiring" (2.16.840.1.113730.3.4.5).
+    LdapNetscapeControl,
+    /// FreeIPA `krbPasswordExpiration` of the user's entry.
+    LdapKrbPasswordExpiration,
     /// Active Directory bind diagnostic (`data 532`, `data 773`, ...).
     AdBindError,
     /// Active Directory `msDS-UserPasswordExpiryTimeComputed`.
@@ -276,7 +291,7 @@ fn expiry_instant(deadline: &Deadline, policy: &Policy) -> Result<Option<DateTim
                 .and_then(plausible))
         }
         Deadline::Never => Ok(None),
-        Deadline::ExpiredNow | Deadline::Unknown => Err(()),
+        Deadline::ExpiredNow | Deadline::ExpiredSince { .. } | Deadline::Unknown => Err(()),
     }
 }
 
@@ -328,17 +343,8 @@ pub fn evaluate(now: DateTime<Utc>, finding: &Finding, policy: &Policy) -> Statu
         source: Some(facts.source),
         reason: note.clone(),
     };
-    if facts.deadline == Deadline::ExpiredNow {
-        return Status {
-            state: PasswordState::Expired,
-            days_left: Some(0),
-            urgent: true,
-            reason: Some(join_reason(
-                "your password has expired; change it now",
-                note,
-            )),
-            ..base
-        };
+    if let Some(expired) = said_expired(&facts.deadline, base.clone()) {
+        return expired;
     }
     let expires_at = match expiry_instant(&facts.deadline, policy) {
         Err(()) => {
@@ -361,6 +367,27 @@ pub fn evaluate(now: DateTime<Utc>, finding: &Finding, policy: &Policy) -> Statu
     dated_status(now, expires_at, facts, policy, base)
 }
 
+/// The status when the endpoint says the password has expired, with the date when another of its
+/// answers gave it; `None` when it does not say so.
+fn said_expired(deadline: &Deadline, base: Status) -> Option<Status> {
+    let expires_at = match deadline {
+        Deadline::ExpiredNow => None,
+        Deadline::ExpiredSince { expires_at } => plausible(*expires_at),
+        _ => return None,
+    };
+    Some(Status {
+        state: PasswordState::Expired,
+        expires_at,
+        days_left: Some(0),
+        urgent: true,
+        reason: Some(join_reason(
+            "your password has expired; change it now",
+            base.reason.clone(),
+        )),
+        ..base
+    })
+}
+
 /// The status of a password with a known deadline: ok, inside the warning window (urgent in its
 /// last days), or expired.
 fn dated_status(
@@ -371,10 +398,12 @@ fn dated_status(
     base: Status,
 ) -> Status {
     let note = base.reason.clone();
+    // The earlier of the two warnings: an endpoint's longer window (Entra's notification
+    // window, a directory's pwdExpireWarning) starts it sooner, a shorter one never shortens ours.
     let window = facts
         .warning_days
         .filter(|d| *d >= 0)
-        .unwrap_or(policy.warning_days);
+        .map_or(policy.warning_days, |d| d.max(policy.warning_days));
     let days_left = whole_days_until(now, expires_at);
     let state = if now >= expires_at {
         PasswordState::Expired

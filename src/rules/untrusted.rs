@@ -5,7 +5,9 @@
 //! could put terminal escape sequences in it (rewriting what the person sees, setting the window
 //! title, hiding text), control characters, right-to-left overrides that make a message read
 //! backwards, or a megabyte of padding. Every path that shows endpoint text goes through
-//! [`clean`] (or [`clean_or`]) first, so the rule lives in one place.
+//! [`clean`] (or [`clean_or`]) first, so the rule lives in one place. Where the text is shown as
+//! markup (a balloon body on a notification server that renders it, a web page), it is escaped
+//! with [`escape_markup`] as well, so it cannot add a link or change how the rest reads.
 
 /// How many characters of endpoint text a message keeps: enough for any real error description.
 pub const MAX_ENDPOINT_TEXT: usize = 200;
@@ -58,6 +60,22 @@ pub fn clean_or(text: &str, fallback: &str) -> String {
     } else {
         cleaned
     }
+}
+
+/// `text` as markup element content that shows it as it is: `&`, `<` and `>` escaped (the
+/// entities every markup reader knows: HTML, Pango, the freedesktop notification body subset).
+/// Not for attribute values.
+pub fn escape_markup(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Skips the rest of an escape sequence whose ESC was just read: CSI (`ESC [ … final`), OSC and
@@ -147,6 +165,15 @@ mod tests {
         assert_eq!(clean("abc", 3), "abc");
         assert_eq!(clean("abcd", 3), "abc…");
         assert_eq!(clean("ab cd", 3), "ab…");
+    }
+
+    #[test]
+    fn markup_is_escaped_to_show_as_text() {
+        assert_eq!(
+            escape_markup("<a href=\"https://evil.example\">Tom & Jerry's</a>"),
+            "&lt;a href=\"https://evil.example\"&gt;Tom &amp; Jerry's&lt;/a&gt;"
+        );
+        assert_eq!(escape_markup("&amp;"), "&amp;amp;");
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use std::future::Future;
 
 use crate::rules::expiry::Balloon;
-use crate::screen::balloon::Notifier;
+use crate::screen::balloon::{NotShown, Notifier};
 use crate::screen::dialog::ask_password_change;
 use crate::screen::dialog::change::{ChangeAnswers, ChangeRequest};
 use crate::screen::dialog::{self, PromptError};
@@ -22,12 +22,15 @@ use crate::system::state::BalloonOutcome;
 pub trait Desktop: Clone + Send + Sync + 'static {
     /// Shows the balloon and waits until it ends; the caller acts on a click. `link` is the web
     /// address the click leads to, if any: printed with the balloon where it falls back to
-    /// text (no notification server), never opened here.
+    /// text (no notification server), never opened here. `on_screen` is called once the
+    /// balloon is shown (or went to stderr), before its end is waited for; a balloon the screen
+    /// did not take ([`NotShown`]) never calls it.
     fn show(
         &self,
         balloon: &Balloon,
         link: Option<&str>,
-    ) -> impl Future<Output = BalloonOutcome> + Send;
+        on_screen: impl FnOnce() + Send,
+    ) -> impl Future<Output = Result<BalloonOutcome, NotShown>> + Send;
 
     /// Opens `url` in the person's browser, without waiting for it. The caller has already
     /// checked that the page may be opened (the allow-list of [`crate::system::portal`]).
@@ -80,8 +83,9 @@ impl Desktop for RealDesktop {
         &self,
         balloon: &Balloon,
         link: Option<&str>,
-    ) -> impl Future<Output = BalloonOutcome> + Send {
-        self.notifier.show(balloon, link)
+        on_screen: impl FnOnce() + Send,
+    ) -> impl Future<Output = Result<BalloonOutcome, NotShown>> + Send {
+        self.notifier.show(balloon, link, on_screen)
     }
 
     fn open_page(&self, url: &str) {

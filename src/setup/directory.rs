@@ -13,11 +13,10 @@ use url::Url;
 
 use super::dns::{self, Srv};
 use crate::providers::ldap::connect::{read_root_dse, violation_error, Endpoint};
+use crate::providers::ldap::vendor;
 use crate::providers::ProviderError;
 use crate::system::config::{is_loopback, Config, LdapFlavor};
 
-/// `supportedCapabilities` of Active Directory (and Samba AD): LDAP_CAP_ACTIVE_DIRECTORY_OID.
-const AD_CAPABILITY: &str = "1.2.840.113556.1.4.800";
 /// Naming contexts that hold no accounts.
 const NOT_ACCOUNTS: [&str; 2] = ["cn=config", "cn=monitor"];
 
@@ -198,17 +197,9 @@ pub async fn root_dse(
     config.ldap.allow_insecure = true;
     let endpoint = Endpoint::from_config(&config)?;
     let (mut ldap, driver) = endpoint.open().await?;
-    let found = read_root_dse(
-        &mut ldap,
-        timeout,
-        vec![
-            "namingContexts",
-            "defaultNamingContext",
-            "supportedCapabilities",
-            "objectClass",
-        ],
-    )
-    .await;
+    let mut wanted = vec!["namingContexts", "defaultNamingContext"];
+    wanted.extend(vendor::ROOT_DSE_ATTRIBUTES);
+    let found = read_root_dse(&mut ldap, timeout, wanted).await;
     let _ = ldap.unbind().await;
     driver.abort();
     // The relay cuts a server that broke the framing guard's limits: that is the reason.
@@ -217,7 +208,7 @@ pub async fn root_dse(
     }
     let found = found.map_err(|e| ProviderError::Protocol {
         endpoint: endpoint.name(),
-        detail: crate::rules::untrusted::clean_or(&e.to_string(), "its root DSE is not readable"),
+        detail: crate::rules::untrusted::clean_or(&e, "its root DSE is not readable"),
     })?;
     let Some(entry) = found else {
         return Ok(RootDse::default());
@@ -235,19 +226,12 @@ pub async fn root_dse(
             })
             .unwrap_or_default()
     };
-    let flavor = if get("supportedCapabilities")
-        .iter()
-        .any(|c| c == AD_CAPABILITY)
-    {
-        Some(LdapFlavor::ActiveDirectory)
-    } else if get("objectClass")
-        .iter()
-        .any(|c| c.eq_ignore_ascii_case("OpenLDAProotDSE"))
-    {
-        Some(LdapFlavor::Openldap)
-    } else {
-        None
-    };
+    let flavor = vendor::flavor(&vendor::RootDse {
+        capabilities: &get("supportedCapabilities"),
+        object_classes: &get("objectClass"),
+        vendor_names: &get("vendorName"),
+        vendor_versions: &get("vendorVersion"),
+    });
     Ok(RootDse {
         naming_contexts: get("namingContexts"),
         default_naming_context: get("defaultNamingContext").into_iter().next(),

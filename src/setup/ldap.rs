@@ -59,10 +59,15 @@ pub(super) async fn questions(
     );
     plan.note(
         "ldap.flavor",
-        match (dse.flavor, ad) {
-            (Some(_), true) => "Found: the server says it is Active Directory.",
-            (Some(_), false) => "Found: the server says it is OpenLDAP.",
+        match (dse.flavor, flavor) {
             (None, _) => "Chosen during setup.",
+            (Some(_), LdapFlavor::ActiveDirectory) => {
+                "Found: the server says it is Active Directory."
+            }
+            (Some(_), LdapFlavor::Ds389) => {
+                "Found: the server says it is 389 Directory Server (also under FreeIPA)."
+            }
+            (Some(_), _) => "Found: the server says it is OpenLDAP.",
         },
     );
     plan.ldap = Some(LdapPlan {

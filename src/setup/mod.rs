@@ -35,7 +35,7 @@ use url::Url;
 
 use crate::providers::{Provider, ProviderError};
 use crate::system::config::{
-    is_dns_name, system_config_path, user_config_path, Config, LdapFlavor, Origin, ProviderKind,
+    is_dns_name, user_config_path, Config, LdapFlavor, Origin, ProviderKind,
 };
 use ask::Ask;
 use discovery::Discovered;
@@ -149,15 +149,9 @@ impl Plan {
 #[derive(Debug)]
 pub struct Written {
     pub path: PathBuf,
-    /// The configuration in effect now (system file + the new file).
+    /// The configuration in effect now (the admins' layers and the new file).
     pub config: Config,
     pub account: String,
-}
-
-/// The system layer alone: the base every answer is laid over (a broken system file is the
-/// admins' to fix, and said).
-pub fn system_layer() -> Result<Config, crate::system::config::ConfigError> {
-    Config::from_files(&[system_config_path()])
 }
 
 /// The whole setup: plan, test, write, tell a running agent. `explicit`: `--config FILE`.
@@ -166,7 +160,9 @@ pub async fn run(
     explicit: Option<&Path>,
     ask: &dyn Ask,
 ) -> Result<Written, SetupError> {
-    let base = system_layer().map_err(|e| SetupError::Invalid(e.to_string()))?;
+    // The admins' layers alone: what they set is used and not asked (a broken file of theirs is
+    // theirs to fix, and said).
+    let base = Config::admin_layers().map_err(|e| SetupError::Invalid(e.to_string()))?;
     let path = explicit
         .map(Path::to_path_buf)
         .or_else(user_config_path)
@@ -186,19 +182,14 @@ pub async fn run(
     let plan = plan(options, &base, ask).await?;
     let today = chrono::Local::now().format("%Y-%m-%d").to_string();
     let text = write::render(&plan, &today);
-    let mut config = base.clone();
-    config
-        .apply_text(&path, &text)
-        .and_then(|_| config.validate())
-        .map_err(|e| SetupError::Invalid(e.to_string()))?;
-    config.user_file = Some(path.clone());
+    let config =
+        Config::with_user_text(&path, &text).map_err(|e| SetupError::Invalid(e.to_string()))?;
     Provider::from_config(&config)?;
     if !options.no_test && !test(&config, ask).await? {
         return Err(SetupError::TestFailed);
     }
     let agent = running_agent().await;
     write::write(&path, &text, replace)?;
-    config.files.push(path.clone());
     println!("Wrote {}.", path.display());
     tell_the_agent(agent).await;
     Ok(Written {
@@ -307,8 +298,8 @@ async fn kind(
         // The server's root DSE tells which (see `ldap`).
         return Ok(Kind::Openldap);
     }
-    if matches!(base.origin("provider.kind"), Origin::File { .. }) {
-        found.kind_note = Some("Set by your administrator's system file.".into());
+    if base.origin("provider.kind") != Origin::Default {
+        found.kind_note = Some("Set by your administrator.".into());
         return Ok(match base.provider.kind {
             ProviderKind::Entra => Kind::Entra,
             ProviderKind::Ldap => Kind::ActiveDirectory,

@@ -89,6 +89,7 @@ pub fn render(plan: &Plan, today: &str) -> String {
         let flavor = match ldap.flavor {
             crate::system::config::LdapFlavor::ActiveDirectory => "active-directory",
             crate::system::config::LdapFlavor::Openldap => "openldap",
+            crate::system::config::LdapFlavor::Ds389 => "389-ds",
             crate::system::config::LdapFlavor::Auto => "auto",
         };
         lines.push(("flavor", quoted(flavor), plan.notes.get("ldap.flavor")));

@@ -1,6 +1,9 @@
-//! Layered configuration: built-in defaults < system file (admins) < user file, where `--config
-//! FILE` takes the place of the user file; the admin policy (Windows Group Policy, macOS managed
-//! preferences; see `admin_policy`) lies over all of them, so no file overrides it.
+//! Layered configuration: built-in defaults < system file (the admins' defaults) < user file,
+//! where `--config FILE` takes the place of the user file, < the enforced files (what the admins
+//! impose); the admin policy (Windows Group Policy, macOS managed preferences; see
+//! `system::managed`) lies over all of them, so no file overrides it. Which files, in which
+//! order, is `layers`; the keys that protect the password and the values only an admin may set
+//! are `protected`.
 //!
 //! Admins deploy `/etc/signin-assistant/config.toml` to thousands of desktops, so every value
 //! remembers where it came from and every error names the file, the line and the key. The keys
@@ -15,16 +18,19 @@ use toml::Spanned;
 use url::Url;
 
 use crate::rules::expiry::Policy;
-use crate::system::managed::AdminPolicy;
 
+mod layers;
 mod managed_layer;
 mod missing;
+mod protected;
 mod show;
+pub use layers::{
+    enforced_dir, enforced_file, system_config_path, user_config_path, watched_files, Layer,
+    LayerFile, ENFORCED_DIR, ENFORCED_FILE, SYSTEM_CONFIG_ENV,
+};
 pub use missing::{describe as describe_missing, Missing, SETUP_COMMAND};
+pub use protected::{AdminOnly, Protected, ADMIN_ONLY, PROTECTED};
 pub use show::Setting;
-
-/// Environment variable that points the system layer elsewhere (for staging a deployment).
-pub const SYSTEM_CONFIG_ENV: &str = "SIGNIN_ASSISTANT_SYSTEM_CONFIG";
 
 /// A configuration error a person can fix: which file, which line, which key, what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -56,6 +62,12 @@ pub enum Origin {
         path: PathBuf,
         line: usize,
     },
+    /// An enforced file of the admins' (`enforced.toml`, `enforced.d/`), which no person's file
+    /// overrides.
+    Enforced {
+        path: PathBuf,
+        line: usize,
+    },
     /// An admin policy setting, e.g. `HKLM\Software\Policies\signin-assistant\PortalUrl`.
     Policy {
         setting: String,
@@ -66,9 +78,19 @@ impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Origin::Default => write!(f, "built-in default"),
-            Origin::File { path, line } => write!(f, "{}:{line}", path.display()),
+            Origin::File { path, line } | Origin::Enforced { path, line } => {
+                write!(f, "{}:{line}", path.display())
+            }
             Origin::Policy { setting } => write!(f, "policy {setting}"),
         }
+    }
+}
+
+impl Origin {
+    /// Whether the admins imposed the value (an enforced file or the policy): no person's file
+    /// overrides it.
+    pub fn is_enforced(&self) -> bool {
+        matches!(self, Origin::Enforced { .. } | Origin::Policy { .. })
     }
 }
 
@@ -101,6 +123,16 @@ pub enum LdapFlavor {
     Auto,
     ActiveDirectory,
     Openldap,
+    /// 389 Directory Server, and FreeIPA and Red Hat Directory Server, which are built on it.
+    #[serde(rename = "389-ds")]
+    Ds389,
+}
+
+impl LdapFlavor {
+    /// Whether a failed bind's `data XXX` diagnostic may be Active Directory's.
+    pub fn may_be_active_directory(self) -> bool {
+        matches!(self, LdapFlavor::Auto | LdapFlavor::ActiveDirectory)
+    }
 }
 
 /// How the agent proves who the person is to an LDAP directory (`[ldap] auth`).
@@ -134,6 +166,18 @@ impl Origins {
             line: line_of(text, span.start),
         };
         self.0.insert(key, origin);
+    }
+
+    /// The values `file` set become enforced.
+    fn enforce(&mut self, file: &Path) {
+        for origin in self.0.values_mut() {
+            if let Origin::File { path, line } = origin {
+                if path == file {
+                    let (path, line) = (std::mem::take(path), *line);
+                    *origin = Origin::Enforced { path, line };
+                }
+            }
+        }
     }
 }
 
@@ -287,65 +331,16 @@ pub struct Config {
     origins: Origins,
     /// The files that were read, lowest layer first.
     pub files: Vec<PathBuf>,
+    /// Those of them that are enforced.
+    enforced_files: Vec<PathBuf>,
     /// The person's own file (`--config FILE` or the user file), read or not: where their
     /// values go.
     pub user_file: Option<PathBuf>,
 }
 
 impl Config {
-    /// Loads the layers for this machine and user; `explicit` (`--config`) replaces the user file.
-    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
-        let mut files = vec![system_config_path()];
-        let user_file = explicit.map(Path::to_path_buf).or_else(user_config_path);
-        match explicit {
-            Some(path) => {
-                if !path.is_file() {
-                    return Err(ConfigError {
-                        file: path.to_path_buf(),
-                        line: None,
-                        key: None,
-                        message: "no such file".into(),
-                    });
-                }
-                files.push(path.to_path_buf());
-            }
-            None => files.extend(user_config_path()),
-        }
-        let mut config = Config::merge(&files, &AdminPolicy::read()?)?;
-        config.user_file = user_file;
-        Ok(config)
-    }
-
-    /// Merges the given files (missing ones are skipped), lowest layer first, and validates.
-    pub fn from_files(files: &[PathBuf]) -> Result<Config, ConfigError> {
-        Config::merge(files, &AdminPolicy::default())
-    }
-
-    /// Merges the files, lowest layer first, lays the admin policy over them, and validates.
-    pub fn merge(files: &[PathBuf], policy: &AdminPolicy) -> Result<Config, ConfigError> {
-        let mut config = Config::default();
-        for file in files {
-            let text = match std::fs::read_to_string(file) {
-                Ok(text) => text,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => {
-                    return Err(ConfigError {
-                        file: file.clone(),
-                        line: None,
-                        key: None,
-                        message: format!("cannot read it: {e}"),
-                    })
-                }
-            };
-            config.apply_text(file, &text)?;
-            config.files.push(file.clone());
-        }
-        config.apply_policy(policy)?;
-        config.validate()?;
-        Ok(config)
-    }
-
-    /// Parses one file's text and lays it over the current values.
+    /// Parses one file's text and lays it over the current values, without the rules of its
+    /// layer (`apply_layer` applies them).
     pub fn apply_text(&mut self, file: &Path, text: &str) -> Result<(), ConfigError> {
         let layer: FileLayer = toml::from_str(text).map_err(|e| parse_error(file, text, &e))?;
         let o = &mut self.origins;
@@ -378,10 +373,14 @@ impl Config {
         self.prompt.values(&mut values);
         values
             .into_iter()
-            .map(|(key, value)| Setting {
-                key,
-                value,
-                origin: self.origin(key),
+            .map(|(key, value)| {
+                let origin = self.origin(key);
+                Setting {
+                    key,
+                    value,
+                    enforced: origin.is_enforced(),
+                    origin,
+                }
             })
             .collect()
     }
@@ -403,7 +402,7 @@ impl Config {
     /// An error about a key, located where that key was set.
     pub fn error_at(&self, key: &str, message: impl Into<String>) -> ConfigError {
         let (file, line) = match self.origin(key) {
-            Origin::File { path, line } => (path, Some(line)),
+            Origin::File { path, line } | Origin::Enforced { path, line } => (path, Some(line)),
             Origin::Policy { setting } => (PathBuf::from(format!("policy {setting}")), None),
             Origin::Default => (PathBuf::from("(built-in defaults)"), None),
         };
@@ -585,33 +584,6 @@ pub fn is_loopback(url: &Url) -> bool {
         Ok(ip) => ip.is_loopback(),
         Err(_) => host.eq_ignore_ascii_case("localhost"),
     }
-}
-
-/// The admins' file: `/etc/signin-assistant/config.toml` on Unix (or `$SIGNIN_ASSISTANT_SYSTEM_CONFIG`).
-pub fn system_config_path() -> PathBuf {
-    if let Some(path) = std::env::var_os(SYSTEM_CONFIG_ENV) {
-        return PathBuf::from(path);
-    }
-    #[cfg(windows)]
-    {
-        let base = std::env::var_os("ProgramData").unwrap_or_else(|| "C:\\ProgramData".into());
-        PathBuf::from(base)
-            .join("signin-assistant")
-            .join("config.toml")
-    }
-    #[cfg(target_os = "macos")]
-    {
-        PathBuf::from("/Library/Application Support/signin-assistant/config.toml")
-    }
-    #[cfg(freedesktop)]
-    {
-        PathBuf::from("/etc/signin-assistant/config.toml")
-    }
-}
-
-/// The user's file: `$XDG_CONFIG_HOME/signin-assistant/config.toml` on Linux.
-pub fn user_config_path() -> Option<PathBuf> {
-    crate::system::paths::project_dirs().map(|d| d.config_dir().join("config.toml"))
 }
 
 fn line_of(text: &str, offset: usize) -> usize {

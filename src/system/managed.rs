@@ -10,8 +10,11 @@
 //! A policy value cannot be overridden by the user's file or `--config`, and errors and origins
 //! name the policy setting (e.g. `policy HKLM\Software\Policies\signin-assistant\PortalUrl`).
 //! Both stores are read as (name, value) pairs; which config key a name sets, and how its
-//! value is read, is one table ([`MAPPINGS`]) and one pure function ([`to_config`]). Laying
-//! the result over the files is the configuration's business (`config/policy_layer.rs`).
+//! value is read, is one table ([`MAPPINGS`]) and one pure function ([`to_config`]). Every key
+//! that decides where a secret goes or which program receives it (`config::PROTECTED`) has a
+//! name here, and the ADMX template and the example profile offer every name (unit tests keep
+//! the three in step). Laying the result over the files is the configuration's business
+//! (`config/managed_layer.rs`).
 
 #[cfg(target_os = "macos")]
 mod macos;
@@ -28,6 +31,8 @@ pub enum PolicyValue {
     Text(String),
     /// REG_DWORD or REG_QWORD; a plist integer or boolean (0 or 1).
     Number(i64),
+    /// REG_MULTI_SZ (what an ADMX `<multiText>` writes); a plist array of strings.
+    List(Vec<String>),
     /// Any other type, by its name (e.g. `REG_BINARY`).
     Unsupported(String),
 }
@@ -66,6 +71,9 @@ pub enum Kind {
     Number,
     /// 0/1 (or the text `true`/`false`).
     Flag,
+    /// Several texts: REG_MULTI_SZ or a plist array of strings, or one text with an entry per
+    /// line or `;`-separated (for `reg add` and hand-written profiles).
+    List,
 }
 
 /// One policy name and the config key it sets.
@@ -87,7 +95,10 @@ pub const MAPPINGS: &[Mapping] = &[
     map("EntraTenant", "entra.tenant", Kind::Text),
     map("EntraClientId", "entra.client_id", Kind::Text),
     map("EntraAuthority", "entra.authority", Kind::Text),
+    map("EntraGraph", "entra.graph", Kind::Text),
+    map("EntraSignIn", "entra.sign_in", Kind::Text),
     map("PortalUrl", "portal.url", Kind::Text),
+    map("PortalTrusted", "portal.trusted", Kind::List),
     map("MaxAgeDays", "policy.max_age_days", Kind::Number),
     map("WarningDays", "policy.warning_days", Kind::Number),
     map("UrgentDays", "policy.urgent_days", Kind::Number),
@@ -98,10 +109,17 @@ pub const MAPPINGS: &[Mapping] = &[
     ),
     map("LdapUrl", "ldap.url", Kind::Text),
     map("LdapStartTls", "ldap.starttls", Kind::Flag),
+    map("LdapAuth", "ldap.auth", Kind::Text),
     map("LdapBind", "ldap.bind", Kind::Text),
     map("LdapBase", "ldap.base", Kind::Text),
     map("LdapFlavor", "ldap.flavor", Kind::Text),
     map("LdapCaFile", "ldap.ca_file", Kind::Text),
+    map("LdapAllowInsecure", "ldap.allow_insecure", Kind::Flag),
+    map("LdapChange", "ldap.change", Kind::Text),
+    map("LdapKerberosRealm", "ldap.kerberos_realm", Kind::Text),
+    map("LdapKdc", "ldap.kdc", Kind::Text),
+    map("LdapKpasswd", "ldap.kpasswd", Kind::Text),
+    map("Pinentry", "prompt.pinentry", Kind::Text),
 ];
 
 /// Why a policy value cannot be used.
@@ -125,17 +143,13 @@ pub fn to_config(
         .ok_or(MappingError::Unknown)?;
     let wrong = |wanted: &str| MappingError::Value(format!("must be {wanted}"));
     let toml = match (mapping.kind, value) {
-        (_, PolicyValue::Unsupported(kind)) => {
+        (kind, PolicyValue::Unsupported(found)) => {
             return Err(MappingError::Value(format!(
-                "has the unsupported type {kind}; use {}",
-                match mapping.kind {
-                    Kind::Text => "a text (REG_SZ, plist string)",
-                    Kind::Number | Kind::Flag => "a number (REG_DWORD, plist integer)",
-                }
+                "has the unsupported type {found}; use {}",
+                stored_as(kind)
             )))
         }
         (Kind::Text, PolicyValue::Text(text)) => toml::Value::String(text.clone()),
-        (Kind::Text, PolicyValue::Number(_)) => return Err(wrong("a text (REG_SZ, plist string)")),
         (Kind::Number, PolicyValue::Number(n)) => toml::Value::Integer(*n),
         // Group Policy editors sometimes write numbers as text.
         (Kind::Number, PolicyValue::Text(text)) => text
@@ -151,11 +165,58 @@ pub fn to_config(
             _ => return Err(wrong("0 or 1")),
         },
         (Kind::Flag, PolicyValue::Number(_)) => return Err(wrong("0 or 1")),
+        (Kind::List, PolicyValue::List(items)) => list(items.iter().map(String::as_str)),
+        (Kind::List, PolicyValue::Text(text)) => list(text.split(['\n', '\r', ';'])),
+        (kind, _) => return Err(wrong(stored_as(kind))),
     };
     Ok((mapping.key, toml))
 }
 
-// Registry value types (winnt.h); admin_policy/windows.rs checks them against windows-sys.
+/// How a store holds a value of `kind`, for messages.
+fn stored_as(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Text => "a text (REG_SZ, plist string)",
+        Kind::Number | Kind::Flag => "a number (REG_DWORD, plist integer)",
+        Kind::List => "a list of texts (REG_MULTI_SZ, plist array of strings)",
+    }
+}
+
+/// The entries of a list, trimmed, the empty ones (a trailing `;`, a blank line) left out.
+fn list<'a>(entries: impl Iterator<Item = &'a str>) -> toml::Value {
+    toml::Value::Array(
+        entries
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| toml::Value::String(entry.to_string()))
+            .collect(),
+    )
+}
+
+/// Where an admin sets `key` ("table.name") as a policy on this system, for messages:
+/// `None` where there is no policy store (Linux, the BSDs) or no name for the key.
+pub fn policy_place(key: &str) -> Option<String> {
+    let name = MAPPINGS.iter().find(|m| m.key == key)?.name;
+    #[cfg(windows)]
+    {
+        Some(format!(
+            r"the policy value HKLM\{WINDOWS_POLICY_KEY}\{name}"
+        ))
+    }
+    #[cfg(target_os = "macos")]
+    {
+        Some(format!(
+            "the managed preference {name} of {}",
+            crate::system::paths::MACOS_BUNDLE_ID
+        ))
+    }
+    #[cfg(freedesktop)]
+    {
+        let _ = name;
+        None
+    }
+}
+
+// Registry value types (winnt.h); managed/windows.rs checks them against windows-sys.
 pub const REG_SZ: u32 = 1;
 pub const REG_EXPAND_SZ: u32 = 2;
 pub const REG_BINARY: u32 = 3;
@@ -164,22 +225,24 @@ pub const REG_MULTI_SZ: u32 = 7;
 pub const REG_QWORD: u32 = 11;
 
 /// A registry value's bytes as a policy value: REG_SZ is UTF-16 (its terminating NULs
-/// dropped), REG_DWORD and REG_QWORD little-endian numbers; other types are unsupported.
+/// dropped), REG_MULTI_SZ UTF-16 texts each ended by a NUL (the list by one more),
+/// REG_DWORD and REG_QWORD little-endian numbers; other types are unsupported.
 pub fn registry_value(kind: u32, data: &[u8]) -> PolicyValue {
     let unsupported = |name: &str| PolicyValue::Unsupported(name.to_string());
     match kind {
-        REG_SZ => {
-            let mut units: Vec<u16> = data
-                .chunks_exact(2)
-                .map(|pair| u16::from_le_bytes([pair[0], pair[1]]))
-                .collect();
-            while units.last() == Some(&0) {
-                units.pop();
-            }
-            String::from_utf16(&units)
-                .map(PolicyValue::Text)
-                .unwrap_or_else(|_| unsupported("REG_SZ that is not valid UTF-16"))
-        }
+        REG_SZ => utf16(data)
+            .map(|text| PolicyValue::Text(text.trim_end_matches('\0').to_string()))
+            .unwrap_or_else(|| unsupported("REG_SZ that is not valid UTF-16")),
+        REG_MULTI_SZ => utf16(data)
+            .map(|text| {
+                PolicyValue::List(
+                    text.split('\0')
+                        .filter(|entry| !entry.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                )
+            })
+            .unwrap_or_else(|| unsupported("REG_MULTI_SZ that is not valid UTF-16")),
         REG_DWORD => match <[u8; 4]>::try_from(data) {
             Ok(bytes) => PolicyValue::Number(u32::from_le_bytes(bytes).into()),
             Err(_) => unsupported("REG_DWORD of a wrong size"),
@@ -190,9 +253,17 @@ pub fn registry_value(kind: u32, data: &[u8]) -> PolicyValue {
         },
         REG_EXPAND_SZ => unsupported("REG_EXPAND_SZ"),
         REG_BINARY => unsupported("REG_BINARY"),
-        REG_MULTI_SZ => unsupported("REG_MULTI_SZ"),
         other => PolicyValue::Unsupported(format!("registry type {other}")),
     }
+}
+
+/// Little-endian UTF-16 bytes as text; `None` when they are not valid UTF-16.
+fn utf16(data: &[u8]) -> Option<String> {
+    let units: Vec<u16> = data
+        .chunks_exact(2)
+        .map(|pair| u16::from_le_bytes([pair[0], pair[1]]))
+        .collect();
+    String::from_utf16(&units).ok()
 }
 
 impl AdminPolicy {
@@ -287,6 +358,44 @@ mod tests {
                 )),
             ),
             ("Shoe", text("x"), Err(MappingError::Unknown)),
+            (
+                "PortalTrusted",
+                PolicyValue::List(vec!["https://a.example/".into(), " ".into()]),
+                Ok((
+                    "portal.trusted",
+                    toml::Value::Array(vec![toml::Value::String("https://a.example/".into())]),
+                )),
+            ),
+            (
+                "PortalTrusted",
+                text("https://a.example/ ; https://b.example/x\nhttps://c.example/;"),
+                Ok((
+                    "portal.trusted",
+                    toml::Value::Array(
+                        [
+                            "https://a.example/",
+                            "https://b.example/x",
+                            "https://c.example/",
+                        ]
+                        .map(|u| toml::Value::String(u.into()))
+                        .to_vec(),
+                    ),
+                )),
+            ),
+            (
+                "PortalTrusted",
+                PolicyValue::Number(1),
+                Err(MappingError::Value(
+                    "must be a list of texts (REG_MULTI_SZ, plist array of strings)".into(),
+                )),
+            ),
+            (
+                "LdapUrl",
+                PolicyValue::List(vec!["ldaps://a.example".into()]),
+                Err(MappingError::Value(
+                    "must be a text (REG_SZ, plist string)".into(),
+                )),
+            ),
         ];
         for (name, value, expected) in cases {
             assert_eq!(&to_config(name, value), expected, "{name} = {value:?}");
@@ -326,6 +435,21 @@ mod tests {
         assert_eq!(
             registry_value(REG_BINARY, &[1]),
             PolicyValue::Unsupported("REG_BINARY".into())
+        );
+        let multi: Vec<u8> = "https://a.example/\0https://b.example/x\0\0"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        assert_eq!(
+            registry_value(REG_MULTI_SZ, &multi),
+            PolicyValue::List(vec![
+                "https://a.example/".into(),
+                "https://b.example/x".into()
+            ])
+        );
+        assert_eq!(
+            registry_value(REG_MULTI_SZ, &[0, 0]),
+            PolicyValue::List(vec![])
         );
         // An unpaired surrogate is no text.
         assert!(matches!(
@@ -372,6 +496,28 @@ mod tests {
                 adml.contains(&format!("<presentation id=\"{id}\">")),
                 "no presentation {id}"
             );
+        }
+    }
+
+    #[test]
+    fn the_template_and_the_profile_offer_every_policy_name() {
+        let admx = asset("assets/windows/policy/signin-assistant.admx");
+        let profile = asset("assets/macos/signin-assistant.mobileconfig");
+        for m in MAPPINGS {
+            assert!(
+                admx.contains(&format!("valueName=\"{}\"", m.name)),
+                "the ADMX template does not offer {}",
+                m.name
+            );
+            assert!(
+                profile.contains(&format!("<key>{}</key>", m.name)),
+                "the example profile does not show {}",
+                m.name
+            );
+        }
+        // A list is written by a multiText element (REG_MULTI_SZ), a flag as 1 or 0.
+        for m in MAPPINGS.iter().filter(|m| m.kind == Kind::List) {
+            assert!(admx.contains(&format!("<multiText id=\"{0}\" valueName=\"{0}\"", m.name)));
         }
     }
 

@@ -6,10 +6,15 @@
 //! exact origin (scheme, host and port), and the pages an admin adds with `[portal] trusted`.
 //! Whole domains are never trusted: anyone can publish a page under some of Microsoft's
 //! (forms.office.com, sway.office.com), so a lying endpoint could send people to a phishing page.
+//!
+//! The device code sign-in's page (`verification_uri`) is chosen the same way: a click opens it
+//! only when it is one of Microsoft's device sign-in pages ([`is_device_page`]), one an admin
+//! added with `[portal] trusted`, or a page of the configured authority when that authority is on
+//! this computer (the emulator, a test endpoint).
 
 use url::Url;
 
-use crate::system::config::Config;
+use crate::system::config::{is_loopback, Config};
 
 /// Microsoft's change-password and account pages: `https://` + host + path prefix. A path
 /// prefix ending in `/` covers the pages below it; any other covers that page only.
@@ -25,6 +30,36 @@ pub const MICROSOFT_PASSWORD_PAGES: &[&str] = &[
     // My Account portal.
     "https://myaccount.microsoft.com/",
 ];
+
+/// Microsoft's device code sign-in pages, where a person enters the code: `https://` + host +
+/// path, each covering that page only. The short addresses Entra ID names in `verification_uri`
+/// (worldwide, the US government clouds, the cloud operated by 21Vianet in China) and the pages
+/// on the sign-in hosts they lead to.
+pub const MICROSOFT_DEVICE_PAGES: &[&str] = &[
+    "https://microsoft.com/devicelogin",
+    "https://login.microsoft.com/device",
+    "https://microsoft.com/deviceloginus",
+    "https://microsoft.com/deviceloginchina",
+    "https://login.microsoftonline.com/common/oauth2/deviceauth",
+    "https://login.microsoftonline.us/common/oauth2/deviceauth",
+    "https://login.chinacloudapi.cn/common/oauth2/deviceauth",
+];
+
+/// Whether a click may open `url` as the device code sign-in page: see the module header.
+pub fn is_device_page(config: &Config, url: &Url) -> bool {
+    if !url.username().is_empty() || url.password().is_some() {
+        return false;
+    }
+    let authority = &config.entra.authority;
+    if is_loopback(authority) && url.origin() == authority.origin() {
+        return true;
+    }
+    MICROSOFT_DEVICE_PAGES
+        .iter()
+        .filter_map(|page| Url::parse(page).ok())
+        .chain(config.portal.trusted.iter().cloned())
+        .any(|page| covers(&page, url))
+}
 
 /// The endpoint's change-password URL when trusted, else the configured portal.
 pub fn choose(config: &Config, offered: Option<&str>) -> String {
@@ -210,8 +245,62 @@ mod tests {
     }
 
     #[test]
+    fn only_microsofts_device_pages_and_the_allowed_ones_may_be_opened() {
+        let device_page =
+            |config: &Config, url: &str| is_device_page(config, &Url::parse(url).unwrap());
+        let config = config("[portal]\ntrusted = [\"https://id.corp.example/device\"]\n");
+        for ok in [
+            "https://microsoft.com/devicelogin",
+            "https://login.microsoft.com/device",
+            "https://login.microsoft.com/device?otc=ABCD",
+            "https://microsoft.com/deviceloginus",
+            "https://microsoft.com/deviceloginchina",
+            "https://login.microsoftonline.com/common/oauth2/deviceauth",
+            "https://login.microsoftonline.us/common/oauth2/deviceauth",
+            "https://login.chinacloudapi.cn/common/oauth2/deviceauth",
+            "https://id.corp.example/device",
+        ] {
+            assert!(device_page(&config, ok), "{ok}");
+        }
+        for refused in [
+            "https://evil.example/devicelogin",
+            "https://microsoft.com.evil.example/devicelogin",
+            "https://microsoft.com/deviceloginx",
+            "https://microsoft.com/",
+            "https://login.microsoftonline.com/common/oauth2/v2.0/authorize?client_id=x",
+            "https://login.microsoftonline.com/",
+            "http://microsoft.com/devicelogin",
+            "https://microsoft.com:8443/devicelogin",
+            "https://user@microsoft.com/devicelogin",
+            "https://forms.office.com/r/abc123",
+            "http://127.0.0.1:9/devicelogin",
+            "javascript:alert(1)",
+        ] {
+            assert!(!device_page(&config, refused), "{refused}");
+        }
+    }
+
+    #[test]
+    fn a_device_page_on_this_computer_is_opened_only_from_the_authority_there() {
+        let device_page =
+            |config: &Config, url: &str| is_device_page(config, &Url::parse(url).unwrap());
+        let emulator = config("[entra]\nauthority = \"http://127.0.0.1:8080/\"\n");
+        assert!(device_page(&emulator, "http://127.0.0.1:8080/devicelogin"));
+        assert!(!device_page(&emulator, "http://127.0.0.1:8081/devicelogin"));
+        assert!(!device_page(&emulator, "https://evil.example/devicelogin"));
+        let real = Config::default();
+        assert!(!device_page(
+            &real,
+            "https://login.microsoftonline.com/consumers/oauth2/v2.0/authorize"
+        ));
+    }
+
+    #[test]
     fn the_built_in_list_parses_as_https_urls() {
-        for page in MICROSOFT_PASSWORD_PAGES {
+        for page in MICROSOFT_PASSWORD_PAGES
+            .iter()
+            .chain(MICROSOFT_DEVICE_PAGES)
+        {
             let url = Url::parse(page).unwrap();
             assert_eq!(url.scheme(), "https", "{page}");
             assert_eq!(url.as_str(), *page, "{page} is written in its normal form");

@@ -136,7 +136,8 @@ impl SavedState {
         balloon_due(today, status, self.last_balloon.as_ref().map(|b| b.date))
     }
 
-    /// Notes today's balloon before it is shown, so a crash or a restart cannot show it twice.
+    /// Notes today's balloon as shown, as soon as the screen took it, so a crash or a restart
+    /// cannot show it twice.
     pub fn record_daily_balloon(
         &mut self,
         today: NaiveDate,

@@ -1,5 +1,6 @@
 //! A fake screen: records the balloons shown (and on which local day), the pages opened and the
-//! dialogs asked for; each balloon ends as the test says, or stays on screen.
+//! dialogs asked for; each balloon ends as the test says, or stays on screen, or is not taken
+//! at all (a hung notification server).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -7,6 +8,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 
 use crate::rules::expiry::Balloon;
+use crate::screen::balloon::{NotShown, SERVER_DEADLINE};
 use crate::screen::desktop::Desktop;
 use crate::screen::dialog::change::{ChangeAnswers, ChangeRequest};
 use crate::screen::dialog::PromptError;
@@ -36,6 +38,8 @@ pub struct FakeDesktop {
     pub days: Arc<Mutex<Vec<NaiveDate>>>,
     /// The web pages opened in the browser, in order.
     pub opened: Arc<Mutex<Vec<String>>>,
+    /// The notification server hangs: every balloon is not shown, after the deadline.
+    pub hung: Arc<Mutex<bool>>,
 }
 
 impl FakeDesktop {
@@ -63,16 +67,32 @@ impl FakeDesktop {
     pub fn opened(&self) -> Vec<String> {
         self.opened.lock().unwrap().clone()
     }
+
+    /// Makes the notification server hang (`true`) or answer again.
+    pub fn hang(&self, hung: bool) {
+        *self.hung.lock().unwrap() = hung;
+    }
 }
 
 impl Desktop for FakeDesktop {
-    async fn show(&self, balloon: &Balloon, _: Option<&str>) -> BalloonOutcome {
+    async fn show(
+        &self,
+        balloon: &Balloon,
+        _: Option<&str>,
+        on_screen: impl FnOnce() + Send,
+    ) -> Result<BalloonOutcome, NotShown> {
+        let hung = *self.hung.lock().unwrap();
+        if hung {
+            tokio::time::sleep(SERVER_DEADLINE).await;
+            return Err(NotShown);
+        }
         self.shown.lock().unwrap().push(balloon.title.clone());
         if let Some(clock) = self.clock.lock().unwrap().as_ref() {
             self.days.lock().unwrap().push(clock.today());
         }
+        on_screen();
         match self.outcome {
-            Some(outcome) => outcome,
+            Some(outcome) => Ok(outcome),
             None => std::future::pending().await,
         }
     }

@@ -5,7 +5,9 @@
 //! the tray's "Sign in…", `demo --browser`): it runs the provider's [`InteractiveSignIn`] flow, checks which
 //! account signed in against the one expected, and keeps the refresh token (never a password) in
 //! the keyring through [`account::keep_refresh_token_only`]. What the person must see (the
-//! browser failing to open, the device code) goes through the front end's [`Interaction`].
+//! browser failing to open, the device code) goes through the front end's [`Interaction`]. The
+//! device code's page is offered as a click only when it is one a click may open
+//! ([`portal::is_device_page`]); else the person is told to open the address by hand.
 
 use std::time::Duration;
 
@@ -20,6 +22,7 @@ use crate::screen::balloon::{self, Notifier};
 use crate::screen::desktop::Desktop;
 use crate::system::config::{Config, SignInMethod};
 use crate::system::credentials::{CredentialCache, EndpointIdentity, KeyringError};
+use crate::system::portal;
 use crate::system::state::BalloonOutcome;
 use crate::work::account;
 
@@ -83,8 +86,9 @@ pub trait Interaction: Send + Sync {
     fn browser_opening(&self, timeout: Duration);
     /// The browser could not be opened: the person opens `url` by hand.
     fn open_by_hand(&self, url: &str);
-    /// The device code sign-in: where to go and which code to enter.
-    fn device_code(&self, prompt: &DeviceCodePrompt);
+    /// The device code sign-in: where to go and which code to enter; `page`, the address to
+    /// open with a click, when it is one a click may open.
+    fn device_code(&self, prompt: &DeviceCodePrompt, page: Option<&Url>);
 }
 
 /// Why an interactive sign-in did not sign anyone in. Messages are plain words without secrets.
@@ -134,7 +138,8 @@ pub async fn sign_in_interactively<P: IdentityProvider>(
         }
         InteractiveMethod::DeviceCode => {
             let flow = interactive.start_device_code().await?;
-            ui.device_code(flow.prompt());
+            let page = device_page(config, flow.prompt());
+            ui.device_code(flow.prompt(), page.as_ref());
             flow.finish().await?
         }
     };
@@ -148,6 +153,13 @@ pub async fn sign_in_interactively<P: IdentityProvider>(
         }
     }
     keep(interactive, cache, provider.endpoint(), issued).await
+}
+
+/// The device code's page, when a click may open it ([`portal::is_device_page`]).
+fn device_page(config: &Config, prompt: &DeviceCodePrompt) -> Option<Url> {
+    Url::parse(&prompt.verification_uri)
+        .ok()
+        .filter(|url| portal::is_device_page(config, url))
 }
 
 /// The browser sign-in: the listener first, then the browser, then the wait.
@@ -234,10 +246,10 @@ impl Interaction for Console {
         eprintln!("The browser did not open. Open this address in a browser on this computer to sign in:\n{url}");
     }
 
-    fn device_code(&self, prompt: &DeviceCodePrompt) {
-        eprintln!("{}", prompt.message);
+    fn device_code(&self, prompt: &DeviceCodePrompt, page: Option<&Url>) {
+        eprintln!("{}", device_code_text(prompt, page));
         if let Some(notifier) = &self.notifier {
-            spawn_device_code_balloon(notifier.clone(), prompt);
+            spawn_device_code_balloon(notifier.clone(), prompt, page.cloned());
         }
     }
 }
@@ -255,36 +267,40 @@ impl<D: Desktop + Clone> Interaction for DesktopInteraction<D> {
             body: "The browser did not open by itself. Click here to try again.".into(),
             urgency: Urgency::Normal,
         };
-        spawn_desktop_balloon(self.0.clone(), balloon, url);
+        spawn_desktop_balloon(self.0.clone(), balloon, openable(url));
     }
 
-    fn device_code(&self, prompt: &DeviceCodePrompt) {
-        let balloon = device_code_balloon(prompt);
-        spawn_desktop_balloon(self.0.clone(), balloon, &prompt.verification_uri);
+    fn device_code(&self, prompt: &DeviceCodePrompt, page: Option<&Url>) {
+        let balloon = device_code_balloon(prompt, page);
+        spawn_desktop_balloon(self.0.clone(), balloon, page.cloned());
     }
 }
 
-fn spawn_desktop_balloon<D: Desktop>(desktop: D, balloon: Balloon, link: &str) {
-    let link = openable(link).map(|url| url.to_string());
+fn spawn_desktop_balloon<D: Desktop>(desktop: D, balloon: Balloon, link: Option<Url>) {
+    let link = link.map(|url| url.to_string());
     tokio::spawn(async move {
-        let outcome = desktop.show(&balloon, link.as_deref()).await;
-        if let (BalloonOutcome::Clicked, Some(link)) = (outcome, link) {
+        let outcome = desktop.show(&balloon, link.as_deref(), || {}).await;
+        if let (Ok(BalloonOutcome::Clicked), Some(link)) = (outcome, link) {
             desktop.open_page(&link);
         }
     });
 }
 
 /// The device code balloon of the command line: Entra's message; a click opens the verification
-/// page when it is a web address signin-assistant may open.
-fn spawn_device_code_balloon(notifier: Notifier, prompt: &DeviceCodePrompt) {
-    let balloon = device_code_balloon(prompt);
-    let link = openable(&prompt.verification_uri);
-    let shown = link.as_ref().map_or_else(String::new, Url::to_string);
+/// page when it is one a click may open.
+fn spawn_device_code_balloon(notifier: Notifier, prompt: &DeviceCodePrompt, page: Option<Url>) {
+    let balloon = device_code_balloon(prompt, page.as_ref());
+    let shown = page.as_ref().map_or_else(String::new, Url::to_string);
+    let action = if page.is_some() {
+        "Open sign-in page"
+    } else {
+        "OK"
+    };
     tokio::spawn(async move {
         let outcome = notifier
-            .show_with_action(&balloon, "Open sign-in page", &shown)
+            .show_with_action(&balloon, action, &shown, || {})
             .await;
-        if let (BalloonOutcome::Clicked, Some(url)) = (outcome, link) {
+        if let (Ok(BalloonOutcome::Clicked), Some(url)) = (outcome, page) {
             if let Err(e) = open_in_browser(&url).await {
                 tracing::warn!(error = %e, "could not open the browser");
             }
@@ -292,15 +308,28 @@ fn spawn_device_code_balloon(notifier: Notifier, prompt: &DeviceCodePrompt) {
     });
 }
 
-fn device_code_balloon(prompt: &DeviceCodePrompt) -> Balloon {
+fn device_code_balloon(prompt: &DeviceCodePrompt, page: Option<&Url>) -> Balloon {
     Balloon {
         title: format!("Sign in with the code {}", prompt.user_code),
-        body: prompt.message.clone(),
+        body: device_code_text(prompt, page),
         urgency: Urgency::Normal,
     }
 }
 
-/// A link a balloon may open: a web address, or plain HTTP on this computer (the emulator).
+/// The device code instructions (the endpoint's words, cleaned by the provider), with a warning
+/// when the address is not one a click may open.
+fn device_code_text(prompt: &DeviceCodePrompt, page: Option<&Url>) -> String {
+    match page {
+        Some(_) => prompt.message.clone(),
+        None => format!(
+            "{} signin-assistant does not open {} for you: it is not one of Microsoft's device sign-in pages or a page your administrator allowed. Open it by hand only if you trust it.",
+            prompt.message, prompt.verification_uri
+        ),
+    }
+}
+
+/// The browser sign-in's address (built from the configured authority) when a balloon may open
+/// it: a web address, or plain HTTP on this computer (the emulator).
 fn openable(link: &str) -> Option<Url> {
     Url::parse(link)
         .ok()
@@ -317,6 +346,57 @@ mod tests {
         config.provider.kind = kind;
         config.entra.sign_in = method;
         config
+    }
+
+    fn prompt(uri: &str) -> DeviceCodePrompt {
+        DeviceCodePrompt {
+            message: format!("To sign in, open the page {uri} and enter the code ABCD."),
+            verification_uri: uri.into(),
+            user_code: "ABCD".into(),
+            expires_in: Duration::from_secs(900),
+        }
+    }
+
+    /// The device code balloon of the agent, clicked: the pages opened.
+    async fn clicked(uri: &str) -> Vec<String> {
+        let desktop = crate::testing::desktop::FakeDesktop {
+            outcome: Some(BalloonOutcome::Clicked),
+            ..Default::default()
+        };
+        let prompt = prompt(uri);
+        let page = device_page(&Config::default(), &prompt);
+        DesktopInteraction(desktop.clone()).device_code(&prompt, page.as_ref());
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(desktop.titles(), ["Sign in with the code ABCD"]);
+        desktop.opened()
+    }
+
+    #[tokio::test]
+    async fn a_click_opens_microsofts_device_page_and_no_other() {
+        let microsoft = "https://microsoft.com/devicelogin";
+        assert_eq!(clicked(microsoft).await, [microsoft]);
+        assert!(clicked("https://evil.example/devicelogin").await.is_empty());
+    }
+
+    #[test]
+    fn a_page_not_opened_is_said_in_words() {
+        let evil = prompt("https://evil.example/devicelogin");
+        let text = device_code_balloon(&evil, None).body;
+        assert!(text.starts_with(&evil.message), "{text}");
+        assert!(
+            text.contains(
+                "signin-assistant does not open https://evil.example/devicelogin for you"
+            ),
+            "{text}"
+        );
+        let microsoft = prompt("https://microsoft.com/devicelogin");
+        let page = device_page(&Config::default(), &microsoft);
+        assert_eq!(
+            device_code_balloon(&microsoft, page.as_ref()).body,
+            microsoft.message
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The routine work on one account, written once and used by the one-shot commands, the agent
 //! and the demo alike: check with the cached credentials, record the finding (or the failure)
-//! and save it; show today's balloon when one is due and record how it ended.
+//! and save it; show today's balloon when one is due, record it as shown once the screen took
+//! it, and record how it ended.
 //!
 //! Every change to the saved state is applied to the file as it is on disk at that moment
 //! (load, change, save), so a `check`, `sign-in` or `sign-out` from another process meanwhile is
@@ -8,11 +9,12 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::providers::IdentityProvider;
 use crate::report;
 use crate::rules::expiry::{Balloon, Finding, SignInReason, Status};
+use crate::screen::balloon::NotShown;
 use crate::screen::desktop::Desktop;
 use crate::system::clock::Clock;
 use crate::system::config::Config;
@@ -35,11 +37,20 @@ pub struct Routine<P, D, C> {
     pub clock: C,
 }
 
-/// How today's balloon ended, and the change its click led to, if it did.
+/// How today's balloon ended (or that the screen did not take it), and the change its click
+/// led to, if it did.
 #[derive(Debug)]
 pub struct DailyBalloon {
-    pub outcome: BalloonOutcome,
+    pub outcome: Result<BalloonOutcome, NotShown>,
     pub change: Option<Interaction>,
+}
+
+/// Today's balloon, named before it is shown: the local day it is for and the instant it is
+/// recorded with once on screen, which names it later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DailyMark {
+    pub day: NaiveDate,
+    pub shown_at: DateTime<Utc>,
 }
 
 /// How one check went.
@@ -149,27 +160,31 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Routine<P, D, C> {
         saved.due_balloon(self.clock.today(), &self.status(saved, account))
     }
 
-    /// Notes (and saves) that `balloon` is today's, before it is shown, so a crash or a restart
-    /// cannot show it twice. Returns when it was recorded as shown, which names it later, and
-    /// the state saved.
-    pub fn record_daily(&self, balloon: &Balloon) -> (DateTime<Utc>, SavedState) {
-        let (today, now) = (self.clock.today(), self.clock.now());
-        let saved = self.update(|s| s.record_daily_balloon(today, now, balloon));
-        (now, saved)
+    /// Names today's balloon, now, before it is shown.
+    pub fn daily_mark(&self) -> DailyMark {
+        DailyMark {
+            day: self.clock.today(),
+            shown_at: self.clock.now(),
+        }
     }
 
-    /// Shows the daily balloon recorded at `shown_at`, waits for its outcome and records it;
-    /// returns the outcome and the state saved with it. `link` is the page a click leads to
-    /// (printed where balloons fall back to text); the caller follows the click.
+    /// Shows today's balloon named `mark`, notes (and saves) it as today's as soon as the screen
+    /// took it, so from then on a crash or a restart cannot show it twice, waits for its
+    /// outcome and records it; returns the outcome and the state saved with it. A balloon the
+    /// screen did not take is not noted, so it is shown later that day. `link` is the page a
+    /// click leads to (printed where balloons fall back to text); the caller follows the click.
     pub async fn show_daily(
         &self,
         balloon: &Balloon,
-        shown_at: DateTime<Utc>,
+        mark: DailyMark,
         link: Option<&str>,
-    ) -> (BalloonOutcome, SavedState) {
-        let outcome = self.desktop.show(balloon, link).await;
-        let saved = self.update(|s| s.record_balloon_outcome(shown_at, outcome));
-        (outcome, saved)
+    ) -> Result<(BalloonOutcome, SavedState), NotShown> {
+        let on_screen = || {
+            self.update(|s| s.record_daily_balloon(mark.day, mark.shown_at, balloon));
+        };
+        let outcome = self.desktop.show(balloon, link, on_screen).await?;
+        let saved = self.update(|s| s.record_balloon_outcome(mark.shown_at, outcome));
+        Ok((outcome, saved))
     }
 
     /// Follows a click on a password balloon (or "Change password…") where `route` leads:
@@ -185,18 +200,23 @@ impl<P: IdentityProvider, D: Desktop, C: Clock> Routine<P, D, C> {
         }
     }
 
-    /// Today's balloon for `account` if due: recorded, shown, its outcome recorded. A click
-    /// follows the route decided with it: the portal, or this program's change dialog.
+    /// Today's balloon for `account` if due: shown, recorded once on screen, its outcome
+    /// recorded. A click follows the route decided with it: the portal, or this program's
+    /// change dialog.
     pub async fn daily_balloon_if_due(&self, account: &str) -> Option<DailyBalloon> {
         let saved = self.state_file.load();
         let balloon = self.due_balloon(&saved, Some(account))?;
-        let (shown_at, _) = self.record_daily(&balloon);
         let route = self.change_route(&saved);
-        let (outcome, _) = self.show_daily(&balloon, shown_at, route.portal()).await;
-        let change = match outcome {
-            BalloonOutcome::Clicked => self.follow(&route, account).await,
+        let shown = self
+            .show_daily(&balloon, self.daily_mark(), route.portal())
+            .await;
+        let change = match shown {
+            Ok((BalloonOutcome::Clicked, _)) => self.follow(&route, account).await,
             _ => None,
         };
-        Some(DailyBalloon { outcome, change })
+        Some(DailyBalloon {
+            outcome: shown.map(|(outcome, _)| outcome),
+            change,
+        })
     }
 }

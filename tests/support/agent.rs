@@ -64,6 +64,14 @@ impl AgentProcess<'_> {
         self.child.id()
     }
 
+    /// Whether the agent is still running.
+    pub fn running(&mut self) -> bool {
+        self.child
+            .try_wait()
+            .expect("ask about the agent")
+            .is_none()
+    }
+
     /// Kills the agent with SIGKILL, as a crash would end it: nothing of it runs to clean up.
     pub fn kill(mut self) {
         let _ = self.child.kill();

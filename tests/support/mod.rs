@@ -11,15 +11,21 @@
 //! `Session::start(Keyring::Unlocked)` for the command line, `SessionBuilder::desktop()` for a
 //! full desktop; [`entra`] adds the Entra emulator, [`interactive`] a scripted browser for its
 //! sign-in pages, [`webdriver`] a real headless chromium, [`pinentry`] a scripted password
-//! dialog, [`slapd`] and [`samba`] real directory servers, [`fake_ldap`] a lying one.
+//! dialog, [`slapd`], [`ds389`] and [`samba`] real directory servers, [`fake_ldap`] a lying one;
+//! [`measure`] times a run of the binary and reads its peak memory; [`notifications`] a
+//! notification server of the test's own (one that hangs, for one).
 #![allow(dead_code)]
 
 pub mod agent;
 pub mod desktop;
 pub mod dnsmasq;
+pub mod ds389;
 pub mod entra;
 pub mod fake_ldap;
 pub mod interactive;
+pub mod measure;
+#[cfg(all(unix, not(target_os = "macos")))]
+pub mod notifications;
 pub mod pinentry;
 pub mod samba;
 pub mod slapd;
@@ -416,6 +422,18 @@ impl Session {
         fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         fs::write(&path, text).expect("write config");
         path
+    }
+
+    /// Writes the session's system file, the admins' defaults (where
+    /// `SIGNIN_ASSISTANT_SYSTEM_CONFIG` points), and returns its path. What only an admin may
+    /// set (a pinentry or kpasswd by path, `allow_insecure`, `trusted`) goes here.
+    pub fn write_system_config(&self, text: &str) -> PathBuf {
+        self.write_config("etc/config.toml", text)
+    }
+
+    /// Writes the session's enforced file, beside the system file: what the admins impose.
+    pub fn write_enforced_config(&self, text: &str) -> PathBuf {
+        self.write_config("etc/enforced.toml", text)
     }
 
     /// The `$BROWSER` of the session: it records the URLs it is asked to open.

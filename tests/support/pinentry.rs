@@ -68,7 +68,8 @@ impl FakePinentry {
         std::fs::remove_file(self.dir.join("hold")).expect("release the pinentry");
     }
 
-    /// The `[prompt]` table that makes the agent use this dialog.
+    /// The `[prompt]` table that makes the agent use this dialog. It names a path, which only
+    /// an admin's file may: put it in the session's system file (`Session::write_system_config`).
     pub fn config(&self) -> String {
         format!("[prompt]\npinentry = \"{}\"\n", self.program().display())
     }

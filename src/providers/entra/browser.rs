@@ -74,7 +74,6 @@ impl<'a> BrowserAttempt<'a> {
                 LoopbackError::TimedOut(_) => InteractiveError::TimedOut(format!(
                     "{e}; run the sign-in again (or use `--device-code` when no browser can reach this computer)"
                 )),
-                LoopbackError::WrongState => InteractiveError::Refused(e.to_string()),
                 LoopbackError::Io(e) => InteractiveError::Loopback(e.to_string()),
             })?;
         let code = match redirect {

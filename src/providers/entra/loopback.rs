@@ -2,14 +2,20 @@
 //! (RFC 8252 7.3, "loopback interface redirection").
 //!
 //! Kept apart from the Entra flow because it is plain HTTP plumbing with rules of its own: it
-//! listens on the loopback addresses only (127.0.0.1 and, when available, ::1, on one port
-//! chosen at run time), answers requests whose `Host` is not a loopback name with 404 (a web
-//! page rebinding a DNS name to 127.0.0.1 cannot poke it), ignores everything that is not a
-//! redirect (the favicon, a bare visit), and ends at the first redirect: one whose `state`
-//! matches brings the code or the error, one whose `state` does not ends the attempt as a
-//! failure. The browser is shown a small page saying what happened, in plain words.
+//! listens on the loopback addresses only, and advertises only a name it owns. `localhost`
+//! (which a browser may resolve to 127.0.0.1 or ::1) is advertised only when both addresses are
+//! bound on the one port chosen at run time; when another socket holds ::1 on that port, another
+//! port is tried, and on a computer without IPv6 loopback the redirect names `127.0.0.1`, so no
+//! other local user's listener can receive the code. It answers requests whose `Host` is not a
+//! loopback name with 404 (a web page rebinding a DNS name to 127.0.0.1 cannot poke it), ignores
+//! everything that is not a redirect (the favicon, a bare visit), answers a redirect whose
+//! `state` does not match with 400 and keeps waiting (any local process or web page could send
+//! one, and must not end the sign-in), and ends at the first redirect whose `state` matches: it
+//! brings the code or the error. The browser is shown a small page saying what happened, in
+//! plain words.
 
 use std::convert::Infallible;
+use std::io::ErrorKind;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,6 +32,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::rules::expiry::duration_in_words;
+use crate::rules::untrusted::escape_markup;
 use crate::system::credentials::Secret;
 
 /// What the browser brought back.
@@ -45,35 +52,67 @@ pub enum Redirect {
 pub enum LoopbackError {
     #[error("no answer came back from the browser within {0}")]
     TimedOut(String),
-    #[error("the browser came back with an answer that does not belong to this sign-in (its state does not match); nothing was kept")]
-    WrongState,
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
+
+/// How many ports are tried for one that is free on both 127.0.0.1 and ::1.
+const BIND_ATTEMPTS: usize = 8;
 
 /// A listener bound on the loopback addresses, waiting for one redirect.
 pub struct RedirectListener {
     listeners: Vec<TcpListener>,
     port: u16,
+    /// The name the redirect URI gives: `localhost`, or `127.0.0.1` without IPv6 loopback.
+    host: &'static str,
 }
 
 impl RedirectListener {
-    /// Binds 127.0.0.1 on a free port, and ::1 on the same port when IPv6 is there (browsers may
-    /// resolve `localhost` to either).
+    /// Binds 127.0.0.1 and ::1 on one free port (browsers may resolve `localhost` to either);
+    /// 127.0.0.1 alone where this computer has no IPv6 loopback.
     pub async fn bind() -> std::io::Result<RedirectListener> {
-        let v4 = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
-        let port = v4.local_addr()?.port();
-        let mut listeners = vec![v4];
-        match TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, port))).await {
-            Ok(v6) => listeners.push(v6),
-            Err(e) => tracing::debug!(error = %e, "no IPv6 loopback listener; 127.0.0.1 only"),
-        }
-        Ok(RedirectListener { listeners, port })
+        Self::bind_on_ports(std::iter::repeat_n(0, BIND_ATTEMPTS)).await
     }
 
-    /// `http://localhost:{port}`: the redirect URI of this attempt.
+    /// [`bind`](Self::bind) trying `ports` in turn (0: any free port of 127.0.0.1) until ::1 is
+    /// free on the same port too.
+    async fn bind_on_ports(
+        ports: impl IntoIterator<Item = u16>,
+    ) -> std::io::Result<RedirectListener> {
+        for wanted in ports {
+            let v4 = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, wanted))).await?;
+            let port = v4.local_addr()?.port();
+            match TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, port))).await {
+                Ok(v6) => {
+                    return Ok(RedirectListener {
+                        listeners: vec![v4, v6],
+                        port,
+                        host: "localhost",
+                    })
+                }
+                Err(e) if e.kind() == ErrorKind::AddrInUse => {
+                    tracing::debug!(port, "[::1] is taken on this port; trying another");
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "no IPv6 loopback listener; the redirect names 127.0.0.1");
+                    return Ok(RedirectListener {
+                        listeners: vec![v4],
+                        port,
+                        host: "127.0.0.1",
+                    });
+                }
+            }
+        }
+        Err(std::io::Error::new(
+            ErrorKind::AddrInUse,
+            "no port was free on both loopback addresses (127.0.0.1 and ::1)",
+        ))
+    }
+
+    /// `http://localhost:{port}` (`http://127.0.0.1:{port}` without IPv6 loopback): the
+    /// redirect URI of this attempt.
     pub fn redirect_uri(&self) -> String {
-        format!("http://localhost:{}", self.port)
+        format!("http://{}:{}", self.host, self.port)
     }
 
     /// The addresses listened on (all loopback).
@@ -84,8 +123,8 @@ impl RedirectListener {
             .collect()
     }
 
-    /// Serves until the first redirect or `timeout`; the browser gets its page before this
-    /// returns.
+    /// Serves until the first redirect whose state matches, or `timeout`; the browser gets its
+    /// page before this returns.
     pub async fn wait(self, state: &str, timeout: Duration) -> Result<Redirect, LoopbackError> {
         let shared = Arc::new(Shared {
             state: state.to_string(),
@@ -100,15 +139,8 @@ impl RedirectListener {
         drop(done_tx);
         let waited = tokio::time::timeout(timeout, done_rx.recv()).await;
         tasks.abort_all();
-        if waited.is_err() {
-            return Err(LoopbackError::TimedOut(duration_in_words(
-                timeout.as_secs(),
-            )));
-        }
-        let outcome = lock(&shared.outcome).take();
-        outcome.unwrap_or(Err(LoopbackError::TimedOut(duration_in_words(
-            timeout.as_secs(),
-        ))))
+        let outcome = waited.ok().and_then(|_| lock(&shared.outcome).take());
+        outcome.ok_or_else(|| LoopbackError::TimedOut(duration_in_words(timeout.as_secs())))
     }
 }
 
@@ -116,7 +148,7 @@ impl RedirectListener {
 struct Shared {
     state: String,
     port: u16,
-    outcome: Mutex<Option<Result<Redirect, LoopbackError>>>,
+    outcome: Mutex<Option<Redirect>>,
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, done: mpsc::UnboundedSender<()>) {
@@ -191,6 +223,13 @@ fn answer(
     if !is_redirect {
         return page(StatusCode::NOT_FOUND, "Not found", "Nothing here.", false);
     }
+    if !value("state").is_some_and(|s| constant_time_eq(s.as_bytes(), shared.state.as_bytes())) {
+        // Not this sign-in's: anything on this computer (or a web page) can send one. It does
+        // not end the wait.
+        tracing::info!("the loopback listener ignored a redirect whose state does not match");
+        let text = "This answer does not belong to the sign-in signin-assistant started, so it was not used.";
+        return page(StatusCode::BAD_REQUEST, "Sign-in not completed", text, true);
+    }
     let mut outcome = lock(&shared.outcome);
     if outcome.is_some() {
         return page(
@@ -200,36 +239,21 @@ fn answer(
             true,
         );
     }
-    let (result, response) = judge(
-        value("state"),
-        value("code"),
-        value("error"),
-        value("error_description"),
-        &shared.state,
-    );
+    let (result, response) = judge(value("code"), value("error"), value("error_description"));
     *outcome = Some(result);
     *lock(delivered) = true;
     response
 }
 
-/// The outcome of a redirect and the page the browser is shown.
+/// The outcome of a redirect whose state matched, and the page the browser is shown.
 fn judge(
-    state: Option<&str>,
     code: Option<&str>,
     error: Option<&str>,
     description: Option<&str>,
-    expected_state: &str,
-) -> (Result<Redirect, LoopbackError>, Response<Full<Bytes>>) {
-    if !state.is_some_and(|s| constant_time_eq(s.as_bytes(), expected_state.as_bytes())) {
-        let text = "This answer does not belong to the sign-in signin-assistant started, so it was not used. Start the sign-in again from signin-assistant.";
-        return (
-            Err(LoopbackError::WrongState),
-            page(StatusCode::BAD_REQUEST, "Sign-in not completed", text, true),
-        );
-    }
+) -> (Redirect, Response<Full<Bytes>>) {
     match (code, error) {
         (Some(code), None) if !code.is_empty() => (
-            Ok(Redirect::Code(Secret::new(code))),
+            Redirect::Code(Secret::new(code)),
             page(
                 StatusCode::OK,
                 "Signed in",
@@ -244,10 +268,10 @@ fn judge(
                 error_in_words(&error)
             );
             (
-                Ok(Redirect::Error {
+                Redirect::Error {
                     error,
                     description: description.map(first_line),
-                }),
+                },
                 page(StatusCode::OK, "Sign-in not completed", &text, true),
             )
         }
@@ -302,8 +326,8 @@ fn page(status: StatusCode, title: &str, text: &str, close: bool) -> Response<Fu
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} \u{2014} signin-assistant</title>\
          <style>body{{font-family:sans-serif;margin:3em auto;max-width:40em;line-height:1.5}}</style></head>\
          <body><h1 id=\"title\">{title}</h1><p id=\"message\">{text}</p></body></html>\n",
-        title = html_escape(title),
-        text = html_escape(text),
+        title = escape_markup(title),
+        text = escape_markup(text),
     );
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
@@ -320,22 +344,6 @@ fn page(status: StatusCode, title: &str, text: &str, close: bool) -> Response<Fu
     response
 }
 
-/// Escapes text for HTML element content and attribute values.
-pub fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -343,21 +351,20 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     #[test]
-    fn matching_state_brings_the_code_or_the_error() {
-        let (result, response) = judge(Some("s1"), Some("the-code"), None, None, "s1");
-        assert_eq!(result.unwrap(), Redirect::Code(Secret::new("the-code")));
+    fn a_matching_redirect_brings_the_code_or_the_error() {
+        let (result, response) = judge(Some("the-code"), None, None);
+        assert_eq!(result, Redirect::Code(Secret::new("the-code")));
         assert_eq!(response.status(), StatusCode::OK);
         let (result, _) = judge(
-            Some("s1"),
             None,
             Some("access_denied"),
             Some("AADSTS65004: declined\r\nTrace ID: x"),
-            "s1",
         );
         assert_eq!(
-            result.unwrap(),
+            result,
             Redirect::Error {
                 error: "access_denied".into(),
                 description: Some("AADSTS65004: declined".into())
@@ -365,32 +372,101 @@ mod tests {
         );
     }
 
-    #[test]
-    fn wrong_or_missing_state_is_refused() {
-        for state in [Some("s2"), None, Some("")] {
-            let (result, response) = judge(state, Some("code"), None, None, "s1");
-            assert!(
-                matches!(result, Err(LoopbackError::WrongState)),
-                "{state:?}"
-            );
-            assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-        }
-    }
-
-    #[test]
-    fn escapes_html() {
-        assert_eq!(
-            html_escape("<a href=\"x\">&'</a>"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;"
-        );
+    /// Sends `GET {path_and_query}` to `addr` naming `host`; returns the status code.
+    async fn get(addr: SocketAddr, host: &str, path_and_query: &str) -> u16 {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let request =
+            format!("GET {path_and_query} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        answer
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_else(|| panic!("no status in {answer:?}"))
     }
 
     #[tokio::test]
-    async fn listens_on_loopback_only() {
+    async fn a_wrong_state_is_answered_and_ignored_and_the_right_one_completes() {
+        let listener = RedirectListener::bind().await.unwrap();
+        let addr = listener.local_addrs()[0];
+        let host = format!("localhost:{}", addr.port());
+        let waiting = tokio::spawn(listener.wait("s1", Duration::from_secs(20)));
+        for forged in [
+            "/?code=stolen&state=s2",
+            "/?code=stolen",
+            "/?code=stolen&state=",
+            "/?error=access_denied&state=s2",
+        ] {
+            assert_eq!(get(addr, &host, forged).await, 400, "{forged}");
+        }
+        assert!(!waiting.is_finished(), "a forged redirect ended the wait");
+        assert_eq!(get(addr, &host, "/?code=the-code&state=s1").await, 200);
+        let redirect = waiting.await.unwrap().unwrap();
+        assert_eq!(redirect, Redirect::Code(Secret::new("the-code")));
+    }
+
+    /// Every address the redirect URI's name stands for is one the listener holds.
+    fn owns_what_it_advertises(listener: &RedirectListener) {
+        let uri = url::Url::parse(&listener.redirect_uri()).unwrap();
+        let port = uri.port().unwrap();
+        let held = listener.local_addrs();
+        let named: Vec<SocketAddr> = match uri.host_str().unwrap() {
+            "localhost" => vec![
+                SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+                SocketAddr::from((Ipv6Addr::LOCALHOST, port)),
+            ],
+            "127.0.0.1" => vec![SocketAddr::from((Ipv4Addr::LOCALHOST, port))],
+            other => panic!("advertises {other}"),
+        };
+        for addr in named {
+            assert!(held.contains(&addr), "{uri} names {addr}, held: {held:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn listens_on_loopback_only_and_owns_the_name_it_advertises() {
         let listener = RedirectListener::bind().await.unwrap();
         let addrs = listener.local_addrs();
         assert!(!addrs.is_empty());
         assert!(addrs.iter().all(|a| a.ip().is_loopback()), "{addrs:?}");
-        assert!(listener.redirect_uri().starts_with("http://localhost:"));
+        owns_what_it_advertises(&listener);
+    }
+
+    /// Another socket on [::1]:P, where 127.0.0.1:P is free; none when this computer has no
+    /// IPv6 loopback.
+    fn squat_on_ipv6_loopback() -> Option<std::net::TcpListener> {
+        for _ in 0..20 {
+            let squatter = std::net::TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).ok()?;
+            let port = squatter.local_addr().unwrap().port();
+            if std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+                return Some(squatter);
+            }
+        }
+        panic!("no port with [::1] taken and 127.0.0.1 free");
+    }
+
+    #[tokio::test]
+    async fn a_port_whose_ipv6_loopback_another_socket_holds_is_not_advertised() {
+        let Some(squatter) = squat_on_ipv6_loopback() else {
+            eprintln!("no IPv6 loopback here: nothing to squat on");
+            return;
+        };
+        let taken = squatter.local_addr().unwrap().port();
+        let listener = RedirectListener::bind_on_ports([taken, 0]).await.unwrap();
+        assert_ne!(listener.port, taken, "{}", listener.redirect_uri());
+        owns_what_it_advertises(&listener);
+        // With no other port to try, no listener at all rather than one named after the squatter.
+        drop(listener);
+        let only_taken = RedirectListener::bind_on_ports([taken]).await;
+        match only_taken {
+            Err(e) => assert_eq!(e.kind(), ErrorKind::AddrInUse, "{e}"),
+            Ok(listener) => panic!(
+                "bound {:?} as {}",
+                listener.local_addrs(),
+                listener.redirect_uri()
+            ),
+        }
     }
 }

@@ -506,40 +506,20 @@ fn redirected(endpoint: &str, status: StatusCode) -> ProviderError {
 /// Reads the whole answer, at most [`MAX_BODY`], into a buffer that is wiped when dropped.
 async fn read_body(
     endpoint: &str,
-    mut response: reqwest::Response,
+    response: reqwest::Response,
 ) -> Result<http::WipedBody, ProviderError> {
-    let announced = response.content_length().unwrap_or(0);
-    if announced > MAX_BODY as u64 {
-        return Err(too_large(endpoint));
-    }
-    let mut body = http::WipedBody::with_capacity(announced as usize);
-    loop {
-        let chunk = response
-            .chunk()
-            .await
-            .map_err(|e| ProviderError::Unreachable {
+    http::read_bounded(response, MAX_BODY)
+        .await
+        .map_err(|e| match e {
+            http::BodyError::TooLarge { .. } => ProviderError::Protocol {
                 endpoint: endpoint.into(),
-                detail: if e.is_timeout() {
-                    "timed out while reading the answer".into()
-                } else {
-                    "the answer was cut off".into()
-                },
-            })?;
-        let Some(chunk) = chunk else {
-            return Ok(body);
-        };
-        if body.as_slice().len() + chunk.len() > MAX_BODY {
-            return Err(too_large(endpoint));
-        }
-        body.extend(&chunk);
-    }
-}
-
-fn too_large(endpoint: &str) -> ProviderError {
-    ProviderError::Protocol {
-        endpoint: endpoint.into(),
-        detail: "the answer is larger than 1 MiB".into(),
-    }
+                detail: e.to_string(),
+            },
+            http::BodyError::TimedOut | http::BodyError::CutOff => ProviderError::Unreachable {
+                endpoint: endpoint.into(),
+                detail: e.to_string(),
+            },
+        })
 }
 
 /// Parses JSON; the error names the field but never quotes the body (it may hold tokens).

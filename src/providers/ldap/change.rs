@@ -27,6 +27,7 @@ use zeroize::Zeroizing;
 use super::active_directory::{self, BindCode};
 use super::kpasswd::{self, KpasswdError};
 use super::ppolicy::{self, PpolicyError};
+use super::vendor::AD_CAPABILITY_OID;
 use super::{
     bind_name, openldap, Attributes, Connection, Inner, LdapProvider, RC_INVALID_CREDENTIALS,
     RC_SUCCESS,
@@ -37,8 +38,6 @@ use crate::rules::untrusted::clean_or;
 use crate::system::config::LdapFlavor;
 use crate::system::credentials::Secret;
 
-/// Root DSE `supportedCapabilities` value of Active Directory (Samba announces it too).
-const AD_CAPABILITY_OID: &str = "1.2.840.113556.1.4.800";
 const RC_STRONGER_AUTH_REQUIRED: u32 = 8;
 const RC_CONFIDENTIALITY_REQUIRED: u32 = 13;
 const RC_CONSTRAINT_VIOLATION: u32 = 19;
@@ -228,7 +227,7 @@ impl Inner {
 
     /// What the bind with the current password says about changing it.
     fn bound_for_change(&self, result: &LdapResult) -> Result<Bound, ChangeError> {
-        if result.rc == RC_INVALID_CREDENTIALS && self.flavor != LdapFlavor::Openldap {
+        if result.rc == RC_INVALID_CREDENTIALS && self.flavor.may_be_active_directory() {
             if let Some(code) = active_directory::data_code(&result.text) {
                 return match active_directory::classify(code) {
                     BindCode::PasswordExpired | BindCode::MustChange => Ok(Bound::ExpiredAd),
@@ -268,7 +267,7 @@ impl Inner {
     async fn is_active_directory(&self, session: &mut Connection) -> Result<bool, ProviderError> {
         match self.flavor {
             LdapFlavor::ActiveDirectory => Ok(true),
-            LdapFlavor::Openldap => Ok(false),
+            LdapFlavor::Openldap | LdapFlavor::Ds389 => Ok(false),
             LdapFlavor::Auto => {
                 let root = self
                     .read_entry(session, "", &["supportedCapabilities"])

@@ -249,21 +249,33 @@ fn client_config(roots: RootCertStore) -> Result<Arc<ClientConfig>, String> {
 }
 
 /// The root DSE's `attributes`, read without a bind (it is public to anyone who connects);
-/// `None` when the server returns no entry.
+/// `None` when the server returns no entry. There is one root DSE: a server that sends a second
+/// entry is cut off at once, not read until a limit or the timeout. The error says why in words
+/// from the network, to be cleaned by the caller.
 pub async fn read_root_dse(
     ldap: &mut Ldap,
     timeout: Duration,
     attributes: Vec<&str>,
-) -> Result<Option<ldap3::SearchEntry>, ldap3::LdapError> {
-    let (entries, _) = ldap
+) -> Result<Option<ldap3::SearchEntry>, String> {
+    let mut stream = ldap
+        .with_search_options(ldap3::SearchOptions::new().sizelimit(1))
         .with_timeout(timeout)
-        .search("", ldap3::Scope::Base, "(objectClass=*)", attributes)
-        .await?
-        .success()?;
-    Ok(entries
-        .into_iter()
-        .next()
-        .map(ldap3::SearchEntry::construct))
+        .streaming_search("", ldap3::Scope::Base, "(objectClass=*)", attributes)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut found = None;
+    loop {
+        match stream.next().await.map_err(|e| e.to_string())? {
+            Some(entry) if entry.is_ref() || entry.is_intermediate() => {}
+            Some(_) if found.is_some() => {
+                return Err("it sent more than one root DSE entry".to_string())
+            }
+            Some(entry) => found = Some(ldap3::SearchEntry::construct(entry)),
+            None => break,
+        }
+    }
+    stream.finish().await.success().map_err(|e| e.to_string())?;
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -1,10 +1,12 @@
-//! Active Directory and OpenLDAP over LDAP: one simple bind with the user's password and the
-//! password-policy request control, then (when the bind itself did not say) a read of the user's
-//! entry and policy to find the deadline.
+//! Active Directory, OpenLDAP and 389 Directory Server (FreeIPA) over LDAP: one simple bind with
+//! the user's password and the password-policy request control, then a read of the user's entry
+//! and policy to find the deadline (or its date, when the bind said it had passed). With
+//! `flavor = "auto"` the root DSE says which server it is ([`vendor`]).
 //!
 //! The rules live in pure submodules that are unit-tested on recorded server answers:
-//! [`ppolicy`] (the bind response control, decoded by hand), [`openldap`] and
-//! [`active_directory`]. [`connect`] owns the transport rules and TLS trust. [`change`] changes the
+//! [`ppolicy`] (the bind response control, decoded by hand), [`openldap`],
+//! [`active_directory`], [`ds389`] and [`freeipa`] ([`ds389_read`] gathers their answers).
+//! [`connect`] owns the transport rules and TLS trust. [`change`] changes the
 //! password (with [`kpasswd`] for an expired AD one). This module only talks to the server and
 //! glues the answers together. All network work runs in its own task, so
 //! that a panic inside ldap3 on a hostile answer becomes a [`ProviderError`], never a crash.
@@ -14,6 +16,9 @@ pub mod bounded;
 mod capabilities;
 pub mod change;
 pub mod connect;
+pub mod ds389;
+mod ds389_read;
+pub mod freeipa;
 pub mod kerberos;
 pub mod kpasswd;
 pub mod openldap;
@@ -22,6 +27,7 @@ pub mod relay;
 pub mod sasl;
 pub mod settings;
 mod ticket;
+pub mod vendor;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -219,7 +225,7 @@ impl Inner {
         bind_name: &str,
         result: &LdapResult,
     ) -> Result<Attempt, ProviderError> {
-        if result.rc == RC_INVALID_CREDENTIALS && self.flavor != LdapFlavor::Openldap {
+        if result.rc == RC_INVALID_CREDENTIALS && self.flavor.may_be_active_directory() {
             if let Some(code) = active_directory::data_code(&result.text) {
                 return self.ad_bind_failure(code, &result.text);
             }
@@ -232,21 +238,24 @@ impl Inner {
             });
         }
         let control = self.ppolicy_control(result)?;
-        let now = Utc::now();
-        match openldap::bind_verdict(result.rc, &control, now) {
+        let netscape = self.netscape_controls(result)?;
+        match ds389::bind_verdict(result.rc, &control, &netscape, Utc::now()) {
             BindVerdict::Refused(reason) => Ok(Attempt::refused(reason)),
+            // Not bound (expired, no grace login left): nothing more is readable.
+            BindVerdict::Accepted { facts: Some(facts) } if result.rc != RC_SUCCESS => {
+                Ok(accepted(facts))
+            }
             BindVerdict::Accepted { facts: Some(facts) } => {
-                let facts = if matches!(facts.deadline, Deadline::At { .. }) {
-                    self.enrich_from_entry(ldap, username, bind_name, facts)
-                        .await
-                } else {
-                    facts
-                };
+                let flavor = self.flavor_in_use(ldap).await;
+                let facts = self
+                    .enrich_from_entry(ldap, username, bind_name, flavor, facts)
+                    .await;
                 Ok(accepted(facts))
             }
             BindVerdict::Accepted { facts: None } => {
+                let flavor = self.flavor_in_use(ldap).await;
                 // The bind accepted the password: a failed read after it must not lose that.
-                match self.read_facts(ldap, username, bind_name).await {
+                match self.read_facts(ldap, username, bind_name, flavor).await {
                     Ok(facts) => Ok(accepted(facts)),
                     Err(e) => Err(ProviderError::AcceptedWithoutFacts {
                         refresh_token: None,
@@ -334,34 +343,75 @@ impl Inner {
         }
     }
 
+    /// The configured flavor; with `auto`, the one the root DSE announces, or `Auto` when it
+    /// says nothing (then the entry's attributes tell Active Directory from OpenLDAP).
+    async fn flavor_in_use(&self, ldap: &mut Connection) -> LdapFlavor {
+        if self.flavor != LdapFlavor::Auto {
+            return self.flavor;
+        }
+        let root = match self
+            .read_entry(ldap, "", &vendor::ROOT_DSE_ATTRIBUTES)
+            .await
+        {
+            Ok(Some(root)) => root,
+            Ok(None) => return LdapFlavor::Auto,
+            Err(e) => {
+                tracing::debug!(error = %e, "could not read the root DSE");
+                return LdapFlavor::Auto;
+            }
+        };
+        let values = |name: &str| root.get(name).map(Vec::as_slice).unwrap_or_default();
+        let announced = vendor::flavor(&vendor::RootDse {
+            capabilities: values("supportedCapabilities"),
+            object_classes: values("objectClass"),
+            vendor_names: values("vendorName"),
+            vendor_versions: values("vendorVersion"),
+        });
+        announced.unwrap_or(LdapFlavor::Auto)
+    }
+
     /// The deadline after a bind that did not say it.
     async fn read_facts(
         &self,
         ldap: &mut Connection,
         username: &str,
         bind_name: &str,
+        flavor: LdapFlavor,
     ) -> Result<Facts, ProviderError> {
-        let mut wanted: Vec<&str> = Vec::new();
-        if self.flavor != LdapFlavor::Openldap {
-            wanted.extend(active_directory::USER_ATTRIBUTES);
+        match flavor {
+            LdapFlavor::Ds389 => return self.ds389_facts(ldap, username, bind_name, false).await,
+            LdapFlavor::Openldap => return self.openldap_facts(ldap, username, bind_name).await,
+            LdapFlavor::ActiveDirectory | LdapFlavor::Auto => {}
         }
-        if self.flavor != LdapFlavor::ActiveDirectory {
+        let mut wanted: Vec<&str> = active_directory::USER_ATTRIBUTES.to_vec();
+        if flavor == LdapFlavor::Auto {
             wanted.extend(openldap::USER_ATTRIBUTES);
         }
         let entry = self.user_entry(ldap, username, bind_name, &wanted).await?;
-        let is_ad = match self.flavor {
-            LdapFlavor::ActiveDirectory => true,
-            LdapFlavor::Openldap => false,
-            LdapFlavor::Auto => active_directory::USER_ATTRIBUTES
+        let is_ad = flavor == LdapFlavor::ActiveDirectory
+            || active_directory::USER_ATTRIBUTES
                 .iter()
-                .any(|a| entry.get(a).is_some()),
-        };
+                .any(|a| entry.get(a).is_some());
         if is_ad {
             self.ad_facts(ldap, &entry).await
         } else {
             let attrs = self.openldap_attributes(ldap, &entry).await?;
             Ok(openldap::entry_facts(&attrs))
         }
+    }
+
+    /// OpenLDAP's deadline: the entry's change time and its policy.
+    async fn openldap_facts(
+        &self,
+        ldap: &mut Connection,
+        username: &str,
+        bind_name: &str,
+    ) -> Result<Facts, ProviderError> {
+        let entry = self
+            .user_entry(ldap, username, bind_name, &openldap::USER_ATTRIBUTES)
+            .await?;
+        let attrs = self.openldap_attributes(ldap, &entry).await?;
+        Ok(openldap::entry_facts(&attrs))
     }
 
     async fn ad_facts(
@@ -459,8 +509,11 @@ impl Inner {
                     .transpose()
                     .map_err(|m| self.protocol(m))
             };
-            // An absent pwdMaxAge in a readable policy means "never" (0).
-            attrs.max_age_secs = Some(seconds("pwdMaxAge")?.unwrap_or(0));
+            let classes = policy
+                .get("objectClass")
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            attrs.max_age_secs = openldap::max_age(seconds("pwdMaxAge")?, classes);
             attrs.expire_warning_secs = seconds("pwdExpireWarning")?;
         }
         Ok(attrs)
@@ -488,30 +541,35 @@ impl Inner {
         })
     }
 
-    /// After a control gave the deadline: add the change time and the server's warning window
-    /// when the entry is readable. Failures here lose nothing the bind already said.
+    /// After a control said it: add what the entry says when it is readable (the change time,
+    /// the server's warning window, the date an expired password expired). Failures here lose
+    /// nothing the bind already said.
     async fn enrich_from_entry(
         &self,
         ldap: &mut Connection,
         username: &str,
         bind_name: &str,
-        mut facts: Facts,
+        flavor: LdapFlavor,
+        facts: Facts,
     ) -> Facts {
-        let entry = self
-            .user_entry(ldap, username, bind_name, &openldap::USER_ATTRIBUTES)
-            .await;
-        let attrs = match entry {
-            Ok(entry) => self.openldap_attributes(ldap, &entry).await,
-            Err(e) => Err(e),
-        };
-        match attrs {
-            Ok(attrs) => {
-                facts.changed_at = attrs.changed_at;
-                facts.warning_days = openldap::warning_days(attrs.expire_warning_secs);
+        let said_expired = facts.deadline == Deadline::ExpiredNow;
+        let entry = match flavor {
+            LdapFlavor::ActiveDirectory => return facts,
+            LdapFlavor::Ds389 => {
+                self.ds389_facts(ldap, username, bind_name, said_expired)
+                    .await
             }
-            Err(e) => tracing::debug!(error = %e, "could not read the password policy entry"),
+            LdapFlavor::Openldap | LdapFlavor::Auto => {
+                self.openldap_facts(ldap, username, bind_name).await
+            }
+        };
+        match entry {
+            Ok(entry) => openldap::completed(facts, &entry, Utc::now()),
+            Err(e) => {
+                tracing::debug!(error = %e, "could not read the entry or its password policy");
+                facts
+            }
         }
-        facts
     }
 
     /// One base-scope read; `None` when the entry does not exist or is not readable.

@@ -1,5 +1,9 @@
-//! OpenLDAP ppolicy rules, as pure functions: what a bind's response control means, and the
-//! deadline from `pwdChangedTime` + the effective policy's `pwdMaxAge` / `pwdExpireWarning`.
+//! OpenLDAP ppolicy rules, as pure functions: what a bind's response control means, the
+//! deadline from `pwdChangedTime` + the effective policy's `pwdMaxAge` / `pwdExpireWarning`, and
+//! how what the entry says completes what the control said.
+//!
+//! "Never" comes only from the policy (`pwdMaxAge` 0): an entry without a readable
+//! `pwdChangedTime` is "unknown", with the reason, not "never".
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
@@ -9,7 +13,7 @@ use crate::rules::expiry::{Deadline, Facts, SignInReason, Source};
 /// Operational attributes of the user's entry that are read after a successful bind.
 pub const USER_ATTRIBUTES: [&str; 2] = ["pwdChangedTime", "pwdPolicySubentry"];
 /// Attributes of the policy entry.
-pub const POLICY_ATTRIBUTES: [&str; 2] = ["pwdMaxAge", "pwdExpireWarning"];
+pub const POLICY_ATTRIBUTES: [&str; 3] = ["objectClass", "pwdMaxAge", "pwdExpireWarning"];
 
 const SECS_PER_DAY: i64 = 86_400;
 
@@ -71,28 +75,73 @@ pub struct EntryAttributes {
     pub expire_warning_secs: Option<i64>,
 }
 
-/// The deadline from the entry: `pwdChangedTime` + `pwdMaxAge`; no change time or a zero max age
-/// means the password never expires.
+/// The deadline from the entry: `pwdChangedTime` + `pwdMaxAge`; a policy without aging (a zero
+/// max age, or one too large to add) means the password never expires.
 pub fn entry_facts(attrs: &EntryAttributes) -> Facts {
-    let deadline = match (attrs.changed_at, attrs.max_age_secs) {
-        (None, _) | (_, Some(0)) => Deadline::Never,
+    let expires_at = |changed_at: DateTime<Utc>, secs| {
+        Duration::try_seconds(secs).and_then(|age| changed_at.checked_add_signed(age))
+    };
+    let (deadline, source, note) = match (attrs.changed_at, attrs.max_age_secs) {
+        (_, Some(0)) => (Deadline::Never, Source::LdapPasswordPolicy, None),
+        (None, _) => (
+            Deadline::Unknown,
+            Source::LdapPwdChangedTime,
+            Some("the entry has no readable pwdChangedTime"),
+        ),
         // The policy was not readable: the configured max age applies.
-        (Some(changed_at), None) => Deadline::AfterChange {
-            changed_at,
-            validity_days: None,
+        (Some(changed_at), None) => (
+            Deadline::AfterChange {
+                changed_at,
+                validity_days: None,
+            },
+            Source::LdapPwdChangedTime,
+            None,
+        ),
+        (Some(changed_at), Some(secs)) => match expires_at(changed_at, secs) {
+            Some(expires_at) => (
+                Deadline::At { expires_at },
+                Source::LdapPwdChangedTime,
+                None,
+            ),
+            None => (Deadline::Never, Source::LdapPasswordPolicy, None),
         },
-        (Some(changed_at), Some(secs)) => {
-            match Duration::try_seconds(secs).and_then(|age| changed_at.checked_add_signed(age)) {
-                Some(expires_at) => Deadline::At { expires_at },
-                None => Deadline::Never,
-            }
-        }
     };
     Facts {
         warning_days: warning_days(attrs.expire_warning_secs),
         changed_at: attrs.changed_at,
-        ..Facts::new(deadline, Source::LdapPwdChangedTime)
+        note: note.map(str::to_string),
+        ..Facts::new(deadline, source)
     }
+}
+
+/// What a bind's control said, completed by what the entry says: the last change, the server's
+/// warning window, and for an expired password the date it expired, when the entry's date has
+/// passed (a reset password's date may lie ahead: that is no expiry date).
+pub fn completed(control: Facts, entry: &Facts, now: DateTime<Utc>) -> Facts {
+    let deadline = match (&control.deadline, &entry.deadline) {
+        (Deadline::ExpiredNow, Deadline::At { expires_at }) if *expires_at <= now => {
+            Deadline::ExpiredSince {
+                expires_at: *expires_at,
+            }
+        }
+        (deadline, _) => deadline.clone(),
+    };
+    Facts {
+        deadline,
+        changed_at: control.changed_at.or(entry.changed_at),
+        warning_days: control.warning_days.or(entry.warning_days),
+        ..control
+    }
+}
+
+/// The policy's maximum age in seconds: its `pwdMaxAge`, or 0 (no aging) when a `pwdPolicy` entry
+/// has none, as the ppolicy draft defines; `None` when the entry is no `pwdPolicy` (another
+/// server's policy, or one whose object classes are not readable), which says nothing.
+pub fn max_age(pwd_max_age: Option<i64>, object_classes: &[String]) -> Option<i64> {
+    let is_pwd_policy = object_classes
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case("pwdPolicy"));
+    pwd_max_age.or(is_pwd_policy.then_some(0))
 }
 
 /// `pwdExpireWarning` in whole days; 0 (the server sends no warnings) leaves the configured window.
@@ -274,11 +323,27 @@ mod tests {
             expire_warning_secs: Some(0),
         });
         assert_eq!(never.deadline, Deadline::Never);
+        assert_eq!(never.source, Source::LdapPasswordPolicy);
         assert_eq!(never.warning_days, None);
 
+        // No change time: unknown, with the reason, even under a readable expiring policy.
+        for max_age_secs in [None, Some(90 * 86_400)] {
+            let unknown = entry_facts(&EntryAttributes {
+                max_age_secs,
+                ..Default::default()
+            });
+            assert_eq!(unknown.deadline, Deadline::Unknown, "{max_age_secs:?}");
+            assert_eq!(unknown.source, Source::LdapPwdChangedTime);
+            assert!(unknown.note.unwrap().contains("pwdChangedTime"));
+        }
+        // ...but a policy without aging is a fact of its own.
+        let ageless = entry_facts(&EntryAttributes {
+            max_age_secs: Some(0),
+            ..Default::default()
+        });
         assert_eq!(
-            entry_facts(&EntryAttributes::default()).deadline,
-            Deadline::Never
+            (ageless.deadline, ageless.source),
+            (Deadline::Never, Source::LdapPasswordPolicy)
         );
         assert_eq!(
             entry_facts(&EntryAttributes {
@@ -297,6 +362,73 @@ mod tests {
             expire_warning_secs: None,
         });
         assert_eq!(huge.deadline, Deadline::Never);
+        assert_eq!(huge.source, Source::LdapPasswordPolicy);
+    }
+
+    #[test]
+    fn the_entry_completes_the_control() {
+        let changed = now() - Duration::days(100);
+        let entry = |deadline| Facts {
+            changed_at: Some(changed),
+            warning_days: Some(14),
+            ..Facts::new(deadline, Source::LdapPwdChangedTime)
+        };
+        let grace = Facts {
+            grace_logins_left: Some(2),
+            ..Facts::new(Deadline::ExpiredNow, Source::LdapPpolicyControl)
+        };
+        let passed = now() - Duration::days(10);
+        let f = completed(
+            grace.clone(),
+            &entry(Deadline::At { expires_at: passed }),
+            now(),
+        );
+        assert_eq!(f.deadline, Deadline::ExpiredSince { expires_at: passed });
+        assert_eq!(
+            (f.source, f.grace_logins_left, f.changed_at, f.warning_days),
+            (Source::LdapPpolicyControl, Some(2), Some(changed), Some(14))
+        );
+        // A date ahead is no expiry date (a reset password); unknown and never add nothing.
+        for other in [
+            Deadline::At {
+                expires_at: now() + Duration::days(80),
+            },
+            Deadline::Unknown,
+            Deadline::Never,
+        ] {
+            let f = completed(grace.clone(), &entry(other.clone()), now());
+            assert_eq!(f.deadline, Deadline::ExpiredNow, "{other:?}");
+        }
+        // A control's own date stands.
+        let soon = Facts::new(
+            Deadline::At {
+                expires_at: now() + Duration::days(10),
+            },
+            Source::LdapPpolicyControl,
+        );
+        let f = completed(
+            soon.clone(),
+            &entry(Deadline::At { expires_at: passed }),
+            now(),
+        );
+        assert_eq!((f.deadline, f.source), (soon.deadline, soon.source));
+        assert_eq!(f.changed_at, Some(changed));
+    }
+
+    #[test]
+    fn a_missing_max_age_is_no_aging_only_in_a_pwd_policy() {
+        let classes = |c: &[&str]| c.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+        let pwd_policy = classes(&["device", "pwdPolicy"]);
+        assert_eq!(max_age(Some(7_776_000), &pwd_policy), Some(7_776_000));
+        assert_eq!(max_age(None, &pwd_policy), Some(0));
+        assert_eq!(max_age(None, &classes(&["device", "PWDPOLICY"])), Some(0));
+        // 389 Directory Server's local policies, and entries whose classes are hidden.
+        assert_eq!(
+            max_age(None, &classes(&["ldapsubentry", "passwordpolicy"])),
+            None
+        );
+        assert_eq!(max_age(None, &[]), None);
+        assert_eq!(max_age(Some(0), &[]), Some(0));
     }
 
     #[test]

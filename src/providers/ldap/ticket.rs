@@ -73,7 +73,10 @@ impl Inner {
             Err(e) => return Err(self.endpoint.open_error(e)),
         };
         let mut session = Connection { ldap, driver };
-        let facts = self.read_facts(&mut session, &principal, &principal).await;
+        let flavor = self.flavor_in_use(&mut session).await;
+        let facts = self
+            .read_facts(&mut session, &principal, &principal, flavor)
+            .await;
         let _ = tokio::time::timeout(self.timeout(), session.ldap.unbind()).await;
         Ok(Attempt {
             finding: Finding::Facts(facts?),
@@ -107,8 +110,8 @@ impl Inner {
         principal_of(account, self.kerberos.realm.as_deref())
     }
 
-    /// The filter that finds the entry of `principal`: its UPN or MIT principal attribute, and
-    /// in Active Directory its sAMAccountName when the principal is of the directory's own realm
+    /// The filter that finds the entry of `principal`: its UPN, or its MIT principal attribute
+    /// (OpenLDAP with the MIT schema, FreeIPA), and in Active Directory its sAMAccountName when the principal is of the directory's own realm
     /// (how the KDC itself names accounts).
     pub(super) fn principal_filter(&self, principal: &str) -> String {
         let (name, realm) = principal.rsplit_once('@').unwrap_or((principal, ""));
@@ -134,7 +137,7 @@ fn principal_of(account: &str, realm: Option<&str>) -> Option<String> {
 fn principal_filter(principal: &str, name: &str, own_realm: bool, flavor: LdapFlavor) -> String {
     let principal = ldap_escape(principal);
     let mut terms = Vec::new();
-    if flavor != LdapFlavor::Openldap {
+    if matches!(flavor, LdapFlavor::ActiveDirectory | LdapFlavor::Auto) {
         terms.push(format!("(userPrincipalName={principal})"));
         if own_realm {
             terms.push(format!("(sAMAccountName={})", ldap_escape(name)));
@@ -195,6 +198,10 @@ mod tests {
         assert_eq!(
             principal_filter("a*)(x@R", "a*)(x", false, LdapFlavor::Openldap),
             "(krbPrincipalName=a\\2a\\29\\28x@R)"
+        );
+        assert_eq!(
+            principal_filter("alice@EXAMPLE.TEST", "alice", true, LdapFlavor::Ds389),
+            "(krbPrincipalName=alice@EXAMPLE.TEST)"
         );
         assert_eq!(
             principal_filter("alice@EXAMPLE.TEST", "alice", true, LdapFlavor::Auto),

@@ -218,24 +218,40 @@ fn eval_cases() -> Vec<EvalCase> {
             true,
         ),
         // --- endpoint window vs policy window ------------------------------------------------
+        // A shorter endpoint window never shortens the policy's: the earlier warning wins.
         EvalCase::new(
-            "endpoint window 5: 6 d left is ok",
+            "endpoint window 5 under policy 14: 6 d left is a warning",
             e - days(6),
             at_with_window(e, 5),
         )
-        .want(Ok, ex, Some(6), false),
+        .want(Warning, ex, Some(6), false),
         EvalCase::new(
-            "endpoint window 5: 1 s before its start is ok",
-            e - days(5) - secs(1),
+            "endpoint window 5 under policy 14: 1 s before the policy's start is ok",
+            e - days(14) - secs(1),
             at_with_window(e, 5),
         )
-        .want(Ok, ex, Some(5), false),
+        .want(Ok, ex, Some(14), false),
         EvalCase::new(
-            "endpoint window 5: at its start",
+            "endpoint window 5 under policy 7: 6 d left is a warning",
+            e - days(6),
+            at_with_window(e, 5),
+        )
+        .policy(policy(90, 7, 1))
+        .want(Warning, ex, Some(6), false),
+        EvalCase::new(
+            "endpoint window 5 under policy 4: at the endpoint's start",
             e - days(5),
             at_with_window(e, 5),
         )
+        .policy(policy(90, 4, 1))
         .want(Warning, ex, Some(5), false),
+        EvalCase::new(
+            "endpoint window 5 under policy 4: 1 s before the endpoint's start",
+            e - days(5) - secs(1),
+            at_with_window(e, 5),
+        )
+        .policy(policy(90, 4, 1))
+        .want(Ok, ex, Some(5), false),
         EvalCase::new(
             "endpoint window 30: 20 d left",
             e - days(20),
@@ -249,11 +265,11 @@ fn eval_cases() -> Vec<EvalCase> {
         )
         .want(Ok, ex, Some(30), false),
         EvalCase::new(
-            "endpoint window 0: no warning",
+            "endpoint window 0: the policy still warns",
             e - secs(1),
             at_with_window(e, 0),
         )
-        .want(Ok, ex, Some(0), false),
+        .want(Warning, ex, Some(0), true),
         EvalCase::new("endpoint window 0: still expires", e, at_with_window(e, 0)).want(
             Expired,
             ex,
@@ -310,14 +326,16 @@ fn eval_cases() -> Vec<EvalCase> {
         EvalCase::new(
             "urgent 3 > window 2: whole window urgent",
             e - days(2),
-            at_with_window(e, 2),
+            at(e),
         )
+        .policy(policy(90, 2, 3))
         .want(Warning, ex, Some(2), true),
         EvalCase::new(
             "urgent 3 > window 2: before the window, not urgent",
             e - days(2) - secs(1),
-            at_with_window(e, 2),
+            at(e),
         )
+        .policy(policy(90, 2, 3))
         .want(Ok, ex, Some(2), false),
         EvalCase::new(
             "urgent = window: urgent from window start",
@@ -408,6 +426,29 @@ fn eval_cases() -> Vec<EvalCase> {
             "endpoint says expired now",
             e - days(60),
             facts(Deadline::ExpiredNow, None),
+        )
+        .want(Expired, None, Some(0), true),
+        EvalCase::new(
+            "endpoint says expired, and since when",
+            e + days(3),
+            facts(Deadline::ExpiredSince { expires_at: e }, None),
+        )
+        .want(Expired, Some(e), Some(0), true),
+        EvalCase::new(
+            "endpoint says expired, its date still ahead by this clock: its word wins",
+            e - hours(1),
+            facts(Deadline::ExpiredSince { expires_at: e }, None),
+        )
+        .want(Expired, Some(e), Some(0), true),
+        EvalCase::new(
+            "endpoint says expired since a sentinel date: no date shown",
+            e,
+            facts(
+                Deadline::ExpiredSince {
+                    expires_at: utc(9999, 12, 31, 23, 59, 59) + secs(1),
+                },
+                None,
+            ),
         )
         .want(Expired, None, Some(0), true),
         EvalCase::new(
@@ -1495,6 +1536,20 @@ fn serde_round_trip_table() {
             vec![r#""kind":"expired_now""#, r#""source":"ad_bind_error""#],
         ),
         (
+            "facts expired since",
+            Finding::Facts(plain(
+                Deadline::ExpiredSince {
+                    expires_at: utc(2027, 6, 15, 12, 0, 0),
+                },
+                Source::LdapPasswordExpirationTime,
+            )),
+            vec![
+                r#""kind":"expired_since""#,
+                r#""expires_at":"2027-06-15T12:00:00Z""#,
+                r#""source":"ldap_password_expiration_time""#,
+            ],
+        ),
+        (
             "facts unknown",
             Finding::Facts(plain(Deadline::Unknown, Source::TokenEndpoint)),
             vec![r#""kind":"unknown""#, r#""source":"token_endpoint""#],
@@ -1621,6 +1676,41 @@ fn serde_reads_older_state_table() {
             serde_json::from_str::<Finding>(json).is_err(),
             "{name}: {json} must be rejected"
         );
+    }
+}
+
+/// The `source` names of `check --json`, which admins' scripts read.
+#[test]
+fn source_names_table() {
+    let cases = [
+        (Source::TokenEndpoint, "token_endpoint"),
+        (Source::TokenClaim, "token_claim"),
+        (Source::GraphPasswordPolicies, "graph_password_policies"),
+        (Source::GraphDomainPolicy, "graph_domain_policy"),
+        (Source::GraphConfigPolicy, "graph_config_policy"),
+        (Source::LdapPpolicyControl, "ldap_ppolicy_control"),
+        (Source::LdapPwdChangedTime, "ldap_pwd_changed_time"),
+        (Source::LdapPasswordPolicy, "ldap_password_policy"),
+        (Source::LdapLocalPolicy, "ldap_local_policy"),
+        (
+            Source::LdapPasswordExpirationTime,
+            "ldap_password_expiration_time",
+        ),
+        (Source::LdapNetscapeControl, "ldap_netscape_control"),
+        (
+            Source::LdapKrbPasswordExpiration,
+            "ldap_krb_password_expiration",
+        ),
+        (Source::AdBindError, "ad_bind_error"),
+        (Source::AdComputedExpiry, "ad_computed_expiry"),
+        (Source::AdPwdLastSet, "ad_pwd_last_set"),
+        (Source::AdAccountControl, "ad_account_control"),
+    ];
+    for (source, name) in cases {
+        let json = serde_json::to_string(&source).unwrap();
+        assert_eq!(json, format!("\"{name}\""), "{name}");
+        let back: Source = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, source, "{name}: round trip");
     }
 }
 

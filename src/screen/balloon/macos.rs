@@ -20,7 +20,7 @@ use std::time::Duration;
 use notify_rust::{Notification, NotificationResponse};
 
 use super::shell_balloon::outcome_when_unreported;
-use super::{outcome_of_response, Notifier, APP_NAME, LONGEST_STAY};
+use super::{outcome_of_response, Notifier, Taken, APP_NAME, LONGEST_STAY};
 use crate::rules::expiry::Balloon;
 use crate::system::paths::MACOS_BUNDLE_ID;
 use crate::system::state::BalloonOutcome;
@@ -28,11 +28,13 @@ use crate::system::state::BalloonOutcome;
 /// How long after the timeout a silent notification is waited for.
 const GRACE: Duration = Duration::from_secs(2);
 
-/// Shows the notification and waits (on a thread of its own) for how it ended.
+/// Shows the notification, says so through `taken`, and waits (on a thread of its own) for how
+/// it ended.
 pub async fn show(
     balloon: &Balloon,
     action: &str,
     notifier: &Notifier,
+    taken: Taken,
 ) -> Result<BalloonOutcome, String> {
     claim_bundle_identity();
     let mut notification = Notification::new();
@@ -42,6 +44,7 @@ pub async fn show(
         .body(&balloon.body)
         .action("default", action);
     let handle = notification.show().map_err(|e| e.to_string())?;
+    let _ = taken.send(());
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     // A plain thread, not the blocking pool: without a main run loop the wait never returns,
     // and such a thread must not hold up the runtime's shutdown.

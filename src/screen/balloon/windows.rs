@@ -37,7 +37,7 @@ use super::shell_balloon::{
     self, balloon_event, icon_bitmaps, notification_code, outcome_when_unreported, wide_fixed,
     BalloonEvent, TEXT_UNITS, TIP_UNITS, TITLE_UNITS,
 };
-use super::{Notifier, APP_NAME, LONGEST_STAY};
+use super::{Notifier, Taken, APP_NAME, LONGEST_STAY};
 use crate::rules::expiry::{Balloon, Urgency};
 use crate::screen::tray::{icon_rgba, IconKind, TRAY_ICON_SIZE};
 use crate::system::state::BalloonOutcome;
@@ -88,6 +88,7 @@ pub async fn show(
     balloon: &Balloon,
     _action: &str,
     notifier: &Notifier,
+    taken: Taken,
 ) -> Result<BalloonOutcome, ShellError> {
     let request = Request {
         title: wide_fixed(&balloon.title, TITLE_UNITS),
@@ -102,7 +103,7 @@ pub async fn show(
     std::thread::Builder::new()
         .name("balloon".into())
         .spawn(move || {
-            let _ = done_tx.send(run(&request, &window));
+            let _ = done_tx.send(run(&request, &window, taken));
         })
         .map_err(|e| ShellError::Thread(e.to_string()))?;
     let outcome = done_rx
@@ -136,8 +137,12 @@ struct ThisBalloon {
     unreported: Cell<BalloonOutcome>,
 }
 
-/// The balloon thread: window, icon, balloon, message loop, cleanup.
-fn run(request: &Request, window_slot: &AtomicUsize) -> Result<BalloonOutcome, ShellError> {
+/// The balloon thread: window, icon, balloon (then `taken` is told), message loop, cleanup.
+fn run(
+    request: &Request,
+    window_slot: &AtomicUsize,
+    taken: Taken,
+) -> Result<BalloonOutcome, ShellError> {
     let class = register_class()?;
     // Declared before the window, so it outlives it (locals are dropped in reverse order).
     let this = ThisBalloon {
@@ -193,6 +198,7 @@ fn run(request: &Request, window_slot: &AtomicUsize) -> Result<BalloonOutcome, S
     // SAFETY: a timer on our own window, reported as WM_TIMER to `window_proc`.
     unsafe { SetTimer(window.0, FALLBACK_TIMER, duration_ms(wait), None) };
     window_slot.store(window.0 as usize, Ordering::Release);
+    let _ = taken.send(());
     tracing::debug!(version_4, "balloon shown from its notification-area icon");
 
     let mut msg = MSG::default();

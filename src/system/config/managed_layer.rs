@@ -1,5 +1,5 @@
 //! The admin policy laid over the configuration files: each value the admins imposed (Group
-//! Policy, managed preferences; read by `admin_policy`) replaces what any file said, and
+//! Policy, managed preferences; read by `system::managed`) replaces what any file said, and
 //! remembers the policy setting as its origin, so errors and `config show` name it.
 
 use std::path::{Path, PathBuf};
@@ -91,6 +91,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::system::config::{Layer, LayerFile};
     use crate::system::managed::{Kind, PolicyValue, MAPPINGS};
 
     const SOURCE: &str = r"HKLM\Software\Policies\signin-assistant";
@@ -120,13 +121,18 @@ mod tests {
                 Kind::Text => text(match m.key {
                     "provider.kind" => "ldap",
                     "ldap.flavor" => "openldap",
+                    "ldap.auth" => "kerberos",
                     "ldap.bind" => "{username}",
                     "ldap.url" => "ldaps://dc.example.com",
-                    k if k.ends_with("url") || k.ends_with("authority") => "https://example.com/",
+                    "ldap.change" => "portal",
+                    "entra.sign_in" => "device_code",
+                    "entra.tenant" => "contoso.example",
+                    "portal.url" | "entra.authority" | "entra.graph" => "https://example.com/",
                     _ => "value",
                 }),
                 Kind::Number => PolicyValue::Number(7),
                 Kind::Flag => PolicyValue::Number(1),
+                Kind::List => PolicyValue::List(vec!["https://example.com/a/".into()]),
             };
             let mut config = Config::default();
             config
@@ -214,14 +220,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let user = dir.path().join("user.toml");
         std::fs::write(&user, "[portal]\nurl = \"https://user.example/\"\n").unwrap();
+        let user = [LayerFile::new(&user, Layer::User)];
         let config = Config::merge(
-            std::slice::from_ref(&user),
+            &user,
             &policy(&[("PortalUrl", text("https://admin.example/"))]),
         )
         .unwrap();
         assert_eq!(config.portal.url.as_str(), "https://admin.example/");
         let err = Config::merge(
-            std::slice::from_ref(&user),
+            &user,
             &policy(&[("PortalUrl", text("http://admin.example/"))]),
         )
         .unwrap_err();

@@ -1,6 +1,8 @@
 //! The effective configuration as a person reads it (`signin-assistant config show`, `doctor`):
 //! every key with its value and the file and line that set it, grouped in the tables of the
-//! file, so an admin sees at once which layer won and can copy a line into their own file.
+//! file, so an admin sees at once which layer won and can copy a line into their own file. A
+//! value the admins imposed (an enforced file, the policy) says "enforced by your
+//! administrator", so a person knows why their own file does not change it.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -17,10 +19,15 @@ pub struct Setting {
     pub key: &'static str,
     /// The value as TOML writes it (strings quoted); None when it is not set.
     pub value: Option<String>,
-    /// "FILE:LINE", or "built-in default".
+    /// "FILE:LINE", "policy SETTING", or "built-in default".
     #[serde(serialize_with = "as_text")]
     pub origin: Origin,
+    /// Imposed by the admins (an enforced file or the policy): no person's file overrides it.
+    pub enforced: bool,
 }
+
+/// What a value imposed by the admins says beside its origin.
+pub const ENFORCED: &str = "enforced by your administrator";
 
 fn as_text<S: serde::Serializer>(origin: &Origin, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(origin)
@@ -107,7 +114,12 @@ impl Config {
         } else {
             text.push_str("# Files read, later ones win:\n");
             for file in &self.files {
-                let _ = writeln!(text, "#   {}", file.display());
+                let enforced = if self.enforced_files.contains(file) {
+                    format!("  ({ENFORCED})")
+                } else {
+                    String::new()
+                };
+                let _ = writeln!(text, "#   {}{enforced}", file.display());
             }
         }
         let settings = self.settings();
@@ -121,6 +133,9 @@ impl Config {
             }
             let line = line_of(setting);
             match setting.value {
+                Some(_) if setting.enforced => {
+                    let _ = writeln!(text, "{line:width$}  # {ENFORCED}: {}", setting.origin);
+                }
                 Some(_) => {
                     let _ = writeln!(text, "{line:width$}  # {}", setting.origin);
                 }
@@ -145,6 +160,7 @@ fn line_of(setting: &Setting) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::system::config::Layer;
     use std::path::Path;
 
     #[test]
@@ -186,6 +202,62 @@ mod tests {
         again.apply_text(Path::new("/x.toml"), &text).unwrap();
         assert_eq!(again.policy, config.policy);
         assert_eq!(again.account, config.account);
+    }
+
+    #[test]
+    fn values_the_admins_impose_say_so() {
+        let mut config = Config::default();
+        config
+            .apply_layer(
+                Path::new("/home/u/config.toml"),
+                "[ldap]\nurl = \"ldaps://elsewhere.example.net\"\n[policy]\nwarning_days = 7\n",
+                Layer::User,
+            )
+            .unwrap();
+        config
+            .apply_layer(
+                Path::new("/etc/signin-assistant/enforced.toml"),
+                "[ldap]\nurl = \"ldaps://dc.corp.example\"\n",
+                Layer::Enforced,
+            )
+            .unwrap();
+        config.set_origin(
+            "portal.url",
+            Origin::Policy {
+                setting: r"HKLM\Software\Policies\signin-assistant\PortalUrl".into(),
+            },
+        );
+        let text = config.show();
+        let line = |start: &str| text.lines().find(|l| l.starts_with(start)).unwrap();
+        assert!(
+            line("url = \"ldaps://dc.corp.example\"").ends_with(
+                "# enforced by your administrator: /etc/signin-assistant/enforced.toml:2"
+            ),
+            "{text}"
+        );
+        assert!(
+            line("url = \"https://passwordreset").ends_with(
+                r"# enforced by your administrator: policy HKLM\Software\Policies\signin-assistant\PortalUrl"
+            ),
+            "{text}"
+        );
+        assert!(
+            line("warning_days = 7").ends_with("# /home/u/config.toml:4"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "#   /etc/signin-assistant/enforced.toml  (enforced by your administrator)\n"
+            ),
+            "{text}"
+        );
+        let settings = config.settings();
+        let get = |key: &str| settings.iter().find(|s| s.key == key).unwrap();
+        assert!(get("ldap.url").enforced && get("portal.url").enforced);
+        assert!(!get("policy.warning_days").enforced);
+        let json = serde_json::to_value(get("ldap.url")).unwrap();
+        assert_eq!(json["enforced"], true);
+        assert_eq!(json["origin"], "/etc/signin-assistant/enforced.toml:2");
     }
 
     #[test]

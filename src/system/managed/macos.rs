@@ -4,6 +4,7 @@
 //!
 //! Compiled in CI for aarch64-apple-darwin; never run.
 
+use core_foundation::array::CFArray;
 use core_foundation::base::{CFType, TCFType};
 use core_foundation::boolean::CFBoolean;
 use core_foundation::number::CFNumber;
@@ -45,10 +46,12 @@ pub fn read() -> Result<AdminPolicy, PolicyReadError> {
     Ok(AdminPolicy { source, settings })
 }
 
-/// A property-list value as a policy value: strings, integers and booleans.
+/// A property-list value as a policy value: strings, integers, booleans and arrays of strings.
 fn policy_value(value: &CFType) -> PolicyValue {
     if let Some(text) = value.downcast::<CFString>() {
         PolicyValue::Text(text.to_string())
+    } else if let Some(array) = value.downcast::<CFArray>() {
+        strings(&array)
     } else if let Some(flag) = value.downcast::<CFBoolean>() {
         PolicyValue::Number(i64::from(bool::from(flag)))
     } else if let Some(number) = value.downcast::<CFNumber>() {
@@ -59,7 +62,26 @@ fn policy_value(value: &CFType) -> PolicyValue {
             .unwrap_or_else(|| PolicyValue::Unsupported("a real number".into()))
     } else {
         PolicyValue::Unsupported(
-            "a property-list type other than string, integer or boolean".into(),
+            "a property-list type other than string, integer, boolean or array".into(),
         )
     }
+}
+
+/// A property-list array as a list, when every element is a string.
+fn strings(array: &CFArray) -> PolicyValue {
+    let mut texts = Vec::new();
+    for item in array.get_all_values() {
+        // SAFETY: the elements of a property-list array are Core Foundation objects, alive as
+        // long as the array; the get rule takes a reference of our own.
+        let item = unsafe { CFType::wrap_under_get_rule(item) };
+        match item.downcast::<CFString>() {
+            Some(text) => texts.push(text.to_string()),
+            None => {
+                return PolicyValue::Unsupported(
+                    "an array with an element other than a string".into(),
+                )
+            }
+        }
+    }
+    PolicyValue::List(texts)
 }

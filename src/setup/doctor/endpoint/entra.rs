@@ -1,5 +1,6 @@
 //! Entra ID's endpoint checks: DNS, TCP, TLS, then a GET on the token endpoint, which a real
-//! one answers with an OAuth2 error ("only POST"), after checking the tenant.
+//! one answers with an OAuth2 error ("only POST"), after checking the tenant. Its answer is read
+//! up to a bound: a page larger than an error answer is reported as too large, not read on.
 
 use std::time::Duration;
 
@@ -7,7 +8,7 @@ use chrono::{DateTime, Utc};
 use url::Url;
 
 use super::{clock, reach, CONNECTION, STEP_LIMIT};
-use crate::providers::http::error_chain;
+use crate::providers::http::{error_chain, read_bounded, BodyError};
 use crate::setup::doctor::Item;
 use crate::system::config::Config;
 
@@ -52,7 +53,8 @@ pub(super) async fn checks(config: &Config, url: Url) -> Vec<Item> {
 struct Answer {
     status: u16,
     date: Option<DateTime<Utc>>,
-    body: serde_json::Value,
+    /// The JSON of the body (`Null` when it is not JSON), or why the body was not read whole.
+    body: Result<serde_json::Value, BodyError>,
 }
 
 async fn get(url: &Url, timeout: Duration) -> Result<Answer, reqwest::Error> {
@@ -71,12 +73,9 @@ async fn get(url: &Url, timeout: Duration) -> Result<Answer, reqwest::Error> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
         .map(|d| d.with_timezone(&Utc));
-    let bytes = response.bytes().await?;
-    let body = if bytes.len() <= MAX_BODY {
-        serde_json::from_slice(&bytes).unwrap_or_default()
-    } else {
-        serde_json::Value::Null
-    };
+    let body = read_bounded(response, MAX_BODY)
+        .await
+        .map(|bytes| serde_json::from_slice(bytes.as_slice()).unwrap_or_default());
     Ok(Answer { status, date, body })
 }
 
@@ -105,7 +104,20 @@ fn connection_failed(url: &Url, host: &str, e: reqwest::Error) -> Item {
 }
 
 fn token_answer(config: &Config, answer: &Answer) -> Item {
-    let codes: Vec<u64> = answer.body["error_codes"]
+    let body = match &answer.body {
+        Ok(body) => body,
+        Err(e) => {
+            return Item::problem(
+                TOKEN,
+                format!(
+                    "HTTP {}, not the answer of an OAuth2 token endpoint: {e}",
+                    answer.status
+                ),
+                check_authority(config),
+            )
+        }
+    };
+    let codes: Vec<u64> = body["error_codes"]
         .as_array()
         .map(|a| a.iter().filter_map(|c| c.as_u64()).collect())
         .unwrap_or_default();
@@ -122,7 +134,7 @@ fn token_answer(config: &Config, answer: &Answer) -> Item {
             ),
         );
     }
-    if answer.body["error"].is_string() {
+    if body["error"].is_string() {
         return Item::ok(
             TOKEN,
             format!(
@@ -137,10 +149,15 @@ fn token_answer(config: &Config, answer: &Answer) -> Item {
             "HTTP {}, not the answer of an OAuth2 token endpoint",
             answer.status
         ),
-        format!(
-            "check [entra] authority ({}) and tenant ({})",
-            config.origin("entra.authority"),
-            config.origin("entra.tenant")
-        ),
+        check_authority(config),
+    )
+}
+
+/// What to check when the endpoint does not answer like a token endpoint.
+fn check_authority(config: &Config) -> String {
+    format!(
+        "check [entra] authority ({}) and tenant ({})",
+        config.origin("entra.authority"),
+        config.origin("entra.tenant")
     )
 }
