@@ -11,10 +11,15 @@
 //! `setup` finds the domain controller through DNS SRV records (dnsmasq on loopback) and its
 //! root DSE, and writes a configuration with which sign-in and check work.
 //!
+//! Then `[ldap] auth = "kerberos"`: checks with a ticket from kinit, no password anywhere
+//! (`samba_ad/kerberos.rs`).
+//!
 //! Samba's ports are fixed (389, 636, 88, 464), so this file has a single test and one domain
 //! controller. It needs root and the Samba packages, and krb5-user for kpasswd (the test fails,
 //! with the install command, without them).
 
+#[path = "samba_ad/kerberos.rs"]
+mod kerberos;
 mod support;
 
 use std::path::Path;
@@ -251,6 +256,8 @@ fn every_kind_of_account_on_a_samba_domain_controller() {
     change_with_ldap(&dc);
     change_expired_with_kpasswd(&dc);
     eprintln!("samba: passwords changed after {:?}", began.elapsed());
+    kerberos::kerberos_checks(&dc);
+    eprintln!("samba: Kerberos checks done after {:?}", began.elapsed());
 }
 
 // ----- setup ------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 //! What a provider can do besides checking a password, asked as a question: "can you sign a
-//! person in interactively?", "can you change the password here?". The work layer asks
-//! [`IdentityProvider::interactive_sign_in`](super::IdentityProvider::interactive_sign_in) and
+//! person in interactively?", "can you change the password here?", "do you check with the
+//! person's Kerberos ticket?". The work layer asks
+//! [`IdentityProvider::interactive_sign_in`](super::IdentityProvider::interactive_sign_in),
 //! [`IdentityProvider::changes_password_here`](super::IdentityProvider::changes_password_here)
+//! and [`IdentityProvider::checks_with_ticket`](super::IdentityProvider::checks_with_ticket)
 //! and never names a concrete provider; a provider without the capability answers `None` (the
 //! default, which the test fakes keep).
 //!
@@ -75,4 +77,18 @@ pub trait ChangesPasswordHere: Send + Sync {
         current: &'a Secret,
         new: &'a Secret,
     ) -> Pending<'a, Result<ChangedVia, ChangeError>>;
+}
+
+/// Checking with what this computer already holds for the person (a Kerberos ticket) instead of
+/// a password: nothing is asked, nothing is kept in the keyring.
+pub trait ChecksWithTicket: Send + Sync {
+    /// The account of the person's ticket (its principal), when there is a valid one.
+    fn ticket_account(&self) -> Option<String>;
+
+    /// One check of `account` with its ticket; a missing or expired ticket is a reason to
+    /// sign in, not an error.
+    fn check_with_ticket<'a>(
+        &'a self,
+        account: &'a str,
+    ) -> Pending<'a, Result<Attempt, ProviderError>>;
 }

@@ -17,7 +17,7 @@ use std::future::Future;
 use crate::rules::expiry::{Finding, SignInReason};
 use crate::system::config::{Config, Missing, ProviderKind, SignInMethod};
 use crate::system::credentials::{EndpointIdentity, Secret};
-use capabilities::{ChangesPasswordHere, InteractiveSignIn};
+use capabilities::{ChangesPasswordHere, ChecksWithTicket, InteractiveSignIn};
 
 /// The result of one authentication attempt that reached the endpoint.
 #[derive(Debug)]
@@ -81,6 +81,10 @@ pub enum ProviderError {
         code: String,
         error: String,
     },
+    /// The Kerberos side of a sign-in with the person's ticket failed (not a missing ticket,
+    /// which is a reason to sign in): an unknown server, the library's own words.
+    #[error("signing in to {endpoint} with Kerberos failed: {detail}")]
+    Kerberos { endpoint: String, detail: String },
 }
 
 impl ProviderError {
@@ -128,6 +132,12 @@ pub trait IdentityProvider: Send + Sync + 'static {
     /// Changing the password in the directory itself, for [`crate::work::password_change`];
     /// `None` when the provider cannot (and for fakes).
     fn changes_password_here(&self) -> Option<&dyn ChangesPasswordHere> {
+        None
+    }
+
+    /// Checking with the person's Kerberos ticket instead of a kept password, for
+    /// [`crate::work::account`]; `None` when the provider checks with a password (and for fakes).
+    fn checks_with_ticket(&self) -> Option<&dyn ChecksWithTicket> {
         None
     }
 
@@ -237,6 +247,13 @@ impl IdentityProvider for Provider {
         match self {
             Provider::Ldap(p) => Some(p),
             Provider::Entra(_) => None,
+        }
+    }
+
+    fn checks_with_ticket(&self) -> Option<&dyn ChecksWithTicket> {
+        match self {
+            Provider::Ldap(p) if p.uses_ticket() => Some(p),
+            _ => None,
         }
     }
 

@@ -139,6 +139,10 @@ pub enum SignInReason {
     /// The kept credentials were accepted by another sign-in server than the configured one
     /// (or kept by an older version that did not record which): they were forgotten unsent.
     EndpointChanged,
+    /// Signing in with a Kerberos ticket, and there is none for the account, or it expired.
+    NoTicket,
+    /// Signing in with a Kerberos ticket on a computer without a Kerberos library.
+    NoKerberos,
 }
 
 impl SignInReason {
@@ -167,6 +171,12 @@ impl SignInReason {
             }
             SignInReason::EndpointChanged => {
                 "the configured sign-in server changed; sign in again"
+            }
+            SignInReason::NoTicket => {
+                "you have no valid Kerberos ticket (none, or it expired): log in to this computer again, or get one with `kinit` and your account in the realm's capitals (e.g. `kinit alice@EXAMPLE.COM`)"
+            }
+            SignInReason::NoKerberos => {
+                "this computer has no Kerberos library to sign in with your ticket: install it (Debian and Ubuntu: libgssapi-krb5-2) or ask your IT desk"
             }
         }
     }

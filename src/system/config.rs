@@ -135,6 +135,16 @@ impl LdapFlavor {
     }
 }
 
+/// How the agent proves who the person is to an LDAP directory (`[ldap] auth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LdapAuth {
+    /// A simple bind with the password the person gave, kept in the keyring.
+    Password,
+    /// A SASL GSSAPI bind with the person's Kerberos ticket: nothing is asked or kept.
+    Kerberos,
+}
+
 /// Where a person changes an LDAP or Active Directory password.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -242,6 +252,8 @@ section!(EntraConfig, EntraLayer, "entra" {
 section!(LdapConfig, LdapLayer, "ldap" {
     url: Option<Url> = None,
     starttls: bool = false,
+    /// A password, or the person's Kerberos ticket.
+    auth: LdapAuth = LdapAuth::Password,
     /// Bind DN template with `{username}`.
     bind: Option<String> = None,
     base: Option<String> = None,

@@ -109,6 +109,7 @@ pub const MAPPINGS: &[Mapping] = &[
     ),
     map("LdapUrl", "ldap.url", Kind::Text),
     map("LdapStartTls", "ldap.starttls", Kind::Flag),
+    map("LdapAuth", "ldap.auth", Kind::Text),
     map("LdapBind", "ldap.bind", Kind::Text),
     map("LdapBase", "ldap.base", Kind::Text),
     map("LdapFlavor", "ldap.flavor", Kind::Text),

@@ -8,6 +8,10 @@
 //! password ([`keep_refresh_token_only`]); a refresh token the endpoint refuses is removed at
 //! once, and without a password to fall back on the session has ended.
 //!
+//! A provider that checks with the person's Kerberos ticket
+//! ([`IdentityProvider::checks_with_ticket`]) is asked with it alone: the keyring is neither read
+//! nor written, and a password typed at sign-in is not sent.
+//!
 //! Every secret is kept bound to the endpoint that accepted it ([`IdentityProvider::endpoint`]).
 //! A check that finds one bound to another endpoint, or kept by an older version that did not
 //! record where (it may have been sent anywhere since), sends nothing, forgets the account's
@@ -109,6 +113,9 @@ pub async fn sign_in(
     account: &str,
     password: &Secret,
 ) -> Result<Finding, CheckError> {
+    if let Some(ticket) = provider.checks_with_ticket() {
+        return Ok(ticket.check_with_ticket(account).await?.finding);
+    }
     // Fail before sending anything if the keyring cannot keep the result.
     keyring(cache, {
         let account = account.to_string();
@@ -143,6 +150,9 @@ pub async fn check(
     account: &str,
     previous: Option<&Finding>,
 ) -> Result<Finding, CheckError> {
+    if let Some(ticket) = provider.checks_with_ticket() {
+        return Ok(ticket.check_with_ticket(account).await?.finding);
+    }
     let (finding, seen) = determine(provider, cache, account).await?;
     let changed_elsewhere = Finding::SignInRequired {
         reason: SignInReason::PasswordChangedElsewhere,

@@ -169,6 +169,12 @@ impl Samba {
                 .arg(option("interfaces = lo".into()))
                 .arg(option("bind interfaces only = yes".into()))
                 .arg(option("server services = ldap, kdc".into()))
+                // Samba before 4.20 refuses a Kerberos bind over TLS without a SASL security
+                // layer (as Active Directory and Samba 4.20 accept it) unless told so; it
+                // refuses one with a layer over TLS in any case. Plain LDAP still needs a layer.
+                .arg(option(
+                    "ldap server require strong auth = allow_sasl_over_tls".into(),
+                ))
                 .arg(option(format!(
                     "pid directory = {}",
                     d.join("run").display()
@@ -339,6 +345,18 @@ impl Samba {
              msDS-PSOAppliesTo: CN={user},{USERS}\n",
             interval(chrono::Duration::days(60))
         ));
+    }
+
+    /// Registers the DC's service principal names (`ldap/dc1.example.test` among them), as the
+    /// DNS update service would, which does not run here: Kerberos binds to LDAP need them.
+    pub fn register_spns(&self) {
+        run(
+            Command::new("samba_spnupdate").arg(format!(
+                "--configfile={}",
+                self.dir.path().join("etc/smb.conf").display()
+            )),
+            None,
+        );
     }
 
     /// Sets the user's password again as if it had been set at `at`. Over LDAP `pwdLastSet` only

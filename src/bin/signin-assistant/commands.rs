@@ -12,7 +12,7 @@ use signin_assistant::agent::front::{self, AgentChannels};
 use signin_assistant::agent::instance::{self, LockError};
 use signin_assistant::agent::unconfigured::{SetUp, SetupWait};
 use signin_assistant::agent::Agent;
-use signin_assistant::providers::Provider;
+use signin_assistant::providers::{IdentityProvider, Provider};
 use signin_assistant::report::{self, Report};
 use signin_assistant::rules::expiry::{Finding, PasswordState};
 use signin_assistant::screen::desktop::{Patience, RealDesktop};
@@ -59,6 +59,13 @@ impl Commands {
             .filter(|a| !a.trim().is_empty())
     }
 
+    /// The account checked and watched: as [`account`](Self::account), and with a Kerberos
+    /// ticket the ticket's principal when no account is named.
+    fn watched(&self, provider: &Provider, saved: &SavedState) -> Option<String> {
+        let from_ticket = || provider.checks_with_ticket()?.ticket_account();
+        self.account(None, saved).or_else(from_ticket)
+    }
+
     /// The effective configuration.
     pub fn config(&self) -> &Config {
         &self.config
@@ -87,6 +94,15 @@ impl Commands {
             UsageError("which account? use `sign-in --user NAME` or set [account] username".into())
         })?;
         let routine = self.routine(Patience::OneShot)?;
+        if routine.provider.checks_with_ticket().is_some() {
+            return Err(UsageError(
+                "with [ldap] auth = \"kerberos\" there is no password to sign in with: checks use \
+                 your Kerberos ticket (log in again, or get one with `kinit`), then run \
+                 `signin-assistant check`"
+                    .into(),
+            )
+            .into());
+        }
         let password = read_password(&account, password_stdin)?;
         let finding =
             account::sign_in(&routine.provider, &routine.cache, &account, &password).await?;
@@ -178,9 +194,9 @@ impl Commands {
 
     pub async fn check(self, json: bool, notify: bool) -> anyhow::Result<()> {
         // A configuration that is not complete is said first, once, with what is missing.
-        Provider::from_config(&self.config)?;
+        let provider = Provider::from_config(&self.config)?;
         let saved = self.state_file.load();
-        let Some(account) = self.account(None, &saved) else {
+        let Some(account) = self.watched(&provider, &saved) else {
             let report = report::build(&self.config, &saved, None, Utc::now(), None);
             print(&self.config, &report, &saved, json);
             return Err(NotDetermined.into());
@@ -189,7 +205,7 @@ impl Commands {
             return self.print_answer(answer, json);
         }
         let state_dir = self.state_dir();
-        let routine = self.routine(Patience::OneShot)?;
+        let routine = self.routine_with(provider, Patience::OneShot);
         let checked = routine.check(&account).await;
         if notify && checked.failure.is_none() {
             if instance::agent_running(&state_dir) {
@@ -263,7 +279,7 @@ impl Commands {
 
     /// The agent for this configuration, with its account and the "Start at login" switch.
     fn agent(self, provider: Provider) -> RealAgent {
-        let account = self.account(None, &self.state_file.load());
+        let account = self.watched(&provider, &self.state_file.load());
         with_login_item(Agent::new(
             self.routine_with(provider, Patience::Agent),
             account,

@@ -17,10 +17,10 @@ use rustls::{ClientConfig, RootCertStore};
 use url::Url;
 
 use super::bounded::Violation;
-use super::relay::{self, Driver, OpenError, Target};
+use super::relay::{self, Driver, OpenError, Target, TicketBind};
 use crate::providers::ProviderError;
 use crate::rules::untrusted::clean_or;
-use crate::system::config::{check_ldap_url, is_loopback, Config, ConfigError};
+use crate::system::config::{check_ldap_url, is_loopback, Config, ConfigError, LdapAuth};
 use crate::system::credentials::EndpointIdentity;
 
 /// Where and how to connect; built once from the configuration.
@@ -59,7 +59,8 @@ impl Endpoint {
             }
             ("ldaps", false) | ("ldap", true) => true,
             ("ldap", false) => {
-                if !is_loopback(&url) {
+                // A Kerberos bind sends no password and seals the connection itself.
+                if !is_loopback(&url) && ldap.auth == LdapAuth::Password {
                     if !ldap.allow_insecure {
                         return Err(config.error_at(
                             "ldap.url",
@@ -137,22 +138,30 @@ impl Endpoint {
     /// Connects (TCP, then TLS or StartTLS) within the timeout and starts the connection driver.
     /// Every message the server sends passes the framing guard ([`super::bounded`]) first.
     pub async fn open(&self) -> Result<(Ldap, Driver), ProviderError> {
+        self.open_bound(None).await.map_err(|e| self.open_error(e))
+    }
+
+    /// Connects as [`open`](Self::open) does and binds with the person's Kerberos ticket
+    /// before ldap3 gets the connection; the raw error, so that the caller can tell a missing
+    /// ticket (a reason to sign in) from a failure ([`open_error`](Self::open_error)).
+    pub async fn open_bound(
+        &self,
+        kerberos: Option<TicketBind>,
+    ) -> Result<(Ldap, Driver), OpenError> {
         let target = Target {
             url: &self.url,
             starttls: self.starttls,
             tls: self.tls.as_ref(),
+            kerberos,
         };
         match tokio::time::timeout(self.timeout, relay::open(target)).await {
-            Err(_) => Err(ProviderError::Timeout {
-                endpoint: self.name(),
-                secs: self.timeout.as_secs(),
-            }),
-            Ok(Err(e)) => Err(self.open_error(e)),
-            Ok(Ok(pair)) => Ok(pair),
+            Err(_) => Err(OpenError::TimedOut(self.timeout.as_secs())),
+            Ok(result) => result,
         }
     }
 
-    fn open_error(&self, e: OpenError) -> ProviderError {
+    /// What a failed [`open_bound`](Self::open_bound) means for the person.
+    pub fn open_error(&self, e: OpenError) -> ProviderError {
         let endpoint = self.name();
         match e {
             OpenError::Unreachable(detail) => ProviderError::Unreachable {
@@ -167,6 +176,19 @@ impl Endpoint {
                 ),
             },
             OpenError::Hostile(violation) => violation_error(endpoint, &violation),
+            OpenError::TimedOut(secs) => ProviderError::Timeout { endpoint, secs },
+            OpenError::Kerberos(e) => ProviderError::Kerberos {
+                endpoint,
+                detail: clean_or(&e.to_string(), "no reason given"),
+            },
+            OpenError::BindRefused(code, text) => ProviderError::Endpoint {
+                endpoint,
+                code: code.to_string(),
+                error: format!(
+                    "the Kerberos bind was refused: {}",
+                    clean_or(&text, "no reason given")
+                ),
+            },
         }
     }
 }
@@ -302,6 +324,7 @@ mod tests {
         config("[ldap]\nurl = \"ldap://127.1.2.3\"\n").unwrap();
         assert!(config("[ldap]\nurl = \"ldap://127.0.0.1.example.com\"\n").is_err());
         config("[ldap]\nurl = \"ldap://dc1.example.com\"\nallow_insecure = true\n").unwrap();
+        config("[ldap]\nurl = \"ldap://dc1.example.com\"\nauth = \"kerberos\"\n").unwrap();
     }
 
     #[test]

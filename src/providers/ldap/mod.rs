@@ -19,11 +19,14 @@ pub mod connect;
 pub mod ds389;
 mod ds389_read;
 pub mod freeipa;
+pub mod kerberos;
 pub mod kpasswd;
 pub mod openldap;
 pub mod ppolicy;
 pub mod relay;
+pub mod sasl;
 pub mod settings;
+mod ticket;
 pub mod vendor;
 
 use std::collections::HashMap;
@@ -40,7 +43,7 @@ use self::openldap::{BindVerdict, EntryAttributes};
 use crate::providers::{Attempt, ProviderError};
 use crate::rules::expiry::{Deadline, Facts, Finding, SignInReason, Source};
 use crate::rules::untrusted::clean_or;
-use crate::system::config::{Config, LdapFlavor};
+use crate::system::config::{Config, LdapAuth, LdapFlavor};
 use crate::system::credentials::{EndpointIdentity, Secret};
 
 /// LDAP result codes this module tells apart.
@@ -74,7 +77,9 @@ pub struct LdapProvider {
 
 struct Inner {
     endpoint: Endpoint,
-    /// Bind name template with `{username}`.
+    /// A password or the person's Kerberos ticket ([`ticket`]).
+    auth: LdapAuth,
+    /// Bind name template with `{username}` (empty with a Kerberos ticket).
     bind: String,
     base: String,
     flavor: LdapFlavor,
@@ -90,11 +95,16 @@ impl LdapProvider {
             Some(v) if !v.is_empty() => Ok(v.to_string()),
             _ => Err(config.missing_error(words, "[provider] kind = \"ldap\" needs it")),
         };
-        let bind = required(&settings::BIND, &config.ldap.bind)?;
+        let bind = if settings::needs_bind(config) {
+            required(&settings::BIND, &config.ldap.bind)?
+        } else {
+            String::new()
+        };
         let base = required(&settings::BASE, &config.ldap.base)?;
         Ok(LdapProvider {
             inner: Arc::new(Inner {
                 endpoint,
+                auth: config.ldap.auth,
                 bind,
                 base,
                 flavor: config.ldap.flavor,
@@ -122,7 +132,17 @@ impl LdapProvider {
         let inner = self.inner.clone();
         let username = username.to_string();
         let password = password.clone();
-        let mut task = tokio::spawn(async move { inner.attempt(&username, &password).await });
+        self.contained(async move { inner.attempt(&username, &password).await })
+            .await
+    }
+
+    /// Runs one attempt in a task of its own, within [`ATTEMPT_TIMEOUTS`] timeouts: a panic
+    /// inside ldap3 on a hostile answer ends that task only and becomes an error.
+    async fn contained(
+        &self,
+        attempt: impl std::future::Future<Output = Result<Attempt, ProviderError>> + Send + 'static,
+    ) -> Result<Attempt, ProviderError> {
+        let mut task = tokio::spawn(attempt);
         let deadline = self.inner.timeout() * ATTEMPT_TIMEOUTS;
         let finished = match tokio::time::timeout(deadline, &mut task).await {
             Ok(finished) => finished,
@@ -304,11 +324,11 @@ impl Inner {
                 "(objectClass=*)".to_string(),
             )
         } else {
-            (
-                self.base.clone(),
-                Scope::Subtree,
-                account_filter(bind_name, username),
-            )
+            let filter = match self.auth {
+                LdapAuth::Password => account_filter(bind_name, username),
+                LdapAuth::Kerberos => self.principal_filter(username),
+            };
+            (self.base.clone(), Scope::Subtree, filter)
         };
         let entries = self.search(ldap, &base, scope, &filter, attrs).await?;
         match entries {

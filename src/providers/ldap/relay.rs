@@ -4,6 +4,12 @@
 //! then gets one end of a private loopback socket pair, and a relay task copies its requests to
 //! the server and only checked messages ([`super::bounded`]) back, on the decrypted side of TLS.
 //!
+//! With a Kerberos ticket the SASL GSSAPI bind ([`super::sasl`]) is done here too, before ldap3
+//! gets the socket, because only here is it known whether TLS protects the connection: over TLS
+//! the bind adds no security layer and binds itself to the server's certificate (channel
+//! binding); over plain LDAP it negotiates one and the relay then wraps and unwraps every SASL
+//! buffer, so that ldap3 and the guard see plain LDAP messages either way.
+//!
 //! When the server breaks a limit the relay records the [`Violation`] and closes ldap3's socket:
 //! the pending operation fails, and [`Driver::violation`] says why in plain words.
 
@@ -21,6 +27,8 @@ use tokio::task::JoinHandle;
 use url::{Host, Url};
 
 use super::bounded::{self, Framer, Violation, LIMITS};
+use super::kerberos::{Context, Kerberos, KerberosError, Protection, Request};
+use super::sasl::{self, Layer};
 
 /// How the connection failed before ldap3 got it.
 #[derive(Debug)]
@@ -31,6 +39,12 @@ pub enum OpenError {
     StartTlsRefused(u8, String),
     /// The server's bytes broke a limit or were not LDAP.
     Hostile(Violation),
+    /// The Kerberos side of the bind failed (no ticket, unknown server, the library's words).
+    Kerberos(KerberosError),
+    /// The server refused the Kerberos bind with this result code and text.
+    BindRefused(u32, String),
+    /// Connecting and binding took longer than this many seconds.
+    TimedOut(u64),
 }
 
 impl From<io::Error> for OpenError {
@@ -78,6 +92,17 @@ pub struct Target<'a> {
     pub url: &'a Url,
     pub starttls: bool,
     pub tls: Option<&'a Arc<ClientConfig>>,
+    /// Bind with the person's Kerberos ticket before ldap3 gets the connection.
+    pub kerberos: Option<TicketBind>,
+}
+
+/// Whose ticket binds, and to which service principal.
+pub struct TicketBind {
+    pub kerberos: &'static dyn Kerberos,
+    /// `None`: the ticket cache's default principal.
+    pub principal: Option<String>,
+    /// `ldap/host@REALM`.
+    pub service: String,
 }
 
 /// Connects, secures and hands ldap3 a guarded stream. The caller bounds the time.
@@ -100,10 +125,13 @@ pub async fn open(target: Target<'_>) -> Result<(Ldap, Driver), OpenError> {
     if target.starttls {
         start_tls(&mut server, &mut framer).await?;
     }
-    let wire = match target.tls {
+    let mut wire = match target.tls {
         Some(config) => Wire::Tls(Box::new(tls_handshake(&mut server, config, &host).await?)),
         None => Wire::Plain,
     };
+    if let Some(bind) = target.kerberos {
+        wire = sasl_bind(&mut server, wire, &mut framer, bind).await?;
+    }
     let (ours, theirs) = local_pair().await?;
     let local_url = Url::parse(&format!("ldap://127.0.0.1:{}", theirs.local_addr()?.port()))
         .map_err(|e| OpenError::Unreachable(e.to_string()))?;
@@ -135,21 +163,7 @@ const START_TLS: &[u8] = b"\x30\x1d\x02\x01\x01\x77\x18\x80\x161.3.6.1.4.1.1466.
 /// Asks for StartTLS and reads the answer through the guard. Nothing may follow the answer
 /// before the handshake: such bytes would be injected into the encrypted session.
 async fn start_tls(server: &mut TcpStream, framer: &mut Framer) -> Result<(), OpenError> {
-    server.write_all(START_TLS).await?;
-    let mut buf = [0u8; 4096];
-    let answer = loop {
-        if let Some(message) = framer.next_message().map_err(OpenError::Hostile)? {
-            break message;
-        }
-        let n = server.read(&mut buf).await?;
-        if n == 0 {
-            framer.finish().map_err(OpenError::Hostile)?;
-            return Err(OpenError::Unreachable(
-                "the server closed the connection instead of answering StartTLS".into(),
-            ));
-        }
-        framer.push(&buf[..n]).map_err(OpenError::Hostile)?;
-    };
+    let answer = exchange(server, &mut Wire::Plain, framer, START_TLS, "StartTLS").await?;
     if framer.finish().is_err() {
         return Err(OpenError::Hostile(Violation::Malformed(
             "bytes after its StartTLS answer, before encryption",
@@ -162,6 +176,117 @@ async fn start_tls(server: &mut TcpStream, framer: &mut Framer) -> Result<(), Op
         return Err(OpenError::StartTlsRefused(code, text));
     }
     Ok(())
+}
+
+/// Sends one request of ours over `wire` and reads the next message through the guard.
+async fn exchange(
+    server: &mut TcpStream,
+    wire: &mut Wire,
+    framer: &mut Framer,
+    request: &[u8],
+    what: &str,
+) -> Result<Vec<u8>, OpenError> {
+    let out = wire.outgoing(request)?;
+    server.write_all(&out).await?;
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut plain = Vec::new();
+    loop {
+        if let Some(message) = framer.next_message().map_err(OpenError::Hostile)? {
+            return Ok(message);
+        }
+        let n = server.read(&mut buf).await?;
+        if n == 0 {
+            framer.finish().map_err(OpenError::Hostile)?;
+            return Err(OpenError::Unreachable(format!(
+                "the server closed the connection instead of answering {what}"
+            )));
+        }
+        plain.clear();
+        wire.incoming(&buf[..n], &mut plain)
+            .map_err(OpenError::from)?;
+        framer.push(&plain).map_err(OpenError::Hostile)?;
+    }
+}
+
+/// The SASL GSSAPI bind (RFC 4752) with the person's ticket, over `wire`. Returns the wire the
+/// rest of the connection uses: the same one over TLS, a sealed one over plain LDAP.
+async fn sasl_bind(
+    server: &mut TcpStream,
+    mut wire: Wire,
+    framer: &mut Framer,
+    bind: TicketBind,
+) -> Result<Wire, OpenError> {
+    let over_tls = matches!(wire, Wire::Tls(_));
+    let request = Request {
+        principal: bind.principal.as_deref(),
+        service: &bind.service,
+        protection: if over_tls {
+            Protection::None
+        } else {
+            Protection::Seal
+        },
+        channel_binding: wire.server_certificate().map(sasl::tls_server_end_point),
+    };
+    let mut context = bind
+        .kerberos
+        .context(&request)
+        .map_err(OpenError::Kerberos)?;
+    let mut id = 1u8;
+    let mut input: Option<Vec<u8>> = None;
+    let offer = loop {
+        // The first step asks the KDC for the server's ticket: a blocking network call.
+        let (back, step) = tokio::task::spawn_blocking(move || {
+            let step = context.step(input.as_deref());
+            (context, step)
+        })
+        .await
+        .map_err(|e| OpenError::Unreachable(e.to_string()))?;
+        context = back;
+        let step = step.map_err(OpenError::Kerberos)?;
+        id += 1;
+        let answer = bind_step(server, &mut wire, framer, id, &step.token).await?;
+        match (answer.code, answer.credentials) {
+            (sasl::SASL_BIND_IN_PROGRESS, Some(token)) if step.done => break token,
+            (sasl::SASL_BIND_IN_PROGRESS, token) if !step.done => input = token,
+            (code, _) => return Err(OpenError::BindRefused(code, answer.text)),
+        }
+    };
+    let (offer, _) = context.unwrap(&offer).map_err(OpenError::Kerberos)?;
+    let (layer, server_max) = sasl::choose_layer(&offer, over_tls).map_err(layer_error)?;
+    let reply = context
+        .wrap(&sasl::layer_answer(layer), false)
+        .map_err(OpenError::Kerberos)?;
+    let answer = bind_step(server, &mut wire, framer, id + 1, &reply).await?;
+    if answer.code != 0 {
+        return Err(OpenError::BindRefused(answer.code, answer.text));
+    }
+    tracing::debug!(?layer, "bound with the Kerberos ticket");
+    Ok(match layer {
+        Layer::None => wire,
+        Layer::Integrity | Layer::Confidentiality => Wire::Sasl(Box::new(Sealed {
+            context,
+            seal: layer == Layer::Confidentiality,
+            buffers: sasl::Buffers::default(),
+            piece: sasl::outgoing_piece(server_max),
+        })),
+    })
+}
+
+fn layer_error(why: &'static str) -> OpenError {
+    OpenError::Kerberos(KerberosError::Failed(why.into()))
+}
+
+/// One BindRequest with `token` and its answer.
+async fn bind_step(
+    server: &mut TcpStream,
+    wire: &mut Wire,
+    framer: &mut Framer,
+    id: u8,
+    token: &[u8],
+) -> Result<sasl::BindResponse, OpenError> {
+    let request = sasl::bind_request(id, token);
+    let answer = exchange(server, wire, framer, &request, "the Kerberos bind").await?;
+    sasl::bind_response(&answer, id).map_err(OpenError::Hostile)
 }
 
 /// The result code and text of an ExtendedResponse (a message the guard has checked).
@@ -252,18 +377,96 @@ async fn local_pair() -> io::Result<(TcpStream, std::net::TcpStream)> {
     }
 }
 
-/// The server side of the relay: plain, or TLS driven by hand.
+/// The server side of the relay: plain, TLS driven by hand, or SASL buffers of a Kerberos
+/// security layer.
 enum Wire {
     Plain,
     Tls(Box<ClientConnection>),
+    Sasl(Box<Sealed>),
+}
+
+/// The Kerberos security layer of a plain connection.
+struct Sealed {
+    context: Box<dyn Context>,
+    /// Confidentiality (else integrity only).
+    seal: bool,
+    buffers: sasl::Buffers,
+    /// Most LDAP bytes in one outgoing buffer.
+    piece: usize,
+}
+
+/// Why the wire failed: the transport, or a server breaking the SASL buffer limits.
+#[derive(Debug)]
+enum WireError {
+    Io(io::Error),
+    Hostile(Violation),
+}
+
+impl From<io::Error> for WireError {
+    fn from(e: io::Error) -> Self {
+        WireError::Io(e)
+    }
+}
+
+impl From<WireError> for OpenError {
+    fn from(e: WireError) -> Self {
+        match e {
+            WireError::Io(e) => e.into(),
+            WireError::Hostile(v) => OpenError::Hostile(v),
+        }
+    }
+}
+
+impl Sealed {
+    fn incoming(&mut self, bytes: &[u8], plain: &mut Vec<u8>) -> Result<(), WireError> {
+        self.buffers.push(bytes).map_err(WireError::Hostile)?;
+        while let Some(token) = self.buffers.next_token().map_err(WireError::Hostile)? {
+            let Ok((data, sealed)) = self.context.unwrap(&token) else {
+                return Err(WireError::Hostile(Violation::Malformed(
+                    "a SASL buffer that fails the Kerberos integrity check",
+                )));
+            };
+            if self.seal && !sealed {
+                return Err(WireError::Hostile(Violation::Malformed(
+                    "an unencrypted SASL buffer on a sealed connection",
+                )));
+            }
+            plain.extend_from_slice(&data);
+        }
+        Ok(())
+    }
+
+    fn outgoing(&mut self, plain: &[u8]) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        for piece in plain.chunks(self.piece) {
+            let token = self
+                .context
+                .wrap(piece, self.seal)
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            out.extend_from_slice(&sasl::frame(&token));
+        }
+        Ok(out)
+    }
 }
 
 impl Wire {
+    /// The server's certificate (DER), over TLS.
+    fn server_certificate(&self) -> Option<&[u8]> {
+        match self {
+            Wire::Tls(tls) => tls.peer_certificates()?.first().map(|c| c.as_ref()),
+            _ => None,
+        }
+    }
+
     /// Bytes from the server, decrypted into `plain`.
-    fn incoming(&mut self, bytes: &[u8], plain: &mut Vec<u8>) -> io::Result<()> {
-        let Wire::Tls(tls) = self else {
-            plain.extend_from_slice(bytes);
-            return Ok(());
+    fn incoming(&mut self, bytes: &[u8], plain: &mut Vec<u8>) -> Result<(), WireError> {
+        let tls = match self {
+            Wire::Plain => {
+                plain.extend_from_slice(bytes);
+                return Ok(());
+            }
+            Wire::Sasl(sealed) => return sealed.incoming(bytes, plain),
+            Wire::Tls(tls) => tls,
         };
         let mut rest = bytes;
         loop {
@@ -283,8 +486,10 @@ impl Wire {
 
     /// Bytes from ldap3, encrypted for the server, plus any records rustls queued meanwhile.
     fn outgoing(&mut self, plain: &[u8]) -> io::Result<Vec<u8>> {
-        let Wire::Tls(tls) = self else {
-            return Ok(plain.to_vec());
+        let tls = match self {
+            Wire::Plain => return Ok(plain.to_vec()),
+            Wire::Sasl(sealed) => return sealed.outgoing(plain),
+            Wire::Tls(tls) => tls,
         };
         tls.writer().write_all(plain)?;
         let mut out = Vec::new();
@@ -326,8 +531,10 @@ async fn pump(
                     Ok(n) => n,
                 };
                 plain.clear();
-                if wire.incoming(&from_server[..n], &mut plain).is_err() {
-                    return Ok(());
+                match wire.incoming(&from_server[..n], &mut plain) {
+                    Ok(()) => {}
+                    Err(WireError::Hostile(violation)) => return Err(violation),
+                    Err(WireError::Io(_)) => return Ok(()),
                 }
                 framer.push(&plain)?;
                 while let Some(message) = framer.next_message()? {
@@ -356,6 +563,9 @@ async fn pump(
         }
     }
 }
+
+#[cfg(test)]
+mod kerberos_tests;
 
 #[cfg(test)]
 mod tests {

@@ -2,7 +2,7 @@
 //! password is changed, and the words for a person who has not set it. The table's keys and
 //! defaults are parsed by `system::config`, which knows no provider; what they mean is said here.
 
-use crate::system::config::{ChangeMode, Config, Missing, PortalConfig};
+use crate::system::config::{ChangeMode, Config, LdapAuth, Missing, PortalConfig};
 
 /// The directory server.
 pub const URL: Missing = Missing {
@@ -35,11 +35,17 @@ pub fn missing(config: &Config) -> Vec<Missing> {
     [
         (URL, ldap.url.is_none()),
         (BASE, unset(ldap.base.as_deref())),
-        (BIND, unset(ldap.bind.as_deref())),
+        (BIND, needs_bind(config) && unset(ldap.bind.as_deref())),
     ]
     .into_iter()
     .filter_map(|(words, missing)| missing.then_some(words))
     .collect()
+}
+
+/// Whether accounts are named through the `bind` template: with a Kerberos ticket the account
+/// is the ticket's principal, and no bind name is sent.
+pub fn needs_bind(config: &Config) -> bool {
+    config.ldap.auth == LdapAuth::Password
 }
 
 /// Whether the password is changed in this program's dialog: `[ldap] change`, and when that is
@@ -50,5 +56,39 @@ pub fn changes_password_here(config: &Config) -> bool {
         Some(ChangeMode::Here) => true,
         Some(ChangeMode::Portal) => false,
         None => config.portal.url == PortalConfig::default().url,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn load(text: &str) -> Result<Config, crate::system::config::ConfigError> {
+        let mut config = Config::default();
+        config.apply_text(Path::new("/etc/sa.toml"), text)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    #[test]
+    fn kerberos_needs_no_bind_template() {
+        let text = "[provider]\nkind = \"ldap\"\n[ldap]\nurl = \"ldap://dc1.example.com\"\n\
+                    base = \"dc=example,dc=com\"\nauth = \"kerberos\"\n";
+        let config = load(text).unwrap();
+        assert_eq!(config.ldap.auth, LdapAuth::Kerberos);
+        assert!(missing(&config).is_empty());
+        let password = load(&text.replace("kerberos", "password")).unwrap();
+        let keys: Vec<&str> = missing(&password).iter().map(|m| m.key).collect();
+        assert_eq!(keys, ["ldap.bind"]);
+    }
+
+    #[test]
+    fn an_unknown_auth_names_file_line_and_key() {
+        let err = load("[ldap]\n\nauth = \"ntlm\"\n").unwrap_err();
+        assert_eq!(err.file, Path::new("/etc/sa.toml"));
+        assert_eq!(err.line, Some(3));
+        assert_eq!(err.key.as_deref(), Some("ldap.auth"));
+        assert_eq!(Config::default().ldap.auth, LdapAuth::Password);
     }
 }

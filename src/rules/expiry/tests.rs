@@ -697,6 +697,8 @@ fn reason_table() {
         SignInReason::ConsentMissing,
         SignInReason::InteractionRequired,
         SignInReason::SessionEnded,
+        SignInReason::NoTicket,
+        SignInReason::NoKerberos,
     ];
     let mut cases: Vec<(String, DateTime<Utc>, Finding, Option<String>)> = all_reasons
         .iter()

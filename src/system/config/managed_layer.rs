@@ -121,6 +121,7 @@ mod tests {
                 Kind::Text => text(match m.key {
                     "provider.kind" => "ldap",
                     "ldap.flavor" => "openldap",
+                    "ldap.auth" => "kerberos",
                     "ldap.bind" => "{username}",
                     "ldap.url" => "ldaps://dc.example.com",
                     "ldap.change" => "portal",

@@ -59,6 +59,10 @@ pub const PROTECTED: &[Protected] = &[
         "ldap.starttls",
         "whether the connection the password goes over is encrypted",
     ),
+    protect(
+        "ldap.auth",
+        "whether a password is typed into this program and sent on, or the Kerberos ticket is used",
+    ),
     protect("ldap.bind", "the name the password is sent with"),
     protect(
         "ldap.base",

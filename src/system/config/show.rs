@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 use url::Url;
 
-use super::{ChangeMode, Config, LdapFlavor, Origin, ProviderKind, SignInMethod};
+use super::{ChangeMode, Config, LdapAuth, LdapFlavor, Origin, ProviderKind, SignInMethod};
 
 /// One effective value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -89,7 +89,7 @@ macro_rules! show_by_name {
     )*};
 }
 
-show_by_name!(ProviderKind, LdapFlavor, SignInMethod, ChangeMode);
+show_by_name!(ProviderKind, LdapAuth, LdapFlavor, SignInMethod, ChangeMode);
 
 impl<T: ShowValue> ShowValue for Vec<T> {
     fn show(&self) -> Option<String> {

@@ -1,6 +1,7 @@
 //! LDAP's endpoint checks: DNS, then a connection (TLS or StartTLS as configured) without a
 //! bind, so no password is involved and no failed login is counted, then the server's clock
-//! when it tells it (Active Directory's rootDSE `currentTime`).
+//! when it tells it (Active Directory's rootDSE `currentTime`); with `auth = "kerberos"`, the
+//! Kerberos library and the person's ticket.
 
 use std::time::Duration;
 
@@ -8,8 +9,9 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::{clock, reach, CONNECTION, STEP_LIMIT};
 use crate::providers::ldap::connect::{read_root_dse, Endpoint};
+use crate::providers::ldap::kerberos;
 use crate::setup::doctor::Item;
-use crate::system::config::Config;
+use crate::system::config::{Config, LdapAuth};
 
 /// LDAP: DNS, then a connection (TLS or StartTLS as configured) without a bind, then the
 /// server's clock when it tells it (Active Directory's rootDSE `currentTime`).
@@ -30,12 +32,18 @@ pub(super) async fn checks(config: &Config) -> Vec<Item> {
         .port()
         .unwrap_or(if url.scheme() == "ldaps" { 636 } else { 389 });
     let mut items = Vec::new();
+    if config.ldap.auth == LdapAuth::Kerberos {
+        items.push(ticket());
+    }
     if !reach(&url, Some(port), timeout, &mut items).await {
         return items;
     }
     let tls = match (url.scheme(), endpoint.starttls) {
         ("ldaps", _) => "over TLS, its certificate trusted, ",
         (_, true) => "with StartTLS, its certificate trusted, ",
+        _ if config.ldap.auth == LdapAuth::Kerberos => {
+            "without TLS (the Kerberos bind will seal it), "
+        }
         _ => "without encryption (loopback or allow_insecure), ",
     };
     let (mut ldap, driver) = match endpoint.open().await {
@@ -65,6 +73,32 @@ pub(super) async fn checks(config: &Config) -> Vec<Item> {
     driver.abort();
     items.push(clock(theirs, ours, url.host_str().unwrap_or_default()));
     items
+}
+
+/// Whether this computer has Kerberos and the person a valid ticket (the cache's default).
+fn ticket() -> Item {
+    const KERBEROS: &str = "kerberos";
+    let ticket = kerberos::system().and_then(|k| k.ticket(None));
+    match ticket {
+        Ok(ticket) => Item::ok(
+            KERBEROS,
+            format!(
+                "a Kerberos ticket for {}, valid for {} more minutes",
+                ticket.principal,
+                ticket.lifetime_secs / 60
+            ),
+        ),
+        Err(e @ kerberos::KerberosError::Unavailable(_)) => Item::problem(
+            KERBEROS,
+            e.to_string(),
+            "install the Kerberos library, or set [ldap] auth = \"password\"",
+        ),
+        Err(e) => Item::problem(
+            KERBEROS,
+            e.to_string(),
+            "log in to this computer again, or get a ticket with `kinit`",
+        ),
+    }
 }
 
 /// The server's `currentTime` from the rootDSE, read without a bind.
