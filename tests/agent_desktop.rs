@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use emulator::{Misbehaviour, Scenario, DEFAULT_PASSWORD_CHANGE_URL};
 use serde_json::Value;
 use support::entra::EntraFixture;
+#[cfg(all(unix, not(target_os = "macos")))]
 use support::notifications::Notifications;
 use support::SessionBuilder;
 
@@ -93,6 +94,8 @@ fn after_the_click_opened_the_portal_the_new_password_is_learned_within_a_quarte
     assert_eq!(agent.terminate(STOP_LIMIT).code(), Some(0));
 }
 
+// The hanging server is a freedesktop notification server on the session bus.
+#[cfg(all(unix, not(target_os = "macos")))]
 #[test]
 fn a_notification_server_that_never_answers_does_not_swallow_the_days_balloon() {
     let desktop = SessionBuilder::desktop().tray(false).dunst(false).start();
