@@ -373,7 +373,7 @@ mod tests {
             "enforced.d/10-first.toml",
             "[policy]\nwarning_days = 10\nurgent_days = 2\n",
         );
-        let later = staged.dir.path().join("enforced.d/20-later.toml");
+        let later = staged.dir.path().join("enforced.d").join("20-later.toml");
         // Not read: hidden files and what editors and dpkg leave behind (not even TOML here).
         for skipped in [".hidden.toml", "30-x.toml~", "30-x.toml.dpkg-old", "README"] {
             staged.write(&format!("enforced.d/{skipped}"), "not = [toml");
@@ -439,7 +439,12 @@ mod tests {
                 .contains("only your administrator can turn it on"),
             "{err}"
         );
-        assert!(err.message.contains("config.toml or "), "{err}");
+        // "…config.toml or …enforced.toml", or on Windows and macOS "…config.toml, …enforced.toml
+        // or the policy value …".
+        assert!(
+            err.message.contains("config.toml or ") || err.message.contains("config.toml, "),
+            "{err}"
+        );
         assert!(err.message.contains("enforced.toml"), "{err}");
 
         // The same line in the system file or the enforced file is the admins' decision.
