@@ -296,7 +296,9 @@ mod tests {
 
         /// Writes `name` ('/'-separated, joined as the system joins paths) under the directory.
         fn write(&self, name: &str, text: &str) -> PathBuf {
-            let path = name.split('/').fold(self.dir.path().to_path_buf(), |p, c| p.join(c));
+            let path = name
+                .split('/')
+                .fold(self.dir.path().to_path_buf(), |p, c| p.join(c));
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, text).unwrap();
             path
